@@ -1,0 +1,61 @@
+"""Where a lesson runs: its budget (quick or full), its device and its seed.
+
+Introduced in lesson 00. The budget is read here and nowhere else: the environment variable
+``SNGAN_BUDGET`` is ``full`` (the default, for a reader) or ``quick`` (CI and the test suite).
+Quick mode shrinks sizes and step counts; it never skips a check.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+BUDGET_ENV = "SNGAN_BUDGET"
+BUDGETS = ("quick", "full")
+
+T = TypeVar("T")
+
+
+def budget() -> str:
+    """Return the budget named by ``$SNGAN_BUDGET``: ``"quick"`` or ``"full"`` (default)."""
+    value = os.environ.get(BUDGET_ENV, "full").strip().lower() or "full"
+    if value not in BUDGETS:
+        raise ValueError(f"{BUDGET_ENV} must be one of {BUDGETS}, got {value!r}")
+    return value
+
+
+def is_quick() -> bool:
+    """True when the lessons run in quick mode (``SNGAN_BUDGET=quick``)."""
+    return budget() == "quick"
+
+
+def pick(quick: T, full: T) -> T:
+    """Return ``quick`` in quick mode and ``full`` otherwise.
+
+    Example: ``n_steps = pick(quick=50, full=2000)``.
+    """
+    return quick if is_quick() else full
+
+
+def default_device() -> torch.device:
+    """The fastest device present: CUDA, then Apple's MPS, then the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_all(seed: int) -> torch.Generator:
+    """Seed Python's, NumPy's and PyTorch's global generators, and return a fresh
+    ``torch.Generator`` seeded with ``seed`` for code that takes one explicitly."""
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
