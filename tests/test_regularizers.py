@@ -46,9 +46,16 @@ def small_cnn() -> nn.Sequential:
 
 
 @pytest.mark.parametrize(
-    "layer", [nn.Linear(7, 5), nn.Conv2d(3, 4, 3), nn.Conv1d(2, 5, 3), nn.Linear(3, 9)]
+    "make",
+    [
+        lambda: nn.Linear(7, 5),
+        lambda: nn.Conv2d(3, 4, 3),
+        lambda: nn.Conv1d(2, 5, 3),
+        lambda: nn.Linear(3, 9),
+    ],
 )
-def test_weight_norm_rows_have_unit_norm(layer):
+def test_weight_norm_rows_have_unit_norm(make):
+    layer = make()
     raw = layer.weight.detach().clone()
     weight_norm(layer)
     assert parametrize.is_parametrized(layer, "weight")
