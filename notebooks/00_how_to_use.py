@@ -1,0 +1,326 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,jupyter,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python (sngan-teach)
+#     language: python
+#     name: sngan-teach
+# ---
+
+# %% [markdown]
+# # Find your way through the series
+#
+# This series teaches *Spectral Normalization for Generative Adversarial Networks*
+# (Miyato, Kataoka, Koyama and Yoshida, ICLR 2018) by running it. Each lesson states a claim
+# of the paper, shows it with code you can change, and checks it with an `assert`: if a claim
+# stopped holding, the lesson would fail.
+#
+# ## What you will learn
+#
+# - the paper in one page: the problem it solves, its idea, and what it achieved;
+# - the map of the lessons and how each step of the argument leads to the next;
+# - how to run a lesson in quick mode (seconds) or full mode (the real sizes);
+# - how the lessons use a GPU when there is one;
+# - that your environment works, with a check you can run now.
+#
+# ## What you need
+#
+# Nothing but this repository set up with `python3 tasks.py lab`. The lesson takes a few
+# seconds on any CPU.
+
+# %%
+import os
+import platform
+import tomllib
+from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torchvision
+from IPython.display import Markdown, display
+
+import sngan_teach
+from sngan_teach.runtime import BUDGET_ENV, budget, default_device, pick, seed_all
+
+# %%
+seed = 0  # every random draw in this lesson flows from this seed
+generator = seed_all(seed)
+d_out, d_in = pick(quick=32, full=256), pick(quick=64, full=512)  # shape of the weight W
+n_power_iterations = pick(quick=60, full=200)  # K, power-iteration steps for the demo
+
+# %% [markdown]
+# ## Check your environment
+#
+# The next cell prints what the lessons run on. If it fails, set-up went wrong: run
+# `python3 tasks.py lab` again from the repository's root and open the lessons from there.
+
+# %%
+device = default_device()
+print(f"Python        {platform.python_version()}")
+print(f"PyTorch       {torch.__version__}")
+print(f"torchvision   {torchvision.__version__}")
+print(f"NumPy         {np.__version__}")
+print(f"Matplotlib    {matplotlib.__version__}")
+print(f"sngan_teach   {sngan_teach.__version__}")
+print(
+    f"device        {device}"
+    + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else "")
+)
+print(f"budget        {budget()}  (set {BUDGET_ENV}=quick or full)")
+
+# %% [markdown]
+# The package imports, PyTorch is recent enough for everything the lessons use (the
+# `torch.nn.utils.parametrize` API and `torch.compile`), and the chosen device computes the
+# same matrix product as the CPU:
+
+# %%
+major, minor = (int(part) for part in torch.__version__.split(".")[:2])
+assert (major, minor) >= (2, 4), f"the lessons need torch >= 2.4, found {torch.__version__}"
+assert budget() in ("quick", "full")
+x = torch.randn(64, 64, generator=generator)
+on_device = (x.to(device) @ x.to(device)).cpu()
+torch.testing.assert_close(on_device, x @ x, rtol=1e-3, atol=1e-3)
+
+# %% [markdown]
+# ## The paper in one page
+#
+# **The problem.** A GAN trains a generator $G$ against a discriminator $D$. For a fixed $G$,
+# the best discriminator is $D^*(x) = q(x) / (q(x) + p_G(x))$, where $q$ is the data
+# density and $p_G$ the generator's. Written as $D = \operatorname{sigmoid}(f)$, its logit is
+# $f^*(x) = \log q(x) - \log p_G(x)$, and the gradient $\nabla_x f^*$ can be arbitrarily large
+# where the two densities do not overlap (lesson 01). A discriminator that gets close to it
+# hands the generator useless, exploding gradients, and training falls apart.
+#
+# **The idea.** Keep $f$ $K$-Lipschitz: $|f(x) - f(x')| \le K \lVert x - x' \rVert$. For a
+# network $f(x) = W^{L+1} a_L(W^L \cdots a_1(W^1 x))$ whose activations are 1-Lipschitz,
+# $\lVert f \rVert_{\mathrm{Lip}} \le \prod_l \sigma(W^l)$, where $\sigma(W)$, the
+# *spectral norm*, is the largest singular value of $W$ (lesson 02). So divide every weight by
+# its spectral norm,
+#
+# $$\bar W_{\mathrm{SN}}(W) = \frac{W}{\sigma(W)},$$
+#
+# and the whole discriminator is 1-Lipschitz. Computing $\sigma(W)$ exactly needs an SVD, but
+# one step of *power iteration* per training step, with a vector $u$ kept from the previous
+# step, tracks it closely (lesson 03). The layer costs little (lesson 04), and unlike weight
+# normalization or weight clipping it leaves the other singular values free, so the
+# discriminator keeps its rank (lessons 05–06).
+#
+# **The result.** On CIFAR-10 and STL-10, SN-GANs matched or beat every other normalization
+# and penalty the authors tried, and stayed good across optimizer settings where the others
+# broke (lesson 07). The best CIFAR-10 scores in the paper's Table 2:
+
+# %%
+# Paper, Table 2: CIFAR-10, standard CNN unless noted. IS: higher is better; FID: lower is better.
+table_2 = {
+    "Weight clipping": (6.41, 42.6),
+    "GAN-GP": (6.93, 37.7),
+    "WGAN-GP": (6.68, 40.2),
+    "Batch norm.": (6.27, 56.3),
+    "Layer norm.": (7.19, 33.9),
+    "Weight norm.": (6.84, 34.7),
+    "Orthonormal": (7.40, 29.0),
+    "SN-GANs": (7.42, 29.3),
+    "SN-GANs, hinge": (7.58, 25.5),
+}
+resnet_sn_hinge = (8.22, 21.7)  # ResNet, hinge loss, mean over seeds
+
+names = list(table_2)
+fig, (ax_is, ax_fid) = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
+ax_is.barh(names, [table_2[n][0] for n in names], color="tab:blue")
+ax_fid.barh(names, [table_2[n][1] for n in names], color="tab:orange")
+ax_is.set(xlabel="Inception score (higher is better)", xlim=(6, 8), title="IS, CIFAR-10")
+ax_fid.set(xlabel="FID (lower is better)", title="FID, CIFAR-10")
+fig.suptitle("Standard CNN discriminators in the paper's Table 2")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Among the standard-CNN methods, SN with the hinge loss has the best score on both measures,
+# and the ResNet SN-GAN improves on all of them:
+
+# %%
+best_is = max(names, key=lambda n: table_2[n][0])
+best_fid = min(names, key=lambda n: table_2[n][1])
+assert best_is == best_fid == "SN-GANs, hinge"
+assert resnet_sn_hinge[0] > table_2[best_is][0] and resnet_sn_hinge[1] < table_2[best_fid][1]
+
+# %% [markdown]
+# ## The idea in ten lines
+#
+# Here is spectral normalization of one weight matrix, before the lessons take it apart.
+# Power iteration alternates $v \leftarrow W^\top u / \lVert W^\top u \rVert$ and
+# $u \leftarrow W v / \lVert W v \rVert$; then $\sigma(W) \approx u^\top W v$. (For a matrix
+# of pure noise the top singular values crowd together and power iteration is slow: lesson 03
+# has sliders for that. Our matrix has one strong direction, as a trained layer often does.)
+
+# %%
+# A random matrix plus one strong direction a bᵀ, like a layer that has learned a feature.
+a = torch.randn(d_out, generator=generator, dtype=torch.float64)
+b = torch.randn(d_in, generator=generator, dtype=torch.float64)
+noise = torch.randn(d_out, d_in, generator=generator, dtype=torch.float64) / d_in**0.5
+W = noise + 3.0 * torch.outer(a / a.norm(), b / b.norm())
+u = torch.randn(d_out, generator=generator, dtype=torch.float64)
+u = u / u.norm()
+estimates = []
+for _ in range(n_power_iterations):
+    v = W.T @ u
+    v = v / v.norm()
+    u = W @ v
+    u = u / u.norm()
+    estimates.append(float(u @ W @ v))
+sigma = estimates[-1]
+W_sn = W / sigma
+sigma_exact = float(torch.linalg.svdvals(W)[0])
+
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.semilogy(
+    range(1, n_power_iterations + 1), [abs(s - sigma_exact) / sigma_exact for s in estimates]
+)
+ax.set(xlabel="power-iteration step k", ylabel="relative error of σ estimate",
+       title=f"Power iteration on a {d_out}×{d_in} matrix")  # fmt: skip
+plt.show()
+
+# %% [markdown]
+# The estimate converges to the largest singular value, and the normalized matrix has
+# spectral norm 1:
+
+# %%
+assert abs(sigma - sigma_exact) / sigma_exact < 1e-4
+assert abs(float(torch.linalg.svdvals(W_sn)[0]) - 1.0) < 1e-4
+
+# %% [markdown]
+# On a small matrix we can check the arithmetic by hand. For
+# $W = \begin{pmatrix} 3 & 0 \\ 4 & 5 \end{pmatrix}$, $W^\top W$ has eigenvalues 45 and 5, so
+# $\sigma(W) = \sqrt{45} \approx 6.708204$. The next cell's printed output is stored in the
+# notebook and compared exactly every time the tests run.
+
+# %% tags=["nbval-check-output"]
+W_small = torch.tensor([[3.0, 0.0], [4.0, 5.0]], dtype=torch.float64)
+u_small = torch.tensor([1.0, 0.0], dtype=torch.float64)
+for _ in range(100):
+    v_small = W_small.T @ u_small / (W_small.T @ u_small).norm()
+    u_small = W_small @ v_small / (W_small @ v_small).norm()
+print(f"sigma(W) = {float(u_small @ W_small @ v_small):.6f}, sqrt(45) = {45**0.5:.6f}")
+
+# %% [markdown]
+# ## The map of the lessons
+#
+# The lessons follow the paper's argument in order. `book.toml`, at the repository's root,
+# is the one list of them; this table is read from it.
+
+# %%
+book_toml = next(
+    folder / "book.toml"
+    for folder in [Path.cwd(), *Path.cwd().parents]
+    if (folder / "book.toml").exists()
+)
+book = tomllib.loads(book_toml.read_text())
+rows = ["| # | Lesson | What it shows |", "|---|---|---|"]
+rows += [
+    f"| {item['file'][:2]} | {item['title']} | {item['summary']} |" for item in book["lessons"]
+]
+display(Markdown("\n".join(rows)))
+
+# %% [markdown]
+# - **01–02: why a discriminator must be kept smooth.** The optimal discriminator's gradient
+#   is unbounded; a network's Lipschitz constant is bounded by the product of its layers'
+#   spectral norms.
+# - **03–04: how to keep it smooth cheaply.** Power iteration estimates $\sigma(W)$; the
+#   spectral normalization layer divides by it, and its gradient penalizes the top singular
+#   direction.
+# - **05–06: why not something simpler.** Weight normalization collapses the rank; clipping
+#   and orthonormal regularization constrain every singular value; gradient penalties act
+#   only where samples fall.
+# - **07–08: does it work.** 2-D GANs on a CPU in seconds, then the paper's CIFAR-10 models on
+#   a GPU, scored with Inception score and FID.
+#
+# Every lesson is listed in the book and exists next to this one:
+
+# %%
+lessons_here = {path.stem for path in Path(book_toml.parent, "notebooks").glob("*.ipynb")}
+assert {item["file"] for item in book["lessons"]} == lessons_here
+
+# %% [markdown]
+# ## Quick mode and full mode
+#
+# Every size in a lesson is written once, with two values, in its settings cell:
+#
+# ```python
+# n_power_iterations = pick(quick=60, full=200)  # K, power-iteration steps
+# ```
+#
+# The environment variable `SNGAN_BUDGET` chooses: `full` (the default) gives the sizes of a
+# real experiment, `quick` gives small ones so that every lesson runs in seconds. The test
+# suite and CI run everything in quick mode. **Quick mode never skips a check**: the same
+# asserts run in both modes. To use it, start JupyterLab with
+# `SNGAN_BUDGET=quick python3 tasks.py lab`, or set the variable in the first cell of a
+# lesson before anything else runs:
+#
+# ```python
+# import os; os.environ["SNGAN_BUDGET"] = "quick"
+# ```
+#
+# This lesson is running with:
+
+# %%
+print(f"{BUDGET_ENV}={os.environ.get(BUDGET_ENV, '(unset)')} -> budget {budget()!r}")
+print(f"matrix {d_out}x{d_in}, {n_power_iterations} power-iteration steps")
+assert (d_out, d_in) == ((32, 64) if budget() == "quick" else (256, 512))
+
+# %% [markdown]
+# ## Using a GPU
+#
+# Lessons 01–07 are small and run well on a CPU. Lesson 08 trains the paper's CIFAR-10 models
+# for 100,000 generator updates: that wants a CUDA GPU. Every lesson asks
+# `default_device()` for the fastest device present (CUDA, then Apple's MPS, then the CPU),
+# so on a machine with a GPU nothing needs changing. If PyTorch does not see your GPU,
+# install the PyTorch build for your CUDA version (see pytorch.org) into `.venv`, then check
+# with `torch.cuda.is_available()`. Lesson 08 runs its long training as a script, with the
+# exact command in the lesson, and reads back what the script wrote.
+
+# %% [markdown]
+# ## Summary
+#
+# - The optimal discriminator has unbounded gradients; SN-GANs bound the discriminator's
+#   Lipschitz constant by dividing each weight by its spectral norm.
+# - One power-iteration step per training step, with a persistent $u$, estimates the spectral
+#   norm cheaply.
+# - Every lesson checks its claims with `assert`, runs in quick or full mode, and uses a GPU
+#   when there is one.
+#
+# ## Exercises
+#
+# 1. How many power-iteration steps does the random matrix above need before the relative
+#    error of $\sigma$ falls below $10^{-6}$? Compare with the ratio $\sigma_2/\sigma_1$ of its
+#    two largest singular values (lesson 03 explains the link).
+# 2. Start the power iteration on the $2 \times 2$ matrix from $u = (0, 1)$ instead. Does it
+#    reach the same $\sigma$?
+
+# %% [markdown]
+# **Solution 1.** The error shrinks roughly like $(\sigma_2/\sigma_1)^{2k}$.
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+errors = np.array([abs(s - sigma_exact) / sigma_exact for s in estimates])
+steps_needed = int(np.argmax(errors < 1e-6)) + 1 if (errors < 1e-6).any() else None
+s = torch.linalg.svdvals(W)
+print(f"sigma_2/sigma_1 = {float(s[1] / s[0]):.3f}; steps to 1e-6: {steps_needed}")
+assert steps_needed is not None
+
+# %% [markdown]
+# **Solution 2.** Yes: any start with a component along the top left singular vector converges.
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+u_small = torch.tensor([0.0, 1.0], dtype=torch.float64)
+for _ in range(100):
+    v_small = W_small.T @ u_small / (W_small.T @ u_small).norm()
+    u_small = W_small @ v_small / (W_small @ v_small).norm()
+assert abs(float(u_small @ W_small @ v_small) - 45**0.5) < 1e-9

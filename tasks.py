@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Set up, open, test and build sngan-teach: one command each. Standard library only.
+
+    python3 tasks.py lab           # set up .venv, register the kernel, open JupyterLab
+    python3 tasks.py test          # set up .venv if needed, then the whole suite, as CI runs it
+    python3 tasks.py book          # build the Jupyter Book site into _build/html
+    python3 tasks.py sync          # format lesson sources, re-pair them, refresh the README table
+    python3 tasks.py refresh NB    # store the outputs of NB's nbval-check-output cells
+
+Set-up happens on first use and again whenever pyproject.toml changes: a virtual environment in
+``.venv`` (or ``$SNGAN_VENV``) with the package and its ``test`` and ``book`` extras, and the
+Jupyter kernel "sngan-teach" registered inside it. Arguments after ``test`` go to pytest, after
+``lab`` to JupyterLab, after ``book`` to tools/book.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+if sys.version_info < (3, 11):  # noqa: UP036  (tasks.py may be started by an older python3)
+    sys.exit(f"sngan-teach needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
+
+import tomllib  # noqa: E402  (after the version check, which gives a clearer message)
+
+ROOT = Path(__file__).resolve().parent
+VENV = Path(os.environ.get("SNGAN_VENV", ROOT / ".venv"))
+KERNEL_NAME = "sngan-teach"
+KERNEL_DISPLAY = "Python (sngan-teach)"
+EXTRAS = "test,book"
+LESSON_TABLE_START = "<!-- lessons:start (generated from book.toml by `python3 tasks.py sync`) -->"
+LESSON_TABLE_END = "<!-- lessons:end -->"
+
+
+def venv_bin(name: str) -> Path:
+    """Path of an executable inside the virtual environment."""
+    folder = "Scripts" if os.name == "nt" else "bin"
+    suffix = ".exe" if os.name == "nt" else ""
+    return VENV / folder / f"{name}{suffix}"
+
+
+def run(*cmd: object, env: dict[str, str] | None = None, cwd: Path = ROOT) -> None:
+    """Echo and run a command; exit with its status when it fails."""
+    args = [str(c) for c in cmd]
+    print("+", " ".join(args), flush=True)
+    result = subprocess.run(args, env=env, cwd=cwd)
+    if result.returncode != 0:
+        sys.exit(result.returncode)
+
+
+def ensure_env() -> Path:
+    """Create .venv and install the package with its extras, when missing or out of date."""
+    python = venv_bin("python")
+    if not python.exists():
+        run(sys.executable, "-m", "venv", VENV)
+    stamp = VENV / ".sngan-teach-installed"
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if not stamp.exists() or stamp.read_text() != wanted:
+        run(python, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+        run(python, "-m", "pip", "install", "-e", f"{ROOT}[{EXTRAS}]")
+        stamp.write_text(wanted)
+    kernel = VENV / "share" / "jupyter" / "kernels" / KERNEL_NAME / "kernel.json"
+    if not kernel.exists():
+        run(python, "-m", "ipykernel", "install", "--sys-prefix",
+            "--name", KERNEL_NAME, "--display-name", KERNEL_DISPLAY)  # fmt: skip
+    return python
+
+
+def ensure_chromium() -> None:
+    """The browser tests need Debian's chromium; install it where we may (root with apt-get)."""
+    if shutil.which("chromium"):
+        return
+    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if is_root and shutil.which("apt-get"):
+        env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+        run("apt-get", "update", "-q", env=env)
+        run("apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium", env=env)
+    else:
+        print("note: chromium is not installed, so the browser tests will be skipped.\n"
+              "      On Debian/Ubuntu: sudo apt-get install chromium")  # fmt: skip
+
+
+def book_lessons() -> list[dict]:
+    """The lessons of book.toml, in reading order."""
+    return tomllib.loads((ROOT / "book.toml").read_text())["lessons"]
+
+
+def lesson_notebooks() -> list[Path]:
+    return [ROOT / "notebooks" / f"{lesson['file']}.ipynb" for lesson in book_lessons()]
+
+
+def lesson_table() -> str:
+    """The README's lesson table, made from book.toml."""
+    rows = ["| # | Lesson | What it shows |", "|---|---|---|"]
+    for lesson in book_lessons():
+        number = lesson["file"][:2]
+        link = f"[{lesson['title']}](notebooks/{lesson['file']}.ipynb)"
+        rows.append(f"| {number} | {link} | {lesson['summary']} |")
+    return "\n".join(rows)
+
+
+def write_readme_table() -> None:
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    head, rest = text.split(LESSON_TABLE_START)
+    _, tail = rest.split(LESSON_TABLE_END)
+    readme.write_text(f"{head}{LESSON_TABLE_START}\n{lesson_table()}\n{LESSON_TABLE_END}{tail}")
+
+
+def cmd_lab(extra: list[str]) -> None:
+    python = ensure_env()
+    args = [python, "-m", "jupyterlab", f"--ServerApp.root_dir={ROOT / 'notebooks'}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        args.append("--allow-root")
+    run(*args, *extra, lesson_notebooks()[0].name)
+
+
+def cmd_test(extra: list[str]) -> None:
+    python = ensure_env()
+    ensure_chromium()
+    env = os.environ | {"SNGAN_BUDGET": "quick"}
+    notebooks = [path.relative_to(ROOT) for path in lesson_notebooks()]
+    run(python, "-m", "pytest", "tests", *notebooks,
+        "--nbval-lax", "--nbval-current-env", "--nbval-cell-timeout=900",
+        "--durations=10", *extra, env=env)  # fmt: skip
+
+
+def cmd_book(extra: list[str]) -> None:
+    python = ensure_env()
+    run(python, ROOT / "tools" / "book.py", "build", *extra)
+
+
+def cmd_sync(extra: list[str]) -> None:
+    ensure_env()
+    sources = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+    run(venv_bin("ruff"), "format", *sources)
+    run(venv_bin("jupytext"), "--sync", *sources)
+    write_readme_table()
+
+
+def cmd_refresh(extra: list[str]) -> None:
+    python = ensure_env()
+    if not extra:
+        sys.exit("usage: python3 tasks.py refresh notebooks/NN_topic.ipynb [...]")
+    env = os.environ | {"SNGAN_BUDGET": "quick"}
+    run(python, ROOT / "tools" / "refresh_outputs.py", *extra, env=env)
+
+
+COMMANDS = {
+    "lab": cmd_lab,
+    "test": cmd_test,
+    "book": cmd_book,
+    "sync": cmd_sync,
+    "refresh": cmd_refresh,
+}
+
+
+def main(argv: list[str]) -> None:
+    if not argv or argv[0] not in COMMANDS:
+        sys.exit(__doc__)
+    COMMANDS[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,43 @@
+import pytest
+import torch
+
+from sngan_teach import runtime
+
+
+def test_budget_defaults_to_full(monkeypatch):
+    monkeypatch.delenv(runtime.BUDGET_ENV, raising=False)
+    assert runtime.budget() == "full"
+    assert not runtime.is_quick()
+    assert runtime.pick(quick=1, full=2) == 2
+
+
+@pytest.mark.parametrize("value", ["quick", "QUICK", " quick "])
+def test_quick_mode_picks_quick_values(monkeypatch, value):
+    monkeypatch.setenv(runtime.BUDGET_ENV, value)
+    assert runtime.is_quick()
+    assert runtime.pick(quick=1, full=2) == 1
+
+
+def test_unknown_budget_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv(runtime.BUDGET_ENV, "medium")
+    with pytest.raises(ValueError, match="SNGAN_BUDGET must be one of .* got 'medium'"):
+        runtime.budget()
+
+
+def test_seed_all_makes_draws_repeatable():
+    g1 = runtime.seed_all(3)
+    a, b = torch.randn(4), torch.randn(4, generator=g1)
+    g2 = runtime.seed_all(3)
+    assert torch.equal(a, torch.randn(4))
+    assert torch.equal(b, torch.randn(4, generator=g2))
+
+
+@pytest.mark.parametrize("seed", [1.5, "1", True])
+def test_seed_all_rejects_non_integers(seed):
+    with pytest.raises(TypeError, match="seed must be an int"):
+        runtime.seed_all(seed)
+
+
+def test_default_device_is_usable():
+    device = runtime.default_device()
+    assert torch.zeros(1, device=device).device.type == device.type
