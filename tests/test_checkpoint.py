@@ -1,0 +1,184 @@
+"""Tests for sngan_teach.checkpoint: atomic writes, safe loads, exact resume, the NaN guard."""
+
+from __future__ import annotations
+
+import copy
+import os
+from unittest import mock
+
+import pytest
+import torch
+
+from sngan_teach import checkpoint as ck
+from sngan_teach.cifar import DeviceSampler, fixture_images
+from sngan_teach.gan import train
+from sngan_teach.models import StandardDiscriminator, StandardGenerator
+from sngan_teach.sn import add_sn
+
+N_STEPS, CUT = 6, 3
+
+
+def make_run(seed: int = 0):
+    """A tiny SN-GAN with every kind of state: BN (G), SN u/v (D), Adam, EMA, two generators."""
+    torch.manual_seed(seed)
+    net_G = StandardGenerator(z_dim=16, ch=32)
+    net_D = add_sn(StandardDiscriminator(ch=4))
+    ema_G = copy.deepcopy(net_G)
+    opt_G = torch.optim.Adam(net_G.parameters(), lr=2e-4, betas=(0.0, 0.9))
+    opt_D = torch.optim.Adam(net_D.parameters(), lr=2e-4, betas=(0.0, 0.9))
+    images = torch.from_numpy(fixture_images(40, seed=0)[0])
+    sampler = DeviceSampler(images, seed=seed + 1)
+    gen_z = torch.Generator().manual_seed(seed + 2)
+    modules = {"net_G": net_G, "net_D": net_D, "ema_G": ema_G}
+    optimizers = {"opt_G": opt_G, "opt_D": opt_D}
+    generators = {"z": gen_z, "real": sampler.generator}
+    return modules, optimizers, generators, sampler
+
+
+def run(
+    modules, optimizers, generators, sampler, start_step=0, callback=None, every=0, loss="hinge"
+):
+    return train(
+        modules["net_G"],
+        modules["net_D"],
+        optimizers["opt_G"],
+        optimizers["opt_D"],
+        sampler,
+        N_STEPS,
+        z_dim=16,
+        generator=generators["z"],
+        loss=loss,
+        n_dis=2,
+        batch_size_D=4,
+        batch_size_G=8,
+        ema_G=modules["ema_G"],
+        ema_decay=0.9,
+        lr_decay=True,
+        start_step=start_step,
+        log_every=1,
+        callback=callback,
+        callback_every=every,
+        progress=False,
+    )
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
+    # uninterrupted reference
+    ref = make_run()
+    run(*ref)
+
+    # the same run, killed right after the checkpoint at step CUT
+    first = make_run()
+    saver = ck.Checkpointer(tmp_path, *first[:3])
+
+    def save_then_die(step, history):
+        saver(step, history)
+        if step == CUT:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        run(*first, callback=save_then_die, every=CUT)
+
+    # a fresh process: new objects (different init seed), restored from disk
+    second = make_run(seed=123)
+    resumer = ck.Checkpointer(tmp_path, *second[:3])
+    step, history = resumer.resume()
+    assert step == CUT and [row["step"] for row in history] == [1, 2, 3]
+    run(*second, start_step=step)
+
+    for name in ref[0]:
+        for key, value in ref[0][name].state_dict().items():
+            torch.testing.assert_close(
+                second[0][name].state_dict()[key], value, rtol=0, atol=0, msg=f"{name}.{key}"
+            )
+    for name in ref[1]:
+        assert ref[1][name].param_groups[0]["lr"] == second[1][name].param_groups[0]["lr"]
+    # the generators continue identically too
+    for name in ref[2]:
+        assert torch.equal(ref[2][name].get_state(), second[2][name].get_state())
+
+
+def test_resume_without_restoring_differs(tmp_path):
+    # the check above can fail: a run that skips the restore ends with other weights
+    ref = make_run()
+    run(*ref)
+    fresh = make_run(seed=123)
+    run(*fresh, start_step=CUT)
+    assert not torch.equal(ref[0]["net_G"].l0.weight, fresh[0]["net_G"].l0.weight)
+
+
+def test_checkpoint_loads_with_weights_only(tmp_path):
+    modules, optimizers, generators, _ = make_run()
+    path = ck.Checkpointer(tmp_path, modules, optimizers, generators)(7, [{"step": 7.0}])
+    assert path.name == "ckpt_00000007.pt"
+    state = torch.load(path, weights_only=True)
+    assert state["step"] == 7 and set(state["modules"]) == {"net_G", "net_D", "ema_G"}
+    assert any("_u" in k for k in state["modules"]["net_D"])  # SN's power-iteration vector
+
+
+def test_keep_only_the_newest(tmp_path):
+    modules, optimizers, generators, _ = make_run()
+    saver = ck.Checkpointer(tmp_path, modules, optimizers, generators, keep=2)
+    for step in (1, 2, 3, 10):
+        saver(step, [])
+    assert [p.name for p in ck.list_checkpoints(tmp_path)] == [
+        "ckpt_00000003.pt",
+        "ckpt_00000010.pt",
+    ]
+    assert saver.latest().name == "ckpt_00000010.pt"
+    assert ck.Checkpointer(tmp_path / "empty", modules).resume() == (0, [])
+
+
+def test_write_is_atomic(tmp_path):
+    modules, *_ = make_run()
+    path = tmp_path / "x.pt"
+    ck.save_checkpoint(path, ck.training_state(1, modules))
+    before = path.read_bytes()
+    # a crash in the middle of torch.save leaves the old file intact and no temp file behind
+    with mock.patch("torch.save", side_effect=OSError("disk full")):
+        with pytest.raises(OSError, match="disk full"):
+            ck.save_checkpoint(path, ck.training_state(2, modules))
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["x.pt"]
+
+
+def test_nan_stops_training_and_keeps_last_good_checkpoint(tmp_path):
+    modules, optimizers, generators, sampler = make_run()
+    saver = ck.Checkpointer(tmp_path, modules, optimizers, generators, keep=10)
+    calls = {"n": 0}
+
+    def exploding_loss_D(d_real, d_fake):
+        calls["n"] += 1
+        base = torch.relu(1 - d_real).mean() + torch.relu(1 + d_fake).mean()
+        return base * float("nan") if calls["n"] > 2 * 4 else base  # NaN from step 5 (n_dis=2)
+
+    loss = (exploding_loss_D, lambda d_fake: -d_fake.mean())
+    with pytest.raises(FloatingPointError, match="loss_D is nan at step 5"):
+        run(modules, optimizers, generators, sampler, callback=saver, every=1, loss=loss)
+    # step 5's NaN gradients poisoned the weights, but no checkpoint holds them
+    assert not torch.isfinite(modules["net_D"].c0.parametrizations.weight.original).all()
+    assert ck.latest_step(tmp_path) == 4
+    state = ck.load_checkpoint(saver.latest())
+    for value in state["modules"]["net_D"].values():
+        assert torch.isfinite(value).all()
+    # and saving the poisoned weights is refused
+    with pytest.raises(FloatingPointError, match="holds NaN or inf"):
+        saver(5, [])
+    assert ck.latest_step(tmp_path) == 4
+
+
+def test_restore_names_missing_parts(tmp_path):
+    modules, optimizers, generators, _ = make_run()
+    state = ck.training_state(1, {"net_G": modules["net_G"]})
+    with pytest.raises(KeyError, match="no modules named"):
+        ck.restore(state, modules)
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        ck.load_checkpoint(tmp_path / "none.pt")
+    with pytest.raises(ValueError, match="keep must be"):
+        ck.Checkpointer(tmp_path, modules, keep=0)
+    with pytest.raises(ValueError, match="step must be"):
+        ck.training_state(-1, modules)
