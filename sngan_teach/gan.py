@@ -1,0 +1,348 @@
+"""The GAN training step and loop: ``n_dis`` discriminator updates, then one generator update.
+
+Introduced in lesson 07 (2-D toys on a CPU) and reused unchanged by lesson 08 (CIFAR-10 on a
+GPU). Nothing here knows about the data or the networks:
+
+- real batches come from a callable ``sample_real(batch_size) -> Tensor`` already on the device;
+- ``z ~ N(0, I)`` is drawn with an explicit ``torch.Generator`` (on the networks' device), so
+  saving ``generator.get_state()`` together with the step counter resumes a run exactly;
+- the loss is a name in :data:`sngan_teach.losses.LOSSES` or a ``(loss_D, loss_G)`` pair;
+- a penalty ``penalty(net_D, real, fake, generator) -> Tensor`` (already weighted: WGAN-GP,
+  DRAGAN, orthonormal) is added to ``loss_D``; ``after_D_step(net_D)`` runs after each
+  discriminator update (weight clipping).
+
+The step never synchronizes with the host: it returns its losses as detached tensors. The loop
+checks them for NaN/inf only every ``log_every`` steps (one sync) and raises
+``FloatingPointError`` naming the step and the loss.
+
+As in the authors' code (``pfnet-research/sngan_projection``), each discriminator update uses
+``batch_size_D`` real and ``batch_size_D`` fake samples (default 64), and the generator update
+uses ``batch_size_G`` fake samples (default 128).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from sngan_teach.losses import LossD, LossG, get_loss
+
+# Paper Table 1: Adam's learning rate alpha, beta1, beta2 and the number of D updates per G update.
+SETTINGS: dict[str, dict[str, float | int]] = {
+    "A": {"alpha": 1e-4, "beta1": 0.5, "beta2": 0.9, "n_dis": 5},
+    "B": {"alpha": 1e-4, "beta1": 0.5, "beta2": 0.999, "n_dis": 1},
+    "C": {"alpha": 2e-4, "beta1": 0.5, "beta2": 0.999, "n_dis": 1},
+    "D": {"alpha": 1e-3, "beta1": 0.5, "beta2": 0.9, "n_dis": 5},
+    "E": {"alpha": 1e-3, "beta1": 0.5, "beta2": 0.999, "n_dis": 5},
+    "F": {"alpha": 1e-3, "beta1": 0.9, "beta2": 0.999, "n_dis": 5},
+}
+
+Penalty = Callable[[nn.Module, Tensor, Tensor, torch.Generator], Tensor]
+
+
+def make_optimizers(
+    net_G: nn.Module, net_D: nn.Module, setting: str | dict
+) -> tuple[torch.optim.Adam, torch.optim.Adam]:
+    """Adam for ``net_G`` and ``net_D`` with ``alpha, beta1, beta2`` of a setting of Table 1.
+
+    ``setting`` is a key of :data:`SETTINGS` (``"A"`` ... ``"F"``) or a dict with the same keys.
+    Returns ``(opt_G, opt_D)``; read ``n_dis`` from the setting yourself.
+    """
+    if isinstance(setting, str):
+        if setting not in SETTINGS:
+            raise ValueError(f"setting must be one of {sorted(SETTINGS)}, got {setting!r}")
+        setting = SETTINGS[setting]
+    alpha, betas = setting["alpha"], (setting["beta1"], setting["beta2"])
+    opt_G = torch.optim.Adam(net_G.parameters(), lr=alpha, betas=betas)
+    opt_D = torch.optim.Adam(net_D.parameters(), lr=alpha, betas=betas)
+    return opt_G, opt_D
+
+
+def sample_z(n: int, z_dim: int, generator: torch.Generator) -> Tensor:
+    """``n`` latent codes ``z ~ N(0, I)`` of size ``z_dim``, on the generator's device."""
+    return torch.randn(n, z_dim, generator=generator, device=generator.device)
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None):
+    return torch.autocast(device_type=device.type, dtype=dtype, enabled=dtype is not None)
+
+
+def d_step(
+    net_G: nn.Module,
+    net_D: nn.Module,
+    opt_D: torch.optim.Optimizer,
+    real: Tensor,
+    z: Tensor,
+    loss_fn_D: LossD,
+    *,
+    generator: torch.Generator,
+    penalty: Penalty | None = None,
+    after_D_step: Callable[[nn.Module], None] | None = None,
+    autocast_dtype: torch.dtype | None = None,
+    joint_D_call: bool = True,
+) -> tuple[Tensor, Tensor]:
+    """One discriminator update on ``real`` and ``G(z)``; returns ``(loss_D, penalty)`` detached.
+
+    With ``joint_D_call`` the discriminator sees ``cat(real, fake)`` in one call (one power
+    iteration per update for spectral norm); switch it off for a D with batch statistics.
+    """
+    with torch.no_grad(), _autocast(real.device, autocast_dtype):
+        fake = net_G(z)
+    fake = fake.to(real.dtype)
+    with _autocast(real.device, autocast_dtype):
+        if joint_D_call:
+            d_real, d_fake = net_D(torch.cat([real, fake])).float().split([len(real), len(fake)])
+        else:
+            d_real, d_fake = net_D(real).float(), net_D(fake).float()
+    loss_D = loss_fn_D(d_real, d_fake)
+    if penalty is not None:
+        pen = penalty(net_D, real, fake, generator)
+    else:
+        pen = torch.zeros((), device=real.device)
+    opt_D.zero_grad(set_to_none=True)
+    (loss_D + pen).backward()
+    opt_D.step()
+    if after_D_step is not None:
+        after_D_step(net_D)
+    return loss_D.detach(), pen.detach()
+
+
+def g_step(
+    net_G: nn.Module,
+    net_D: nn.Module,
+    opt_G: torch.optim.Optimizer,
+    z: Tensor,
+    loss_fn_G: LossG,
+    *,
+    autocast_dtype: torch.dtype | None = None,
+) -> Tensor:
+    """One generator update on ``loss_G(D(G(z)))``; returns ``loss_G`` detached.
+
+    ``net_D``'s parameters are frozen during the backward pass (no wasted gradients).
+    """
+    net_D.requires_grad_(False)
+    try:
+        with _autocast(z.device, autocast_dtype):
+            d_fake = net_D(net_G(z)).float()
+        loss_G = loss_fn_G(d_fake)
+        opt_G.zero_grad(set_to_none=True)
+        loss_G.backward()
+        opt_G.step()
+    finally:
+        net_D.requires_grad_(True)
+    return loss_G.detach()
+
+
+@torch.no_grad()
+def update_ema(ema_G: nn.Module, net_G: nn.Module, decay: float) -> None:
+    """Exponential moving average of G's weights: ``p_ema <- decay p_ema + (1 - decay) p``.
+
+    Buffers (batch-norm statistics) are copied. Use ``copy.deepcopy(net_G)`` as the start.
+    """
+    for p_ema, p in zip(ema_G.parameters(), net_G.parameters(), strict=True):
+        p_ema.lerp_(p, 1.0 - decay)
+    for b_ema, b in zip(ema_G.buffers(), net_G.buffers(), strict=True):
+        b_ema.copy_(b)
+
+
+def _check_int(name: str, value: object, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+
+
+def _check_step_args(
+    generator: object,
+    n_dis: int,
+    batch_size_D: int,
+    batch_size_G: int,
+    z_dim: int,
+    autocast_dtype: object,
+    ema_decay: float,
+) -> None:
+    _check_int("n_dis", n_dis, 1)
+    _check_int("batch_size_D", batch_size_D, 1)
+    _check_int("batch_size_G", batch_size_G, 1)
+    _check_int("z_dim", z_dim, 1)
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    if autocast_dtype not in (None, torch.bfloat16, torch.float16):
+        raise ValueError(
+            f"autocast_dtype must be None, torch.bfloat16 or torch.float16, got {autocast_dtype}"
+        )
+    if not 0.0 <= ema_decay < 1.0:
+        raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
+
+
+def train_step(
+    net_G: nn.Module,
+    net_D: nn.Module,
+    opt_G: torch.optim.Optimizer,
+    opt_D: torch.optim.Optimizer,
+    sample_real: Callable[[int], Tensor],
+    *,
+    z_dim: int,
+    generator: torch.Generator,
+    loss: str | tuple[LossD, LossG] = "hinge",
+    n_dis: int = 1,
+    batch_size_D: int = 64,
+    batch_size_G: int = 128,
+    penalty: Penalty | None = None,
+    after_D_step: Callable[[nn.Module], None] | None = None,
+    autocast_dtype: torch.dtype | None = None,
+    joint_D_call: bool = True,
+    ema_G: nn.Module | None = None,
+    ema_decay: float = 0.9999,
+) -> dict[str, Tensor]:
+    """One iteration of the GAN game: ``n_dis`` updates of ``net_D``, then one of ``net_G``.
+
+    Each D update draws ``batch_size_D`` real samples from ``sample_real`` and as many fakes
+    ``G(z)``, and minimizes ``loss_D + penalty``; the G update draws ``batch_size_G`` codes and
+    minimizes ``loss_G``. With ``ema_G``, the moving average of G's weights is updated after.
+
+    Returns ``{"loss_D", "loss_G", "penalty"}`` as detached 0-d tensors (the last D update's);
+    nothing here calls ``.item()``, so on a GPU the step never waits for the device.
+    """
+    _check_step_args(generator, n_dis, batch_size_D, batch_size_G, z_dim, autocast_dtype, ema_decay)
+    loss_fn_D, loss_fn_G = get_loss(loss)
+    for _ in range(n_dis):
+        real = sample_real(batch_size_D)
+        z = sample_z(batch_size_D, z_dim, generator)
+        loss_D, pen = d_step(
+            net_G,
+            net_D,
+            opt_D,
+            real,
+            z,
+            loss_fn_D,
+            generator=generator,
+            penalty=penalty,
+            after_D_step=after_D_step,
+            autocast_dtype=autocast_dtype,
+            joint_D_call=joint_D_call,
+        )
+    z = sample_z(batch_size_G, z_dim, generator)
+    loss_G = g_step(net_G, net_D, opt_G, z, loss_fn_G, autocast_dtype=autocast_dtype)
+    if ema_G is not None:
+        update_ema(ema_G, net_G, ema_decay)
+    return {"loss_D": loss_D, "loss_G": loss_G, "penalty": pen}
+
+
+def check_finite(losses: dict[str, Tensor], step: int) -> None:
+    """Raise ``FloatingPointError`` naming the loss and the step if any loss is NaN or inf.
+
+    One host sync for all losses together; the loop calls it every ``log_every`` steps.
+    """
+    values = torch.stack([v.detach().float().reshape(()) for v in losses.values()])
+    if bool(torch.isfinite(values).all()):
+        return
+    for name, value in zip(losses, values.tolist(), strict=True):
+        if not math.isfinite(value):
+            raise FloatingPointError(
+                f"{name} is {value} at step {step}: training diverged "
+                "(lower alpha, check the loss sign, or add a normalization)"
+            )
+
+
+def linear_lr(step: int, n_steps: int, alpha: float) -> float:
+    """Learning rate decayed linearly from ``alpha`` at step 0 to 0 at ``n_steps``."""
+    return alpha * max(0.0, 1.0 - step / n_steps)
+
+
+def train(
+    net_G: nn.Module,
+    net_D: nn.Module,
+    opt_G: torch.optim.Optimizer,
+    opt_D: torch.optim.Optimizer,
+    sample_real: Callable[[int], Tensor],
+    n_steps: int,
+    *,
+    z_dim: int,
+    generator: torch.Generator,
+    loss: str | tuple[LossD, LossG] = "hinge",
+    n_dis: int = 1,
+    batch_size_D: int = 64,
+    batch_size_G: int = 128,
+    penalty: Penalty | None = None,
+    after_D_step: Callable[[nn.Module], None] | None = None,
+    autocast_dtype: torch.dtype | None = None,
+    joint_D_call: bool = True,
+    ema_G: nn.Module | None = None,
+    ema_decay: float = 0.9999,
+    lr_decay: bool = False,
+    start_step: int = 0,
+    log_every: int = 100,
+    callback: Callable[[int, list[dict[str, float]]], None] | None = None,
+    callback_every: int = 0,
+    progress: bool = True,
+) -> list[dict[str, float]]:
+    """Run :func:`train_step` from ``start_step`` until ``n_steps`` generator updates are done.
+
+    - Every ``log_every`` steps (and at the end) the losses are read once from the device,
+      checked for NaN/inf (``FloatingPointError`` names the step and the loss), appended to the
+      returned history as ``{"step", "loss_D", "loss_G", "penalty", "lr", "seconds"}`` and shown
+      on the tqdm bar.
+    - Every ``callback_every`` steps (and at the end), ``callback(step, history)`` runs: plug in
+      sampling, metrics or checkpointing there. ``step`` counts finished generator updates.
+    - ``lr_decay`` sets both learning rates to ``alpha * (1 - step / n_steps)`` before each step,
+      from each optimizer's starting ``lr`` (kept in ``param_group["initial_lr"]``).
+    - To resume, restore the networks, optimizers and ``generator.set_state(...)`` saved at step
+      ``k`` and call again with ``start_step=k``: the run continues exactly.
+    """
+    from tqdm.auto import tqdm
+
+    _check_int("n_steps", n_steps, 0)
+    _check_int("start_step", start_step, 0)
+    _check_int("log_every", log_every, 1)
+    _check_int("callback_every", callback_every, 0)
+    if start_step > n_steps:
+        raise ValueError(f"start_step must be <= n_steps ({n_steps}), got {start_step}")
+    for opt in (opt_G, opt_D):
+        for group in opt.param_groups:
+            group.setdefault("initial_lr", group["lr"])
+    history: list[dict[str, float]] = []
+    t0 = time.perf_counter()
+    bar = tqdm(range(start_step, n_steps), disable=not progress, desc="train", unit="step")
+    for step in bar:
+        if lr_decay:
+            for opt in (opt_G, opt_D):
+                for group in opt.param_groups:
+                    group["lr"] = linear_lr(step, n_steps, group["initial_lr"])
+        losses = train_step(
+            net_G,
+            net_D,
+            opt_G,
+            opt_D,
+            sample_real,
+            z_dim=z_dim,
+            generator=generator,
+            loss=loss,
+            n_dis=n_dis,
+            batch_size_D=batch_size_D,
+            batch_size_G=batch_size_G,
+            penalty=penalty,
+            after_D_step=after_D_step,
+            autocast_dtype=autocast_dtype,
+            joint_D_call=joint_D_call,
+            ema_G=ema_G,
+            ema_decay=ema_decay,
+        )
+        done = step + 1
+        if done % log_every == 0 or done == n_steps:
+            check_finite(losses, done)
+            row = {"step": done, **{k: float(v) for k, v in losses.items()}}
+            row["lr"] = opt_G.param_groups[0]["lr"]
+            row["seconds"] = time.perf_counter() - t0
+            history.append(row)
+            bar.set_postfix(loss_D=f"{row['loss_D']:.3f}", loss_G=f"{row['loss_G']:.3f}")
+        if callback is not None and (
+            (callback_every and done % callback_every == 0) or done == n_steps
+        ):
+            callback(done, history)
+    bar.close()
+    return history
