@@ -1,0 +1,577 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python (sngan-teach)
+#     language: python
+#     name: sngan-teach
+# ---
+
+# %% [markdown]
+# # Estimate the spectral norm with power iteration
+#
+# Spectral normalization divides every weight matrix $W$ of the discriminator by its spectral
+# norm $\sigma(W)$, its largest singular value, at **every** training step. A full SVD per layer
+# per step would be far too slow. The paper (Miyato et al., ICLR 2018, App. A, Algorithm 1)
+# uses power iteration instead, and only **one** step of it per SGD update, recycling the
+# vector $u$ from the previous update. This lesson builds that algorithm, measures how fast it
+# converges, and shows why one step is enough.
+#
+# **What you will learn**
+#
+# 1. Write Algorithm 1 ($v \leftarrow W^\top u/\lVert W^\top u\rVert$,
+#    $u \leftarrow Wv/\lVert Wv\rVert$, $\sigma \approx u^\top W v$) as a plain loop and check
+#    it against `torch.linalg.svdvals` and PyTorch's `spectral_norm`.
+# 2. Predict its convergence: the angle to the top singular vector shrinks like
+#    $(\sigma_2/\sigma_1)^{2k}$ and the error of $\sigma$ like $(\sigma_2/\sigma_1)^{4k}$;
+#    explore it on sliders.
+# 3. See why a *warm start* (one step per update, $u$ kept) tracks $\sigma$ of a slowly moving
+#    $W$ closely, while a cold start does not.
+# 4. Spot two write-up errors ($u \leftarrow W^\top v$; dividing by $\sigma^2$) and the edge
+#    cases: zero matrix, rank one, $1\times n$, repeated $\sigma_1$.
+#
+# **What you need**: lesson 02 (the spectral norm as the Lipschitz constant of a linear layer).
+# About 1 minute on a CPU in full mode; no GPU.
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import torch
+from ipywidgets import Dropdown, FloatSlider, IntSlider, interact
+from tqdm.auto import tqdm
+
+from sngan_teach.runtime import pick, seed_all
+
+# %%
+seed = 0
+gen = seed_all(seed)  # one seeded generator for every random draw below
+dtype = torch.float64  # exact checks need float64
+m, n = 64, 32  # shape of W (d_out x d_in) for the first checks
+n_long = pick(quick=300, full=1000)  # k, iterations for "converged" checks
+n_plot = 30  # k, iterations shown in the static convergence figure
+gap_plot = 0.8  # sigma_2 / sigma_1 of the static figure's matrix
+m_drift, n_drift = 64, 128  # shape of the drifting W in the warm-start experiment
+n_steps = pick(quick=150, full=400)  # T, simulated SGD updates of W
+lr = 2e-3  # step size of the simulated drift
+beta1 = 0.5  # momentum of the simulated drift (Adam's beta1 in settings A-E)
+
+# %% [markdown]
+# ## Step 1: Algorithm 1, by hand
+#
+# Write $W = \sum_i \sigma_i u_i v_i^\top$ (the SVD, $\sigma_1 \ge \sigma_2 \ge \dots$). Then
+# $W^\top W v_i = \sigma_i^2 v_i$ and $W W^\top u_i = \sigma_i^2 u_i$: multiplying a vector by
+# $W W^\top$ over and over stretches its $u_1$ component the most. Algorithm 1 does that in two
+# half steps, normalising after each:
+#
+# $$\tilde v \leftarrow \frac{W^\top \tilde u}{\lVert W^\top \tilde u\rVert_2}, \qquad
+#   \tilde u \leftarrow \frac{W \tilde v}{\lVert W \tilde v\rVert_2}, \qquad
+#   \sigma(W) \approx \tilde u^\top W \tilde v .$$
+#
+# $\tilde u$ starts from an isotropic random vector. Because $\tilde u = W\tilde v/\lVert
+# W\tilde v\rVert$, the estimate equals $\lVert W \tilde v\rVert_2$, which can never exceed
+# $\sigma_1 = \max_{\lVert v\rVert=1}\lVert Wv\rVert$: power iteration approaches $\sigma_1$
+# **from below**.
+
+# %%
+W = torch.randn(m, n, generator=gen, dtype=dtype)
+u0 = torch.randn(m, generator=gen, dtype=dtype)
+
+
+def power_iteration_by_hand(W, u, n_iterations):
+    """Algorithm 1: returns the estimate after each step, and the final u and v."""
+    estimates = []
+    for _ in range(n_iterations):
+        v = W.T @ u
+        v = v / v.norm()
+        u = W @ v
+        u = u / u.norm()
+        estimates.append(u @ W @ v)
+    return torch.stack(estimates), u, v
+
+
+estimates, u_hand, v_hand = power_iteration_by_hand(W, u0, n_long)
+sigma_true = torch.linalg.svdvals(W)[0]
+print(f"sigma_1 (SVD) = {sigma_true:.12f}")
+for k in (1, 2, 5, 20, n_long):
+    print(f"k = {k:4d}: estimate = {estimates[k - 1]:.12f}")
+
+# %%
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ks = torch.arange(1, n_long + 1)
+ax.semilogy(ks, ((sigma_true - estimates) / sigma_true).clamp_min(1e-16), label="power iteration")
+ax.set_xlabel("power iterations k")
+ax.set_ylabel("(sigma_1 - estimate) / sigma_1")
+ax.set_title(f"Algorithm 1 on a random {m} x {n} Gaussian W")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# **Claim.** The estimate converges to $\sigma_1$ from `svdvals` (to $10^{-10}$ relative
+# here), it never exceeds $\sigma_1$, and at the end $(u, v)$ is a singular pair:
+# $Wv = \sigma u$ and $W^\top u = \sigma v$.
+
+# %%
+sigma_hand = estimates[-1]
+assert abs(sigma_hand - sigma_true) / sigma_true < 1e-10
+assert bool((estimates <= sigma_true * (1 + 1e-12)).all()), "an estimate overshot sigma_1"
+assert torch.allclose(W @ v_hand, sigma_hand * u_hand, atol=1e-8)
+assert torch.allclose(W.T @ u_hand, sigma_hand * v_hand, atol=1e-8)
+# the first step is rough: a random start is far from u_1
+assert (sigma_true - estimates[0]) / sigma_true > 1e-3
+
+# %% [markdown]
+# ## Step 2: the package version, and PyTorch's
+#
+# `sngan_teach.power.power_iteration(W, u, n_iterations, eps, generator)` is the same loop. It
+# returns `(sigma, u, v)`, guards both normalisations with `eps` (as PyTorch does), computes
+# $u, v$ without autograd and $\sigma = u^\top W v$ with autograd, so that
+# $\partial\sigma/\partial W = u v^\top$ (the paper's eq. 10; lesson 04 uses this).
+
+# %%
+from sngan_teach.power import power_iteration
+
+sigma_pkg, u_pkg, v_pkg = power_iteration(W, u0, n_iterations=n_long)
+torch.testing.assert_close(sigma_pkg, sigma_hand)
+torch.testing.assert_close(u_pkg, u_hand)
+torch.testing.assert_close(v_pkg, v_hand)
+torch.testing.assert_close(sigma_pkg, torch.linalg.svdvals(W)[0], rtol=1e-10, atol=0)
+
+W_leaf = W.clone().requires_grad_(True)
+sigma_g, u_g, v_g = power_iteration(W_leaf, u0, n_iterations=3)
+sigma_g.backward()
+torch.testing.assert_close(W_leaf.grad, torch.outer(u_g, v_g))
+print("package == by hand == svdvals; d sigma / dW = u v^T")
+
+# %% [markdown]
+# PyTorch's `torch.nn.utils.parametrizations.spectral_norm` keeps both vectors as buffers and
+# runs the two half steps in the **other order**: $u \leftarrow Wv/\lVert Wv\rVert$, then
+# $v \leftarrow W^\top u/\lVert W^\top u\rVert$, and reports $\sigma = u^\top W v$ with the
+# newest $v$, i.e. $\lVert W^\top u\rVert$. Started from the same point, it produces the same
+# $u$ as Algorithm 1 and is half a step ahead in $v$. We set its buffers and compare.
+
+# %%
+k = 3
+layer = torch.nn.Linear(n, m, bias=False).to(dtype)
+with torch.no_grad():
+    layer.weight.copy_(W)
+torch.nn.utils.parametrizations.spectral_norm(layer, n_power_iterations=k)
+sn = layer.parametrizations.weight[0]
+with torch.no_grad():  # overwrite the 15 warm-up iterations PyTorch ran at registration
+    sn._u.copy_(u0 / u0.norm())
+    sn._v.copy_(W.T @ u0 / (W.T @ u0).norm())
+layer.train()
+sigma_torch = W.norm() / layer.weight.detach().norm()  # layer.weight = W / sigma
+
+_, u_k, _ = power_iteration(W, u0, n_iterations=k)
+_, _, v_next = power_iteration(W, u0, n_iterations=k + 1)
+print(f"PyTorch sigma = {sigma_torch:.10f}, ||W^T u_k|| = {(W.T @ u_k).norm():.10f}")
+
+# %% [markdown]
+# **Claim.** After $k$ steps PyTorch's $u$ equals ours, its $v$ equals our step $k+1$'s $v$,
+# and its $\sigma$ equals $\lVert W^\top u_k\rVert$.
+
+# %%
+torch.testing.assert_close(sn._u, u_k)
+torch.testing.assert_close(sn._v, v_next)
+torch.testing.assert_close(sigma_torch, (W.T @ u_k).norm())
+
+# %% [markdown]
+# ## Step 3: how fast it converges
+#
+# Expand the start in the left singular vectors, $u_0 = \sum_i a_i u_i$. After $k$ steps
+#
+# $$u_k \propto \sum_i a_i \sigma_i^{2k} u_i, \qquad v_k \propto \sum_i a_i \sigma_i^{2k-1} v_i .$$
+#
+# With the **spectral gap** $r = \sigma_2/\sigma_1$ and $\theta_0$ the angle between $u_0$ and
+# $u_1$:
+#
+# $$\tan\angle(u_k, u_1) \le r^{2k}\tan\theta_0, \qquad
+#   \tan\angle(v_k, v_1) \le r^{2k-1}\tan\theta_0,$$
+#
+# and since $\sigma_{\text{est}} = \lVert W v_k\rVert \ge \sigma_1\cos\angle(v_k, v_1)$,
+#
+# $$0 \le 1 - \frac{\sigma_{\text{est}}}{\sigma_1} \le 1 - \cos\angle(v_k,v_1)
+#   \le \tan^2\angle(v_k,v_1) \le r^{4k-2}\tan^2\theta_0 .$$
+#
+# The vectors converge at rate $r^2$ per step and $\sigma$ at $r^4$: the estimate is
+# *quadratically* better than the vectors, because $\sigma$ is stationary at the top singular
+# vector. To see it we need matrices with a known spectrum: $W = U\,\mathrm{diag}(s)\,V^\top$
+# with random orthonormal $U, V$ (QR of a Gaussian matrix).
+
+# %%
+from sngan_teach.power import (
+    SHAPES,
+    angle,
+    matrix_with_spectrum,
+    show_convergence,
+    spectrum_with_gap,
+)
+
+s_demo = torch.tensor([2.0, 1.0, 0.5])
+W_demo, U_demo, V_demo = matrix_with_spectrum(s_demo, 5, 4, generator=gen)
+torch.testing.assert_close(torch.linalg.svdvals(W_demo)[:3], s_demo.to(dtype))
+torch.testing.assert_close(W_demo @ V_demo[:, 0], 2.0 * U_demo[:, 0])
+print("singular values of U diag(s) V^T:", torch.linalg.svdvals(W_demo).numpy().round(12))
+
+# %% [markdown]
+# `show_convergence(n_iterations, gap, shape, seed)` builds such a matrix with
+# $\sigma_1 = 1$, $\sigma_2 = $ `gap` and the rest below, runs power iteration from a random
+# $u_0$, prints one line and plots the $\sigma$ error and the two angles against $k$, next to the
+# two bounds. Here is one static picture; the sliders follow.
+
+# %%
+curves = show_convergence(n_plot, gap_plot, "128 x 32", seed)
+
+# %% [markdown]
+# **Claim.** Every point lies under its bound; the $\sigma$ error is never negative; the angle
+# shrinks per step by a factor approaching $r^2 = 0.64$ (between $0.85\,r^2$ and $r^2$ in the
+# last ten steps); and the $\sigma$ error is at most half the *square* of the angle of $v$
+# ($1 - \cos\theta \le \theta^2/2$), so at $k = 20$ it is a thousand times smaller than the
+# angle of $u$.
+
+# %%
+r = gap_plot
+tol = 1e-12
+assert bool((curves["sigma_rel_error"] >= -tol).all())
+assert bool((curves["angle_u"] <= curves["bound_angle_u"] * (1 + 1e-9) + tol).all())
+assert bool((curves["sigma_rel_error"] <= curves["bound_sigma"] * (1 + 1e-9) + tol).all())
+ratios = curves["angle_u"][-10:] / curves["angle_u"][-11:-1]
+print("angle ratio per step, last ten:", ratios.numpy().round(3), " r^2 =", r**2)
+assert bool(((ratios > 0.85 * r**2) & (ratios <= r**2 + 1e-9)).all())
+assert bool((curves["sigma_rel_error"] <= curves["angle_v"] ** 2 / 2 + 1e-15).all())
+k20 = 19  # index of k = 20
+print(
+    f"k = 20: angle(u, u1) = {curves['angle_u'][k20]:.2e}, sigma error = "
+    f"{curves['sigma_rel_error'][k20]:.2e}"
+)
+assert curves["sigma_rel_error"][k20] < 1e-3 * curves["angle_u"][k20]
+
+# %% [markdown]
+# A bigger gap (smaller $r$) makes the vectors converge faster. The $\sigma$ error has a twist
+# at $r$ near 1: there the vectors hardly move towards $u_1$, yet $\sigma$ is already close,
+# because every unit vector near the top of the spectrum gives almost $\sigma_1$.
+
+# %%
+after_5 = {g: show_convergence(5, g, "64 x 64", seed, plot=False) for g in (0.3, 0.6, 0.9, 0.99)}
+angles_5 = {g: float(c["angle_u"][-1]) for g, c in after_5.items()}
+errors_5 = {g: float(c["sigma_rel_error"][-1]) for g, c in after_5.items()}
+print("angle(u, u1) after 5 steps:", {g: f"{a:.2e}" for g, a in angles_5.items()})
+print("sigma error after 5 steps: ", {g: f"{e:.2e}" for g, e in errors_5.items()})
+assert angles_5[0.3] < angles_5[0.6] < angles_5[0.9] < angles_5[0.99]
+assert angles_5[0.99] > 1.0 and errors_5[0.99] < 0.1
+
+# ### Sliders
+#
+# Move the sliders in JupyterLab: the number of iterations $k$, the gap $\sigma_2/\sigma_1$, the
+# shape of $W$ and the seed. The printed line reports the relative $\sigma$ error after $k$
+# steps. Try a gap of 0.99 (a slow matrix), then a gap of 0.3, and a wide `8 x 512` matrix.
+# (On the static web page the sliders do not recompute; run the notebook.)
+
+# %%
+interact(
+    show_convergence,
+    n_iterations=IntSlider(value=5, min=1, max=40, step=1, description="iterations k"),
+    gap=FloatSlider(value=0.8, min=0.05, max=0.99, step=0.01, description="sigma2/sigma1"),
+    shape=Dropdown(options=list(SHAPES), value="64 x 64", description="shape"),
+    seed=IntSlider(value=0, min=0, max=20, step=1, description="seed"),
+    plot=True,
+)
+# %% [markdown]
+# **Claim.** The printed line is the function's own result, and it changes with $k$: one more
+# iteration lowers the error.
+
+# %%
+import contextlib
+import io
+
+lines = []
+for k in (5, 6):
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        c = show_convergence(k, 0.8, "64 x 64", 0, plot=False)
+    lines.append(buffer.getvalue().strip())
+print(lines)
+assert (
+    lines[0]
+    == f"after k = 5 iterations: relative sigma error = {float(c['sigma_rel_error'][4]):.3e}"
+)
+assert (
+    lines[1]
+    == f"after k = 6 iterations: relative sigma error = {float(c['sigma_rel_error'][5]):.3e}"
+)
+assert c["sigma_rel_error"][5] < c["sigma_rel_error"][4]
+
+# %% [markdown]
+# ## Step 4: warm start, or why one iteration per update is enough
+#
+# A random Gaussian $W$ of shape $64\times128$ has a small gap ($r \approx 0.95$), so from a
+# cold start one step is far off and even 15 steps are not great. But during training $W$ moves
+# only a little per SGD update. The paper keeps $\tilde u$ from the previous update and does
+# **one** step per update: over $T$ updates that adds up to $T$ steps on a slowly moving target.
+#
+# We simulate the drift with small momentum steps, $G_t = \beta_1 G_{t-1} + \xi_t$,
+# $W_{t+1} = W_t + \text{lr}\, G_t$ with Gaussian $\xi_t$, and after each update compare
+# * **warm**: one step from the previous $u$ (what SN does);
+# * **cold**: one step from a fresh random $u$ (what forgetting $u$ would do);
+#
+# against the exact $\sigma_1(W_t)$ from `svdvals`.
+
+# %%
+W_t = torch.randn(m_drift, n_drift, generator=gen, dtype=dtype) / n_drift**0.5
+G_t = torch.zeros_like(W_t)
+u_warm = None
+sigma_exact, sigma_warm, sigma_cold, step_size = [], [], [], []
+for _t in tqdm(range(n_steps), desc="simulated SGD updates"):
+    G_t = beta1 * G_t + torch.randn(m_drift, n_drift, generator=gen, dtype=dtype) / n_drift**0.5
+    step_size.append(float((lr * G_t).norm() / W_t.norm()))
+    W_t = W_t + lr * G_t
+    s_w, u_warm, _ = power_iteration(W_t, u_warm, n_iterations=1, generator=gen)
+    s_c, _, _ = power_iteration(W_t, None, n_iterations=1, generator=gen)
+    sigma_exact.append(float(torch.linalg.svdvals(W_t)[0]))
+    sigma_warm.append(float(s_w))
+    sigma_cold.append(float(s_c))
+
+sigma_exact = torch.tensor(sigma_exact)
+err_warm = (sigma_exact - torch.tensor(sigma_warm)) / sigma_exact
+err_cold = (sigma_exact - torch.tensor(sigma_cold)) / sigma_exact
+tail = slice(2 * n_steps // 3, None)  # the last third of the run
+print(f"mean relative step ||lr G|| / ||W|| = {sum(step_size) / n_steps:.2e}")
+print(f"sigma_1 moved from {sigma_exact[0]:.4f} to {sigma_exact[-1]:.4f}")
+print(
+    f"last third: warm error max {err_warm[tail].max():.2e}, "
+    f"cold error min {err_cold[tail].min():.2e}, mean {err_cold[tail].mean():.2e}"
+)
+
+# %%
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
+ts = torch.arange(1, n_steps + 1)
+ax1.plot(ts, sigma_exact, "k-", label="exact (svdvals)")
+ax1.plot(ts, sigma_warm, "C0-", label="warm: 1 step, u kept")
+ax1.plot(ts, sigma_cold, "C3.", ms=2, label="cold: 1 step, fresh u")
+ax1.set_xlabel("SGD update t")
+ax1.set_ylabel("sigma(W_t)")
+ax1.set_title("Tracking sigma of a drifting W")
+ax1.legend(fontsize=8)
+ax2.semilogy(ts, err_warm.clamp_min(1e-16), "C0-", label="warm")
+ax2.semilogy(ts, err_cold.clamp_min(1e-16), "C3.", ms=2, label="cold")
+ax2.set_xlabel("SGD update t")
+ax2.set_ylabel("relative error of sigma")
+ax2.set_title("Error of the one-step estimate")
+ax2.legend(fontsize=8)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# **Claim.** After a burn-in, the warm start tracks $\sigma_1$ to better than $0.5\%$ at every
+# update of the last third (its mean error there is below $10^{-3}$) although $W$ keeps moving,
+# while a cold start is off by more than $5\%$ at every update; the warm start is more than 100
+# times better on average. The warm error also fell: early on it was as bad as the cold one.
+
+# %%
+assert err_warm[tail].max() < 5e-3
+assert err_warm[tail].mean() < 1e-3
+assert err_cold[tail].min() > 5e-2
+assert err_cold[tail].mean() > 100 * err_warm[tail].mean()
+assert err_warm[0] > 5e-2  # the first warm step is a cold step
+assert bool((err_warm > -1e-12).all())  # still never above sigma_1
+assert abs(sigma_exact[-1] - sigma_exact[0]) > 10 * err_warm[tail].mean() * sigma_exact[0]
+
+# %% [markdown]
+# The cost: one step is two matrix-vector products, about $4\,d_{out} d_{in}$ flops, against a
+# forward pass of $2\,d_{out} d_{in}$ flops *per example* of the batch. That is why SN costs
+# little more than an unnormalized network (paper §4.1.1, Fig. 10).
+#
+# ## Step 5: two write-up errors, run
+#
+# ### Error 1: $u \leftarrow W^\top v$
+#
+# Some write-ups (for example the Paddle static `spectral_norm` docs) write the second half step
+# as $u \leftarrow W^\top v/\lVert W^\top v\rVert$. For a non-square $W$ that does not even
+# have the right shape: $v$ has $d_{in}$ entries and $W^\top$ wants $d_{out}$.
+
+# %% tags=["raises-exception"]
+W_rect = torch.randn(m, n, generator=gen, dtype=dtype)  # 64 x 32
+u = torch.randn(m, generator=gen, dtype=dtype)
+v = W_rect.T @ u
+v = v / v.norm()
+u = W_rect.T @ v  # WRONG: should be W_rect @ v
+u = u / u.norm()
+
+# %%
+try:
+    W_rect.T @ v  # the wrong half step of the cell above, v of length 32
+    raised = False
+except RuntimeError as error:
+    raised = True
+    print("RuntimeError:", str(error).splitlines()[0])
+assert raised, "u <- W^T v should fail for a 64 x 32 W"
+
+# %% [markdown]
+# On a square $W$ it runs, and that is worse: it iterates $u \leftarrow (W^\top)^2 u$, which
+# follows eigenvectors of $W^\top$, not singular vectors. On a $64\times64$ matrix with
+# $\sigma_1 = 3$ and gap $0.7$ (the right loop converges in a few dozen steps) it gives a
+# wrong number even after 100 steps.
+
+# %%
+W_sq, _, _ = matrix_with_spectrum(3 * spectrum_with_gap(64, 0.7), 64, 64, generator=gen)
+u_start = torch.randn(64, generator=gen, dtype=dtype)
+u = u_start
+for _ in range(100):
+    v = W_sq.T @ u
+    v = v / v.norm()
+    u = W_sq.T @ v  # WRONG
+    u = u / u.norm()
+sigma_wrong = u @ W_sq @ v
+print(f"wrong order: sigma = {sigma_wrong:.4f}, svdvals: {torch.linalg.svdvals(W_sq)[0]:.4f}")
+assert abs(sigma_wrong - 3.0) > 0.3, "the wrong order should give a wrong sigma"
+
+# %% [markdown]
+# Corrected ($u \leftarrow Wv$), from the same start; it is the package's loop again:
+
+# %%
+u = u_start
+for _ in range(100):
+    v = W_sq.T @ u
+    v = v / v.norm()
+    u = W_sq @ v  # right
+    u = u / u.norm()
+sigma_right = u @ W_sq @ v
+print(f"right order: sigma = {sigma_right:.10f}")
+assert abs(sigma_right - 3.0) < 1e-10
+torch.testing.assert_close(sigma_right, power_iteration(W_sq, u_start, n_iterations=100)[0])
+
+# %% [markdown]
+# ### Error 2: dividing by $\sigma^2$
+#
+# $\bar W_{SN} = W/\sigma(W)$ (eq. 8) has spectral norm exactly 1. Dividing by $\sigma^2$
+# instead gives spectral norm $1/\sigma$: the layer's Lipschitz bound is no longer 1, and it
+# drifts with the scale of $W$.
+
+# %%
+sigma_sq, _, _ = power_iteration(W_sq, n_iterations=n_long, generator=gen)
+W_bar_wrong = W_sq / sigma_sq**2  # WRONG
+norm_wrong = torch.linalg.svdvals(W_bar_wrong)[0]
+print(f"sigma(W / sigma^2) = {norm_wrong:.6f} (= 1 / sigma = {1 / sigma_sq:.6f})")
+assert abs(norm_wrong - 1.0) > 0.5
+torch.testing.assert_close(norm_wrong, 1 / sigma_sq)
+
+# %%
+W_bar = W_sq / sigma_sq  # right
+norm_right = torch.linalg.svdvals(W_bar)[0]
+print(f"sigma(W / sigma) = {norm_right:.12f}")
+assert abs(norm_right - 1.0) < 1e-10
+
+# %% [markdown]
+# ## Step 6: edge cases
+#
+# * **Zero matrix.** There is no top singular vector. `power_iteration` follows PyTorch: the
+#   `eps` guard turns $0/0$ into $0$, so it returns $\sigma = 0$ and zero $u, v$, with no NaN.
+#   Dividing $W$ by that $\sigma$ would give NaN, and a zero $u$ stays zero forever, so a warm
+#   start must never begin from it.
+# * **Rank one, $1\times n$, $n\times 1$.** $W^\top u$ already points along $v_1$: exact after
+#   one step.
+# * **Repeated top singular value** ($\sigma_1 = \sigma_2$, $r = 1$). The bounds above say
+#   nothing about the vectors, and indeed they do not converge to $u_1$: $u_k$ settles somewhere
+#   in the plane of $u_1, u_2$ that depends on $u_0$. But every unit vector of that plane
+#   achieves $\sigma_1$, so $\sigma$ still converges (at rate $(\sigma_3/\sigma_1)^{4k}$).
+
+# %%
+sigma0, u_zero, v_zero = power_iteration(torch.zeros(5, 3, dtype=dtype), generator=gen)
+print("zero matrix:", float(sigma0), u_zero.tolist(), v_zero.tolist())
+assert float(sigma0) == 0.0 and not bool(u_zero.any()) and not bool(v_zero.any())
+sigma_dead, _, _ = power_iteration(torch.ones(5, 3, dtype=dtype), u_zero, n_iterations=10)
+assert float(sigma_dead) == 0.0  # a zero u never recovers
+
+a = torch.randn(7, generator=gen, dtype=dtype)
+b = torch.randn(5, generator=gen, dtype=dtype)
+for name, W_edge in [("rank 1", torch.outer(a, b)), ("1 x 5", b[None, :]), ("7 x 1", a[:, None])]:
+    sigma_edge, _, _ = power_iteration(W_edge, n_iterations=1, generator=gen)
+    exact = torch.linalg.svdvals(W_edge)[0]
+    print(f"{name}: one step {sigma_edge:.15f}, svdvals {exact:.15f}")
+    assert abs(sigma_edge - exact) / exact < 1e-13
+
+# %%
+W_tie, U_tie, V_tie = matrix_with_spectrum([2.0, 2.0, 1.0, 0.5], 10, 8, generator=gen)
+top_plane = U_tie[:, :2]
+results = []
+for start_seed in (1, 2, 3):
+    g_start = torch.Generator().manual_seed(start_seed)
+    sigma_tie, u_tie, _ = power_iteration(W_tie, n_iterations=60, generator=g_start)
+    in_plane = (top_plane.T @ u_tie).norm()
+    results.append((float(sigma_tie), angle(u_tie, U_tie[:, 0]), float(in_plane), u_tie))
+    print(
+        f"start {start_seed}: sigma = {sigma_tie:.12f}, angle to u_1 = "
+        f"{angle(u_tie, U_tie[:, 0]):.3f} rad, norm inside the top plane = {in_plane:.12f}"
+    )
+
+# %% [markdown]
+# **Claim.** With $\sigma_1 = \sigma_2 = 2$, $\sigma$ converges to 2 from every start and $u$
+# lies in the top plane, yet $u$ is not $u_1$ and different starts end at different $u$.
+
+# %%
+for sigma_tie, angle_u1, in_plane, _ in results:
+    assert abs(sigma_tie - 2.0) < 1e-12
+    assert abs(in_plane - 1.0) < 1e-12
+    assert angle_u1 > 0.05
+assert angle(results[0][3], results[1][3]) > 0.05
+assert angle(results[1][3], results[2][3]) > 0.05
+
+# %% [markdown]
+# ## Summary
+#
+# * Algorithm 1 alternates $v \leftarrow W^\top u$, $u \leftarrow Wv$ (normalising each) and
+#   reads $\sigma \approx u^\top W v = \lVert Wv\rVert$, which approaches $\sigma_1$ from below.
+# * Its vectors converge like $(\sigma_2/\sigma_1)^{2k}$, its $\sigma$ like
+#   $(\sigma_2/\sigma_1)^{4k}$; a small gap means slow convergence from a cold start.
+# * Keeping $u$ across SGD updates turns one step per update into many steps on a slowly
+#   moving target: the estimate tracks $\sigma$ to a fraction of a percent, for the price of two
+#   matrix-vector products.
+# * The half steps go $W^\top$ then $W$ (not $W^\top$ twice), and $W$ is divided by $\sigma$,
+#   not $\sigma^2$. PyTorch runs the half steps in the other order, which is equivalent.
+# * From now on the series uses `sngan_teach.power.power_iteration`.
+#
+# ## Exercises
+#
+# 1. From the bound $r^{4k-2}\tan^2\theta_0$, how many steps guarantee a relative $\sigma$
+#    error below $10^{-8}$ for the static figure's matrix ($r = 0.8$)? Check it.
+# 2. PyTorch runs 15 power iterations when `spectral_norm` is registered. On the $64\times128$
+#    Gaussian matrix of Step 4, how large is the relative error of $\sigma$ after 15 cold steps?
+#    And after 15 more?
+# 3. Show that running power iteration on $W^\top W$ with $v$ alone,
+#    $v \leftarrow W^\top W v / \lVert W^\top W v\rVert$, produces the same $v$ as Algorithm 1.
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution 1: solve r^(4k-2) tan^2(theta_0) <= 1e-8 for k.
+tan0 = math.tan(float(curves["angle_u0"][0]))
+k_needed = math.ceil((math.log(1e-8) - 2 * math.log(tan0)) / math.log(gap_plot) / 4 + 0.5)
+check = show_convergence(k_needed, gap_plot, "128 x 32", seed, plot=False)
+print(f"tan(theta_0) = {tan0:.2f}: k = {k_needed} steps guarantee it")
+assert check["sigma_rel_error"][-1] < 1e-8
+assert gap_plot ** (4 * k_needed - 2) * tan0**2 <= 1e-8
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution 2: 15 cold steps, then 15 more, on a fresh 64 x 128 Gaussian matrix.
+W_ex = torch.randn(m_drift, n_drift, generator=gen, dtype=dtype) / n_drift**0.5
+exact_ex = torch.linalg.svdvals(W_ex)[0]
+s15, u15, _ = power_iteration(W_ex, n_iterations=15, generator=gen)
+s30, _, _ = power_iteration(W_ex, u15, n_iterations=15)
+err15, err30 = float((exact_ex - s15) / exact_ex), float((exact_ex - s30) / exact_ex)
+print(f"error after 15 steps {err15:.2e}, after 30 {err30:.2e}")
+assert 0 <= err30 < err15
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution 3: v <- W^T W v from v_1 = W^T u0 / ||W^T u0|| matches Algorithm 1's v at every step.
+v_alt = W.T @ u0 / (W.T @ u0).norm()
+for k in range(2, 6):
+    v_alt = W.T @ (W @ v_alt)
+    v_alt = v_alt / v_alt.norm()
+    _, _, v_alg = power_iteration(W, u0, n_iterations=k)
+    torch.testing.assert_close(v_alt, v_alg)
+print("v-only iteration on W^T W == Algorithm 1's v")
