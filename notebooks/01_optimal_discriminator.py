@@ -1,0 +1,450 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python (sngan-teach)
+#     language: python
+#     name: sngan-teach
+# ---
+
+# %% [markdown]
+# # Derive the optimal discriminator and watch its gradient explode
+#
+# Spectral normalization exists because of one formula. The best discriminator a GAN can
+# have, for a fixed generator, has an input gradient that can be as large as you like. A
+# discriminator that follows it hands the generator useless, exploding gradients. Section 2 of
+# Miyato et al. (ICLR 2018) starts from that formula; this lesson derives it and runs it.
+#
+# **What you will learn**
+#
+# - to derive the optimal discriminator $D^*_G(x) = q(x) / (q(x) + p_G(x))$ and its logit
+#   $f^*(x) = \log q(x) - \log p_G(x)$ (paper eq. 3) from the GAN value $V(G, D)$;
+# - to check the formula against a small neural network trained as a discriminator;
+# - to see that $|\nabla_x f^*|$ grows without bound as the two distributions separate
+#   (paper eq. 4), on a slider;
+# - why the original "minimax" generator loss gives vanishing gradients once $D$ is confident,
+#   and the "non-saturating" loss does not.
+#
+# **What you need**: lesson 00 (how quick and full mode work), the chain rule, and what a
+# logistic regression does. Full mode takes well under a minute on a 2-core CPU; no GPU.
+
+# %%
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from ipywidgets import FloatSlider, interact
+from torch import nn
+from tqdm.auto import tqdm
+
+from sngan_teach.densities import (
+    gaussian_log_prob,
+    logit_gradient,
+    max_logit_gradient,
+    mixture_log_prob,
+    mixture_sample,
+    optimal_discriminator,
+    optimal_logit,
+    plot_separation,
+    separation_curves,
+)
+from sngan_teach.runtime import pick, seed_all
+
+# The networks here are tiny: one thread is faster than two fighting over a shared CPU.
+torch.set_num_threads(1)
+
+# %%
+seed = 0
+generator = seed_all(seed)  # every random draw below uses this generator or the global seed
+
+# The data density q and the generator's density p_G of steps 1-2 (1-D Gaussian mixtures).
+q_means, q_stds, q_weights = [-1.5, 1.0], [0.5, 0.7], [0.4, 0.6]
+p_G_means, p_G_stds = [0.5], [1.2]
+
+n_grid = 401  # points of the x grid for plots and checks
+batch_size = pick(quick=256, full=512)  # samples of q and of p_G per discriminator step
+n_steps_D = pick(quick=400, full=1500)  # discriminator (net_D) updates
+alpha = 3e-3  # Adam learning rate of net_D
+hidden = 64  # width of net_D's two hidden layers
+tol_D = 0.05  # allowed mean |D - D*| where both densities have mass
+
+std = 0.5  # common std of q = N(0, std^2) and p_G = N(gap, std^2) in steps 3-4
+gaps = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0]  # distances between the means of q and p_G
+n_z = pick(quick=2_001, full=20_001)  # quadrature nodes over z for the generator's gradient
+
+# %% [markdown]
+# ## Step 1: derive the optimal discriminator
+#
+# The paper writes the GAN game as $\min_G \max_D V(G, D)$ with
+#
+# $$
+# V(G, D) = \mathbb{E}_{x \sim q}[\log D(x)] + \mathbb{E}_{x' \sim p_G}[\log(1 - D(x'))]
+#         = \int \big( q(x) \log D(x) + p_G(x) \log(1 - D(x)) \big)\, dx ,
+# $$
+#
+# where $q$ is the data density, $p_G$ the generator's, and $D(x) = \mathcal{A}(f(x))$ with
+# $\mathcal{A}$ the sigmoid. For a fixed $G$ the integrand can be maximised at every $x$
+# separately. With $a = q(x)$, $b = p_G(x)$ and $t = D(x) \in (0, 1)$, the function
+# $a \log t + b \log(1 - t)$ has derivative $a/t - b/(1-t)$, which is zero at $t = a/(a+b)$,
+# and it is concave, so that is the maximum:
+#
+# $$
+# D^*_G(x) = \frac{q(x)}{q(x) + p_G(x)} = \mathcal{A}(f^*(x)),
+# \qquad f^*(x) = \log q(x) - \log p_G(x) . \qquad \text{(paper eq. 3)}
+# $$
+#
+# (The second form follows from $\mathcal{A}(\log a - \log b) = 1/(1 + b/a) = a/(a+b)$.)
+#
+# Let us check the pointwise argument by brute force: for several $x$, search $D$ on a fine
+# grid of $(0,1)$ for the value that maximises the integrand.
+
+# %%
+x = torch.linspace(-4, 4, n_grid, dtype=torch.float64)
+log_q = mixture_log_prob(x, q_means, q_stds, q_weights)
+log_p_G = mixture_log_prob(x, p_G_means, p_G_stds)
+q, p_G = log_q.exp(), log_p_G.exp()
+
+D_star = q / (q + p_G)  # the formula, written inline
+
+t = torch.linspace(1e-5, 1 - 1e-5, 100_001, dtype=torch.float64)
+some = torch.arange(0, n_grid, 40)  # eleven x's across the grid
+integrand = q[some, None] * torch.log(t) + p_G[some, None] * torch.log1p(-t)
+D_search = t[integrand.argmax(dim=1)]
+for xi, d_s, d_f in zip(x[some], D_search, D_star[some], strict=True):
+    print(f"x = {xi:5.2f}   grid search D = {d_s:.5f}   q/(q+p_G) = {d_f:.5f}")
+
+# %% [markdown]
+# **Claim**: at every $x$, the $D$ that maximises $q \log D + p_G \log(1-D)$ is
+# $q/(q + p_G)$; and the package's `optimal_discriminator` (which works from log densities, as
+# $\mathcal{A}(\log q - \log p_G)$, so it stays exact where both densities underflow) agrees.
+
+# %%
+assert (D_search - D_star[some]).abs().max() < 1e-4
+torch.testing.assert_close(optimal_discriminator(log_q, log_p_G), D_star)
+torch.testing.assert_close(optimal_logit(log_q, log_p_G), torch.log(q) - torch.log(p_G))
+
+# %% [markdown]
+# Plugging $D^*$ back in gives the value the generator then minimises,
+# $V(G, D^*) = -\log 4 + 2\,\mathrm{JSD}(q \,\|\, p_G)$: it is $-\log 4$ exactly when
+# $p_G = q$, and larger otherwise. We integrate on the grid (trapezoid rule) and check both.
+
+
+# %%
+def value(f, q, p_G, x):
+    """V(G, D) for D = sigmoid(f), by the trapezoid rule on the grid x.
+
+    log D = logsigmoid(f) and log(1 - D) = logsigmoid(-f) stay finite where D rounds to 0 or 1.
+    """
+    return torch.trapezoid(q * F.logsigmoid(f) + p_G * F.logsigmoid(-f), x)
+
+
+f_star = optimal_logit(log_q, log_p_G)
+V_star = value(f_star, q, p_G, x)
+V_same = value(torch.zeros_like(q), q, q, x)  # p_G = q, where f* = 0 and D* = 1/2
+log4 = torch.log(torch.tensor(4.0, dtype=torch.float64))
+print(f"V(G, D*) = {V_star:.4f},  with p_G = q: {V_same:.6f},  -log 4 = {-log4:.6f}")
+
+# %%
+assert abs(V_same + log4) < 1e-4
+assert V_star > V_same
+
+# %% [markdown]
+# ## Step 2: train a discriminator and compare it with $D^*$
+#
+# The derivation assumes $D$ can be any function. A small MLP is flexible enough in one
+# dimension: we train `net_D` (a logit $f$, then the sigmoid) to maximise $V$ on fresh samples
+# of $q$ and $p_G$ at every step, which is the same as minimising the binary cross-entropy with
+# label 1 for data and 0 for generated samples.
+
+# %%
+seed_all(seed)
+net_D = nn.Sequential(
+    nn.Linear(1, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1)
+)
+opt_D = torch.optim.Adam(net_D.parameters(), lr=alpha)
+labels = torch.cat([torch.ones(batch_size, 1), torch.zeros(batch_size, 1)])
+
+losses = []
+for _ in tqdm(range(n_steps_D), desc="net_D"):
+    x_real = mixture_sample(batch_size, q_means, q_stds, q_weights, generator=generator)
+    x_fake = mixture_sample(batch_size, p_G_means, p_G_stds, generator=generator)
+    loss_D = F.binary_cross_entropy_with_logits(net_D(torch.cat([x_real, x_fake])), labels)
+    opt_D.zero_grad()
+    loss_D.backward()
+    opt_D.step()
+    losses.append(loss_D.item())
+
+with torch.no_grad():
+    f_net = net_D(x[:, None].float()).squeeze(1).double()  # the trained logit f on the grid
+D_net = torch.sigmoid(f_net)
+
+# Compare only where both densities have mass: elsewhere neither samples nor D* constrain much.
+both = (q > 0.02) & (p_G > 0.02)
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), constrained_layout=True)
+axes[0].plot(losses)
+axes[0].set(xlabel="step", ylabel="loss_D (BCE)", title="Training net_D")
+axes[1].plot(x, q, label="q (data)")
+axes[1].plot(x, p_G, label="p_G (generator)")
+axes[1].plot(x, D_star, "k--", label="D* = q / (q + p_G)")
+axes[1].plot(x, D_net, color="C3", label="trained net_D")
+axes[1].axvspan(x[both][0], x[both][-1], color="0.9", zorder=0, label="compared region")
+axes[1].set(xlabel="x", ylabel="density / probability", title="Trained D against D*")
+axes[1].legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# A slip that is easy to make when one mixes the notations of the original GAN paper ($p_{\rm
+# data}$, $p_g$) with this paper's ($q$, $p_G$) is to put the generator's density on top,
+# $p_G/(q + p_G)$. Compare the trained network with that formula first:
+
+# %%
+D_slip = p_G / (q + p_G)  # WRONG: the roles of data and generator are swapped
+err_slip = (D_net - D_slip)[both].abs().mean().item()
+print(f"mean |net_D - p_G/(q+p_G)| = {err_slip:.3f}  (tolerance {tol_D})")
+assert err_slip > tol_D, "the swapped formula should fail the check"
+
+# %% [markdown]
+# It misses by far more than the tolerance: the network learned $q/(q+p_G)$, the probability
+# that $x$ is *data*. Corrected:
+
+# %%
+err = (D_net - D_star)[both].abs().mean().item()
+print(f"mean |net_D - q/(q+p_G)| = {err:.4f}  on {int(both.sum())} grid points")
+
+# %% [markdown]
+# **Claim**: a flexible discriminator trained on samples approaches $D^*$: the mean absolute
+# error on the region where both densities have mass is below `tol_D` = 0.05 (in both modes),
+# and the trained network's value $V(G, D)$ does not exceed $V(G, D^*)$, the maximum.
+
+# %%
+assert err < tol_D
+assert value(f_net, q, p_G, x) <= V_star + 1e-9
+
+# %% [markdown]
+# ## Step 3: the gradient of $f^*$ explodes as the distributions separate
+#
+# The paper's eq. 4 differentiates the optimal logit:
+#
+# $$
+# \nabla_x f^*(x) = \frac{1}{q(x)} \nabla_x q(x) - \frac{1}{p_G(x)} \nabla_x p_G(x),
+# $$
+#
+# "which can be unbounded or even incomputable". The simplest case shows it. Take
+# $q = \mathcal{N}(0, s^2)$ and $p_G = \mathcal{N}(m, s^2)$ with a gap $m$ between the means.
+# Then
+#
+# $$
+# f^*(x) = \frac{(x - m)^2 - x^2}{2 s^2} = \frac{m^2 - 2 m x}{2 s^2},
+# \qquad \nabla_x f^*(x) = -\frac{m}{s^2} \quad \text{at every } x .
+# $$
+#
+# As $m/s$ grows the two supports become (nearly) disjoint, $D^*$ becomes a step from 1 to 0,
+# and the slope of $f^*$ grows linearly in $m$ and like $1/s^2$ as the densities sharpen. In
+# the limit of disjoint supports $f^* = \pm\infty$ and its gradient does not exist.
+#
+# The package computes $\nabla_x f^*$ by autograd; first check autograd against the line above.
+
+# %%
+x_check = torch.linspace(-3, 6, 50, dtype=torch.float64)
+for gap in gaps:
+    torch.testing.assert_close(
+        logit_gradient(gap, std, x_check), torch.full_like(x_check, -gap / std**2)
+    )
+
+# %% [markdown]
+# Move `gap` (the distance $m$ between the means) and `std` ($s$). The left panel shows the two
+# densities and $D^*$, the middle one $f^*$, the right one $|\nabla_x f^*|$ on a log axis.
+
+
+# %%
+def show_separation(gap=2.0, std=0.5):
+    plot_separation(gap, std)
+    plt.show()
+
+
+_ = interact(
+    show_separation,
+    gap=FloatSlider(value=2.0, min=0.0, max=8.0, step=0.25, description="gap m"),
+    std=FloatSlider(value=0.5, min=0.1, max=2.0, step=0.05, description="std s"),
+)
+
+# %% [markdown]
+# The same function, drawn once at a fixed gap (this is what the static site shows):
+
+# %%
+plot_separation(gap=3.0, std=std)
+plt.show()
+
+# %%
+max_grads = [max_logit_gradient(gap, std) for gap in gaps]
+gaps_fine = torch.linspace(0, 8, 81).tolist()
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.plot(gaps_fine, [max_logit_gradient(g, std) for g in gaps_fine], label=f"std s = {std}")
+ax.plot(gaps_fine, [max_logit_gradient(g, std / 2) for g in gaps_fine], label=f"std s = {std / 2}")
+ax.set(
+    xlabel="gap m between the means",
+    ylabel="max_x |df*/dx|",
+    title="The optimal logit's slope grows without bound",
+)
+ax.legend()
+plt.show()
+for gap, g in zip(gaps, max_grads, strict=True):
+    print(f"gap = {gap:5.2f}   max |grad f*| = {g:8.2f}")
+
+# %% [markdown]
+# **Claim**: $\max_x |\nabla_x f^*|$ is strictly increasing in the gap and passes any fixed
+# bound: it equals $m/s^2$, so it exceeds $K$ as soon as $m > K s^2$. We check the exact
+# value, the strict increase over `gaps`, that the last gap gives more than 30 times the first,
+# and that for a bound $K = 1000$ a gap of $K s^2 + 1$ exceeds it. Halving $s$ at a fixed gap
+# multiplies the slope by 4.
+
+# %%
+assert all(b > a for a, b in zip(max_grads, max_grads[1:], strict=False))
+for gap, g in zip(gaps, max_grads, strict=True):
+    assert abs(g - gap / std**2) < 1e-9 * (gap / std**2)
+assert max_grads[-1] > 30 * max_grads[0]
+K = 1000.0
+assert max_logit_gradient(K * std**2 + 1.0, std) > K
+assert abs(max_logit_gradient(2.0, std / 2) - 4 * max_logit_gradient(2.0, std)) < 1e-9
+
+# %% [markdown]
+# A discriminator that gets close to $D^*$ inherits that slope. Nothing in $V(G, D)$ stops it:
+# the better the discriminator, the steeper and less informative its landscape. Spectral
+# normalization adds exactly the missing constraint, $\|f\|_{\rm Lip} \le K$ (paper eq. 5);
+# lesson 02 shows how a network's Lipschitz constant is bounded by its layers' spectral norms.
+#
+# ## Step 4: minimax against non-saturating generator loss
+#
+# The generator sees the discriminator only through the gradient of its loss. With
+# $D = \mathcal{A}(f)$:
+#
+# - **minimax** (the original game): $G$ minimises $\mathbb{E}_z[\log(1 - D(G(z)))]$, and
+#   $\frac{d}{df}\log(1 - \mathcal{A}(f)) = -\mathcal{A}(f) = -D$;
+# - **non-saturating** (used by the paper for all its non-hinge runs, §4): $G$ minimises
+#   $-\mathbb{E}_z[\log D(G(z))]$, and $\frac{d}{df}\big(-\log \mathcal{A}(f)\big) = -(1 - D)$.
+#
+# When $D$ is confident that generated samples are fake, $D(G(z)) \to 0$: the minimax
+# gradient is multiplied by $D \to 0$ and vanishes, the non-saturating one by $1 - D \to 1$.
+#
+# We measure it on the setting of step 3: $G(z) = \theta + s z$ with $z \sim \mathcal{N}(0,1)$
+# and $\theta = m$, the discriminator frozen at $D^*$ for that $p_G$, and the gradient of each
+# loss with respect to the generator's parameter $\theta$ by autograd. The expectations over
+# $z$ are tiny numbers that decide the claim, so we compute them by quadrature on a fine grid
+# of $z$ (weights $\varphi(z)\,\Delta z$) rather than by sampling: a sample of a few thousand
+# $z$ never reaches the rare region that dominates $\mathbb{E}[D(G(z))]$ at large gaps.
+
+# %%
+z = torch.linspace(-12.0, 12.0, n_z, dtype=torch.float64)  # quadrature nodes for z ~ N(0, 1)
+w_z = gaussian_log_prob(z, 0.0, 1.0).exp() * (z[1] - z[0])  # weights phi(z) dz, sum ~ 1
+
+
+def generator_gradients(gap, std):
+    """|d loss_G / d theta| for the minimax and the non-saturating loss, and E[D(G(z))]."""
+    theta = torch.tensor(gap, dtype=torch.float64, requires_grad=True)
+    x_fake = theta + std * z  # G(z)
+    # D is frozen at D* for the current p_G = N(gap, std^2): gap enters as a constant here.
+    f = optimal_logit(gaussian_log_prob(x_fake, 0.0, std), gaussian_log_prob(x_fake, gap, std))
+    loss_G_minimax = -(w_z * F.softplus(f)).sum()  # E[log(1 - sigmoid(f))]
+    loss_G_ns = (w_z * F.softplus(-f)).sum()  # E[-log sigmoid(f)]
+    (g_mm,) = torch.autograd.grad(loss_G_minimax, theta, retain_graph=True)
+    (g_ns,) = torch.autograd.grad(loss_G_ns, theta)
+    return abs(g_mm.item()), abs(g_ns.item()), (w_z * torch.sigmoid(f)).sum().item()
+
+
+gaps_G = torch.linspace(0.25, 8.0, 32, dtype=torch.float64).tolist()
+results = [generator_gradients(gap, std) for gap in gaps_G]
+grad_mm = [r[0] for r in results]
+grad_ns = [r[1] for r in results]
+mean_D_fake = [r[2] for r in results]
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), constrained_layout=True)
+axes[0].semilogy(gaps_G, mean_D_fake, color="k")
+axes[0].set(xlabel="gap m", ylabel="E[D*(G(z))]", title="D grows confident: D(G(z)) -> 0")
+axes[1].semilogy(gaps_G, grad_mm, label="minimax: log(1 - D(G(z)))")
+axes[1].semilogy(gaps_G, grad_ns, label="non-saturating: -log D(G(z))")
+axes[1].set(xlabel="gap m", ylabel="|d loss_G / d theta|", title="The generator's gradient")
+axes[1].legend(fontsize=8)
+plt.show()
+print(
+    f"largest gap {gaps_G[-1]}: E[D(G(z))] = {mean_D_fake[-1]:.2e}, "
+    f"minimax grad = {grad_mm[-1]:.2e}, non-saturating grad = {grad_ns[-1]:.2f}"
+)
+
+# %% [markdown]
+# **Claim**: as $D$ grows confident, the minimax gradient vanishes (at the largest gap it is
+# below $10^{-6}$ of its largest value), while the non-saturating gradient does not: it
+# increases strictly with the gap and ends above 1. Both agree with the closed forms
+# $|\nabla_\theta| = \frac{m}{s^2}\,\mathbb{E}[D]$ (minimax) and
+# $\frac{m}{s^2}\,\mathbb{E}[1 - D]$ (non-saturating), which follow from the chain rule and
+# $\partial f^* / \partial x = -m/s^2$.
+
+# %%
+assert grad_mm[-1] < 1e-6 * max(grad_mm)
+assert all(b > a for a, b in zip(grad_ns, grad_ns[1:], strict=False))
+assert grad_ns[-1] > 1.0
+total_w = w_z.sum().item()
+for gap, g_mm, g_ns, d in zip(gaps_G, grad_mm, grad_ns, mean_D_fake, strict=True):
+    assert abs(g_mm - gap / std**2 * d) <= 1e-9 * (1 + g_mm)
+    assert abs(g_ns - gap / std**2 * (total_w - d)) <= 1e-9 * (1 + g_ns)
+
+# %% [markdown]
+# Note what the non-saturating loss fixes and what it does not: its gradient no longer
+# vanishes, but it grows with the same $m/s^2$ factor as $\nabla_x f^*$. Neither loss controls
+# the discriminator's slope; that is the job of a Lipschitz constraint on $f$.
+#
+# ## Summary
+#
+# - For a fixed generator the best discriminator is $D^*_G = q/(q + p_G) = \mathcal{A}(f^*)$
+#   with $f^* = \log q - \log p_G$ (paper eq. 3); a trained MLP lands on it.
+# - Its input gradient $\nabla_x f^* = \nabla q / q - \nabla p_G / p_G$ (eq. 4) is unbounded: for
+#   two Gaussians it is $m/s^2$, which passes any bound as the distributions separate.
+# - With the minimax loss the generator's gradient vanishes once $D$ is confident; the
+#   non-saturating loss keeps it alive but inherits the exploding slope.
+# - The fix the paper proposes is to restrict $f$ to $\|f\|_{\rm Lip} \le K$: lesson 02.
+#
+# ## Exercises
+#
+# 1. Keep the means equal ($m = 0$) but give the densities different widths:
+#    $q = \mathcal{N}(0, 1)$, $p_G = \mathcal{N}(0, 0.5^2)$. Show that $\nabla_x f^*$ is now
+#    unbounded in $x$ even though the distributions overlap completely.
+# 2. Compute $V(G, D^*)$ for the two Gaussians of step 3 as the gap grows and check that it
+#    approaches $0 = -\log 4 + 2 \log 2$ (the Jensen–Shannon divergence saturates at $\log 2$),
+#    so its derivative with respect to the gap vanishes: another face of step 4.
+# 3. Why does step 2 compare $D$ only where both densities exceed 0.02? Measure the error of
+#    the trained logit $f$ against $f^*$ at $x = \pm 4$.
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution 1: f*(x) = -x^2/2 + 2 x^2 + log 2 = 1.5 x^2 + log 2, so df*/dx = 3 x grows with |x|.
+xs = torch.tensor([1.0, 10.0, 100.0], dtype=torch.float64, requires_grad=True)
+f_star = optimal_logit(gaussian_log_prob(xs, 0.0, 1.0), gaussian_log_prob(xs, 0.0, 0.5))
+(grad_xs,) = torch.autograd.grad(f_star.sum(), xs)
+print("df*/dx at x = 1, 10, 100:", grad_xs.tolist())
+torch.testing.assert_close(grad_xs, 3 * xs.detach())
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution 2: V(G, D*) by quadrature on each gap's own grid.
+V_gap = []
+for gap in [0.0, 1.0, 2.0, 4.0, 8.0]:
+    c = separation_curves(gap, std, n_points=4001)
+    V_gap.append(value(c["f"], c["q"], c["p_G"], c["x"]).item())
+print("V(G, D*) for gaps 0, 1, 2, 4, 8:", [round(v, 4) for v in V_gap])
+assert abs(V_gap[0] + log4.item()) < 1e-3
+assert all(b > a for a, b in zip(V_gap, V_gap[1:], strict=False)) and abs(V_gap[-1]) < 1e-3
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution 3: outside the data the net's logit is an extrapolation, not f*.
+x_far = torch.tensor([[-4.0], [4.0]])
+with torch.no_grad():
+    f_net_far = net_D(x_far).squeeze(1).double()
+f_star_far = optimal_logit(
+    mixture_log_prob(x_far.squeeze(1).double(), q_means, q_stds, q_weights),
+    mixture_log_prob(x_far.squeeze(1).double(), p_G_means, p_G_stds),
+)
+print("trained f at x = -4, 4:", f_net_far.tolist(), "  f*:", f_star_far.tolist())
+assert ((f_net_far - f_star_far).abs() > 1.0).any()
