@@ -1,0 +1,222 @@
+"""Fixtures shared by the tests.
+
+Browser fixtures (tests/test_site.py, tests/test_lab.py): ``chromium_path``, ``browser``,
+``built_site``, ``site_url``, ``jupyter_lab``. They drive Debian's chromium through
+Playwright's Python API (never ``playwright install``); every test that uses them is skipped,
+with the reason, where no chromium is installed.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# --------------------------------------------------------------------------------------------
+# browser fixtures
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# The suite builds the site in quick mode here, unless an up-to-date build is already there.
+TEST_SITE_DIR = ROOT / "_build" / "test-site"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Debian's chromium, or a skip that says how to get it."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.skip(
+            "chromium is not installed (Debian/Ubuntu: `apt-get install chromium`; "
+            "`python3 tasks.py test` installs it when run as root)"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    """One headless chromium for the session."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _site_is_current(html_dir: Path) -> bool:
+    """A full build whose sources are those of the working tree now."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import book
+    finally:
+        sys.path.pop(0)
+    stamp = html_dir / book.STAMP_NAME
+    if not stamp.is_file() or not (html_dir / "index.html").is_file():
+        return False
+    info = json.loads(stamp.read_text())
+    lessons = book.lessons_of(book.load_book(ROOT))
+    return bool(info.get("all_lessons")) and info.get("source_hash") == book.source_hash(
+        ROOT, lessons
+    )
+
+
+@pytest.fixture(scope="session")
+def built_site() -> Path:
+    """The HTML site, every lesson executed, built once per session.
+
+    Reused without building when ``$SNGAN_SITE_DIR`` names a built site, or when
+    ``_build/html`` or ``_build/test-site`` holds a full build of the current sources (book.py
+    stamps each build with a hash of what it read). Otherwise ``tools/book.py build`` runs here
+    in quick mode (``SNGAN_BUDGET=quick``) into ``_build/test-site``.
+    """
+    given = os.environ.get("SNGAN_SITE_DIR")
+    if given:
+        path = Path(given).resolve()
+        assert (path / "index.html").is_file(), f"$SNGAN_SITE_DIR={given} has no index.html"
+        return path
+    for candidate in (ROOT / "_build" / "html", TEST_SITE_DIR):
+        if _site_is_current(candidate):
+            return candidate
+    cmd = [sys.executable, str(ROOT / "tools" / "book.py"), "build", "--budget", "quick",
+           "--out", str(TEST_SITE_DIR)]  # fmt: skip
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=3600)
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        pytest.fail(
+            f"`{' '.join(cmd)}` failed after {seconds:.0f} s (exit {proc.returncode}):\n"
+            f"{(proc.stdout + proc.stderr)[-6000:]}",
+            pytrace=False,
+        )
+    return TEST_SITE_DIR
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # keep pytest's output clean
+        pass
+
+
+@pytest.fixture(scope="session")
+def site_url(built_site):
+    """The built site served on localhost, as a reader's static host would serve it."""
+    handler = functools.partial(_QuietHandler, directory=str(built_site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _write_lab_settings(settings_dir: Path) -> None:
+    """No news toast, no autosave, every cell rendered (no windowing)."""
+    settings = {
+        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+            "fetchNews": "false",
+            "checkForUpdates": False,
+        },
+        "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+        "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    }
+    for rel, value in settings.items():
+        path = settings_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(value))
+
+
+@pytest.fixture(scope="module")
+def jupyter_lab(tmp_path_factory):
+    """A JupyterLab server on a free localhost port, with its own config, runtime, settings
+    and a kernel named like the lessons' that runs this Python (so it needs no registered
+    kernel). Yields ``(base_url, root_dir)``; put notebooks into ``root_dir``."""
+    base = tmp_path_factory.mktemp("lab")
+    root_dir, settings_dir, jupyter_path = base / "root", base / "settings", base / "jupyter"
+    root_dir.mkdir()
+    _write_lab_settings(settings_dir)
+    spec_dir = jupyter_path / "kernels" / "sngan-teach"
+    spec_dir.mkdir(parents=True)
+    spec = {
+        "argv": [
+            sys.executable,
+            "-Xfrozen_modules=off",
+            "-m",
+            "ipykernel_launcher",
+            "-f",
+            "{connection_file}",
+        ],  # fmt: skip
+        "display_name": "Python (sngan-teach)",
+        "language": "python",
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    env = dict(os.environ)
+    env.update(
+        JUPYTER_CONFIG_DIR=str(base / "config"),
+        JUPYTER_RUNTIME_DIR=str(base / "runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(settings_dir),
+        JUPYTER_PATH=os.pathsep.join([str(jupyter_path), env.get("JUPYTER_PATH", "")]).rstrip(
+            os.pathsep
+        ),
+        SNGAN_BUDGET=os.environ.get("SNGAN_BUDGET", "quick"),
+    )
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser",
+        "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
+        "--IdentityProvider.token=", "--ServerApp.password=",
+        f"--ServerApp.root_dir={root_dir}", "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]  # fmt: skip
+    log = open(base / "lab.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root_dir)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"JupyterLab exited ({proc.returncode}):\n"
+                            f"{(base / 'lab.log').read_text()[-3000:]}")  # fmt: skip
+            try:
+                with urllib.request.urlopen(f"{url}/api/status", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("JupyterLab did not answer /api/status within 60 s")
+            time.sleep(0.3)
+        yield url, root_dir
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
