@@ -1,0 +1,521 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python (sngan-teach)
+#     language: python
+#     name: sngan-teach
+# ---
+
+# %% [markdown]
+# # Bound a network's Lipschitz constant by its layers' spectral norms
+#
+# Lesson 01 ended with a discriminator whose slope is unbounded. The paper's remedy is to
+# search only among discriminators $f$ with $\|f\|_{\rm Lip} \le K$ (eq. 5). Computing the
+# Lipschitz constant of a network exactly is hard, but bounding it from above is easy: the
+# product of its layers' spectral norms (eq. 7). This lesson builds that bound, checks it
+# against what a network actually does, and measures how loose it is.
+#
+# **What you will learn**
+#
+# - what $\|f\|_{\rm Lip}$ is, and the Lipschitz constants of ReLU, leaky ReLU, sigmoid and tanh;
+# - that a linear layer's Lipschitz constant is its spectral norm $\sigma(W)$, and why
+#   $\|f\|_{\rm Lip} \le \prod_l \sigma(W^l) \prod_l \|a_l\|_{\rm Lip}$ (eq. 7);
+# - to estimate $\|f\|_{\rm Lip}$ from below (gradient norms and worst pairs) and to see the
+#   product bound grow looser with depth;
+# - that dividing every $W^l$ by $\sigma(W^l)$ makes the bound 1;
+# - why the Wasserstein GAN needs a 1-Lipschitz critic (Kantorovich–Rubinstein duality).
+#
+# **What you need**: lesson 01; singular values (the SVD) at the level of "$W = U \Sigma V^\top$".
+# Full mode takes about a minute on a 2-core CPU; no GPU.
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.stats import wasserstein_distance
+from torch import nn
+from tqdm.auto import tqdm
+
+from sngan_teach.lipschitz import (
+    lipschitz_lower_estimate,
+    product_bound,
+    spectral_norm_exact,
+)
+from sngan_teach.runtime import pick, seed_all
+
+# The networks here are tiny: one thread is faster than two fighting over a shared CPU.
+torch.set_num_threads(1)
+# Float64 everywhere, so "estimate <= bound" is checked up to 1e-9 rather than float32 noise.
+torch.set_default_dtype(torch.float64)
+
+# %%
+seed = 0
+generator = seed_all(seed)
+
+d_in = 8  # input dimension of the random MLPs
+n_points = pick(quick=64, full=256)  # data points x for the lower estimates
+n_steps_pairs = pick(quick=30, full=100)  # gradient-ascent steps on pairs (x, y)
+widths = pick(quick=[16, 64], full=[16, 64, 128])  # hidden width of the random MLPs
+depths = [1, 2, 4, 6, 8]  # number of hidden layers (so depth + 1 weight matrices W^l)
+n_steps_train = pick(quick=300, full=1500)  # Adam steps for the trained MLP
+alpha = 1e-2  # its learning rate
+rtol = 1e-9  # round-off allowed in "estimate <= bound" (float64)
+
+# %% [markdown]
+# ## Step 1: Lipschitz constants of activations
+#
+# A function $f$ is $M$-Lipschitz if $\|f(x) - f(y)\| \le M \|x - y\|$ for all $x, y$; the
+# smallest such $M$ is $\|f\|_{\rm Lip}$ (Euclidean norms throughout). For a differentiable
+# function of one variable it is $\sup_x |f'(x)|$, and an activation applied entry by entry has
+# the same constant as its 1-D version (each coordinate of $f(x) - f(y)$ is at most $M$ times the
+# matching coordinate of $x - y$). So:
+#
+# | activation | derivative | $\|a\|_{\rm Lip}$ |
+# |---|---|---|
+# | ReLU $\max(0, x)$ | 0 or 1 | 1 |
+# | leaky ReLU $\max(\beta x, x)$, $0 \le \beta \le 1$ (paper: $\beta = 0.1$) | $\beta$ or 1 | 1 |
+# | sigmoid $1/(1 + e^{-x})$ | $\mathcal{A}(x)(1 - \mathcal{A}(x)) \le 1/4$, at $x = 0$ | 1/4 |
+# | tanh | $1 - \tanh^2 x \le 1$, at $x = 0$ | 1 |
+#
+# We check each in two ways: the largest slope on a fine grid (autograd), and the largest ratio
+# $|a(x) - a(y)| / |x - y|$ over a million random pairs.
+
+# %%
+activations = {
+    "ReLU": (nn.ReLU(), 1.0),
+    "leaky ReLU (0.1)": (nn.LeakyReLU(0.1), 1.0),
+    "sigmoid": (nn.Sigmoid(), 0.25),
+    "tanh": (nn.Tanh(), 1.0),
+}
+t = torch.linspace(-6, 6, 120_001, requires_grad=True)
+pair_x = 12 * torch.rand(1_000_000, generator=generator) - 6
+pair_y = pair_x + 0.5 * torch.randn(1_000_000, generator=generator)
+
+fig, ax = plt.subplots(figsize=(6, 3.5))
+measured = {}
+for name, (act, _) in activations.items():
+    (slope,) = torch.autograd.grad(act(t).sum(), t)
+    ratios = (act(pair_x) - act(pair_y)).abs() / (pair_x - pair_y).abs()
+    measured[name] = (slope.abs().max().item(), ratios.max().item())
+    ax.plot(t.detach(), slope, label=name)
+ax.set(xlabel="x", ylabel="a'(x)", title="Slopes of the activations")
+ax.legend(fontsize=8)
+plt.show()
+for name, (max_slope, max_ratio) in measured.items():
+    print(f"{name:18s} max slope {max_slope:.6f}   max pair ratio {max_ratio:.6f}")
+
+# %% [markdown]
+# **Claim**: the largest slope equals the table's constant (to $10^{-6}$), and no pair ratio
+# exceeds it.
+
+# %%
+for name, (_, lip) in activations.items():
+    max_slope, max_ratio = measured[name]
+    assert abs(max_slope - lip) < 1e-6, name
+    assert max_ratio <= lip * (1 + rtol), name
+
+# %% [markdown]
+# ## Step 2: a linear layer's constant is its spectral norm; the product bound
+#
+# For $g(h) = W h + b$, $\|g(h) - g(h')\| = \|W (h - h')\|$, so
+#
+# $$
+# \|g\|_{\rm Lip} = \sup_{h \ne 0} \frac{\|W h\|_2}{\|h\|_2} = \sigma(W)
+# \qquad \text{(paper eq. 6)},
+# $$
+#
+# the spectral norm: the largest singular value of $W$, reached at its first right singular
+# vector $v_1$. Composition multiplies constants,
+# $\|g_1 \circ g_2\|_{\rm Lip} \le \|g_1\|_{\rm Lip} \|g_2\|_{\rm Lip}$ (apply the definition
+# twice), and a network is a chain
+# $f = g_{L+1} \circ a_L \circ g_L \circ \cdots \circ a_1 \circ g_1$, so
+#
+# $$
+# \|f\|_{\rm Lip} \le \prod_{l=1}^{L+1} \sigma(W^l) \prod_{l=1}^{L} \|a_l\|_{\rm Lip}
+# \qquad \text{(paper eq. 7, where every } \|a_l\|_{\rm Lip} = 1\text{)} .
+# $$
+#
+# First $\sigma(W)$ itself: by SVD, against PyTorch's matrix 2-norm and the package's
+# `spectral_norm_exact`; random directions $h$ never beat it, and $v_1$ reaches it.
+
+# %%
+W = torch.randn(5, 8, generator=generator)
+U, S, Vh = torch.linalg.svd(W)
+sigma = S[0]  # singular values come sorted, largest first
+v1 = Vh[0]
+h = torch.randn(100_000, 8, generator=generator)
+gains = (h @ W.T).norm(dim=1) / h.norm(dim=1)
+print(
+    f"sigma(W) = {sigma:.6f}; best of 100k random directions {gains.max():.6f}; "
+    f"at v1 {(W @ v1).norm():.6f}"
+)
+
+# %%
+torch.testing.assert_close(sigma, torch.linalg.matrix_norm(W, ord=2))
+assert abs(spectral_norm_exact(W) - sigma.item()) < 1e-12
+assert gains.max() <= sigma * (1 + rtol)
+torch.testing.assert_close((W @ v1).norm(), sigma)
+
+# %% [markdown]
+# Now the product bound of a small ReLU network, inline, and the package's `product_bound`,
+# which does the same walk over an `nn.Sequential` and refuses layers it cannot bound.
+
+
+# %%
+def make_mlp(d_in, width, depth, act=nn.ReLU):
+    """depth hidden layers of the given width with activation act, then a linear output."""
+    layers, d = [], d_in
+    for _ in range(depth):
+        layers += [nn.Linear(d, width), act()]
+        d = width
+    layers.append(nn.Linear(d, 1))
+    return nn.Sequential(*layers)
+
+
+seed_all(seed)
+net = make_mlp(d_in, 32, 3)
+bound_inline = 1.0
+for layer in net:
+    if isinstance(layer, nn.Linear):
+        bound_inline *= torch.linalg.svdvals(layer.weight.detach())[0].item()
+    # ReLU contributes a factor 1
+print(f"product of spectral norms: {bound_inline:.6f}; product_bound: {product_bound(net):.6f}")
+
+# %%
+assert abs(bound_inline - product_bound(net)) < 1e-12 * bound_inline
+
+# %% [markdown]
+# A slip that is easy to make: "the spectral norm is the largest eigenvalue". That holds for
+# symmetric positive semi-definite matrices only. For a general square $W$ the largest
+# eigenvalue modulus (the spectral radius $\rho(W)$) can be far *smaller* than $\sigma(W)$, and
+# a "bound" built from it is not a bound. Take a shear in the hidden layer:
+#
+# $$
+# W^1 = \begin{pmatrix} 1 & 10 \\ 0 & 1 \end{pmatrix}, \qquad
+# f(x) = w^{2\top} \mathrm{ReLU}(W^1 x), \quad w^2 = (1, 0)^\top ,
+# $$
+#
+# so $f(x) = \mathrm{ReLU}(x_1 + 10 x_2)$, whose Lipschitz constant is $\|(1, 10)\| \approx 10.05$.
+
+# %%
+shear = nn.Sequential(nn.Linear(2, 2, bias=False), nn.ReLU(), nn.Linear(2, 1, bias=False))
+with torch.no_grad():
+    shear[0].weight.copy_(torch.tensor([[1.0, 10.0], [0.0, 1.0]]))
+    shear[2].weight.copy_(torch.tensor([[1.0, 0.0]]))
+x_shear = torch.randn(64, 2, generator=generator)
+est_shear = lipschitz_lower_estimate(shear, x_shear, n_steps=20, generator=generator)
+
+# WRONG: the largest |eigenvalue| of W^1 in place of sigma(W^1).
+rho = torch.linalg.eigvals(shear[0].weight.detach()).abs().max().item()
+bound_wrong = rho * spectral_norm_exact(shear[2].weight)
+print(f"lower estimate {est_shear:.3f}   'bound' from the spectral radius {bound_wrong:.3f}")
+assert est_shear > bound_wrong, "the eigenvalue 'bound' should fail"
+
+# %% [markdown]
+# The network provably moves two points 10 times further apart than the "bound" allows, so
+# the bound is wrong. Corrected: $\sigma(W) = \sqrt{\lambda_{\max}(W^\top W)}$, the largest
+# singular value.
+
+# %%
+W1 = shear[0].weight.detach()
+sigma_W1 = torch.linalg.eigvalsh(W1.T @ W1).max().sqrt().item()
+bound_right = sigma_W1 * spectral_norm_exact(shear[2].weight)
+print(f"sigma(W1) = {sigma_W1:.3f} (rho = {rho:.3f});  bound {bound_right:.3f} >= {est_shear:.3f}")
+assert abs(bound_right - product_bound(shear)) < 1e-12 * bound_right
+assert est_shear <= bound_right * (1 + rtol)
+
+# %% [markdown]
+# ## Step 3: how tight is the bound?
+#
+# The bound is cheap; the true constant is not (computing it exactly for ReLU networks is
+# NP-hard). Any pair of points, and any gradient norm where $f$ is differentiable, gives a
+# *lower* estimate. `lipschitz_lower_estimate` takes the largest of
+#
+# - the gradient norms $\|\nabla_x f(x_i)\|$ over the data, and
+# - the ratios $|f(x) - f(y)| / \|x - y\|$ reached by gradient ascent (Adam) on pairs that
+#   start at data points,
+#
+# so the truth lies between the two numbers:
+# $\text{estimate} \le \|f\|_{\rm Lip} \le \text{bound}$. We try random MLPs (PyTorch's default
+# initialisation) of several depths and widths.
+
+# %%
+x_data = torch.randn(n_points, d_in, generator=generator)
+records = []
+for width in widths:
+    for depth in tqdm(depths, desc=f"width {width}"):
+        seed_all(seed + 1000 * width + depth)
+        net = make_mlp(d_in, width, depth)
+        bound = product_bound(net)
+        est = lipschitz_lower_estimate(net, x_data, n_steps=n_steps_pairs, generator=generator)
+        records.append((width, depth, bound, est))
+
+fig, ax = plt.subplots(figsize=(6, 3.5))
+for width in widths:
+    rows = [r for r in records if r[0] == width]
+    ax.semilogy([r[1] for r in rows], [r[2] / r[3] for r in rows], "o-", label=f"width {width}")
+ax.set(
+    xlabel="hidden layers",
+    ylabel="bound / lower estimate",
+    title="The product bound gets looser with depth",
+)
+ax.legend()
+plt.show()
+for width, depth, bound, est in records:
+    print(
+        f"width {width:3d} depth {depth}: estimate {est:.3g} <= bound {bound:.3g}  "
+        f"(ratio {bound / est:.3g})"
+    )
+
+# %% [markdown]
+# **Claim**: the estimate never exceeds the bound; the ratio bound / estimate grows strictly
+# with depth at every width, and from 1 to 8 hidden layers it grows more than 50-fold.
+
+# %%
+for width, depth, bound, est in records:
+    assert 0 < est <= bound * (1 + rtol), (width, depth)
+for width in widths:
+    ratio = [b / e for w, _, b, e in records if w == width]
+    assert all(r2 > r1 for r1, r2 in zip(ratio, ratio[1:], strict=False)), width
+    assert ratio[-1] > 50 * ratio[0], width
+
+# %% [markdown]
+# Why so loose? The bound assumes that every layer's worst direction (its $v_1$) lines up with
+# the previous layer's worst output direction, and that every ReLU passes it through. In a
+# random network neither happens: ReLUs zero about half the coordinates and the singular
+# directions of consecutive layers are unrelated, so each layer loses a constant factor
+# against the bound, and those factors multiply with depth.
+#
+# A trained network is not random. We train a 3-hidden-layer MLP to tell apart two noisy
+# concentric circles and measure again, before and after.
+
+# %%
+n_train = 512
+angle = 2 * math.pi * torch.rand(n_train, generator=generator)
+radius = torch.where(torch.arange(n_train) % 2 == 0, 1.0, 2.0)
+x_circ = torch.stack([radius * angle.cos(), radius * angle.sin()], dim=1)
+x_circ += 0.1 * torch.randn(n_train, 2, generator=generator)
+y_circ = (radius > 1.5).double().unsqueeze(1)
+
+seed_all(seed)
+net_trained = make_mlp(2, 64, 3)
+bound_before = product_bound(net_trained)
+est_before = lipschitz_lower_estimate(net_trained, x_circ, n_steps_pairs, generator=generator)
+opt = torch.optim.Adam(net_trained.parameters(), lr=alpha)
+for _ in tqdm(range(n_steps_train), desc="train"):
+    loss = F.binary_cross_entropy_with_logits(net_trained(x_circ), y_circ)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+accuracy = ((net_trained(x_circ) > 0).double() == y_circ).double().mean().item()
+bound_after = product_bound(net_trained)
+est_after = lipschitz_lower_estimate(net_trained, x_circ, n_steps_pairs, generator=generator)
+print(f"accuracy {accuracy:.3f}")
+print(f"before training: estimate {est_before:.3g} <= bound {bound_before:.3g}")
+print(f"after training:  estimate {est_after:.3g} <= bound {bound_after:.3g}")
+
+# %% [markdown]
+# **Claim**: the network learned the task (accuracy above 95%), the estimate stays below the
+# bound before and after training, and training made both numbers larger: to separate the
+# circles the network needs steeper slopes.
+
+# %%
+assert accuracy > 0.95
+assert est_before <= bound_before * (1 + rtol) and est_after <= bound_after * (1 + rtol)
+assert est_after > est_before and bound_after > bound_before
+
+# %% [markdown]
+# ## Step 4: divide every weight by its spectral norm
+#
+# If every $W^l$ is replaced by $\bar W^l = W^l / \sigma(W^l)$, each factor of eq. 7 becomes
+# $\sigma(\bar W^l) = 1$ and, with 1-Lipschitz activations, the bound becomes 1: the network is
+# guaranteed 1-Lipschitz. This is spectral normalization (eq. 8) computed exactly by SVD;
+# lesson 03 replaces the SVD by cheap power iteration and lesson 04 turns it into a layer.
+
+
+# %%
+def normalize_exactly(net):
+    """In place: W <- W / sigma(W) for every Linear layer of net, sigma by SVD."""
+    with torch.no_grad():
+        for layer in net.modules():
+            if isinstance(layer, nn.Linear):
+                layer.weight /= torch.linalg.svdvals(layer.weight)[0]
+    return net
+
+
+normalized = []
+for width in widths:
+    for depth in depths:
+        seed_all(seed + 1000 * width + depth)  # the same networks as in step 3
+        net = normalize_exactly(make_mlp(d_in, width, depth))
+        est = lipschitz_lower_estimate(net, x_data, n_steps=n_steps_pairs, generator=generator)
+        normalized.append((width, depth, product_bound(net), est))
+normalize_exactly(net_trained)
+est_trained_sn = lipschitz_lower_estimate(net_trained, x_circ, n_steps_pairs, generator=generator)
+for width, depth, bound, est in normalized:
+    print(f"width {width:3d} depth {depth}: estimate {est:.3g} <= bound {bound:.6f}")
+bound_trained_sn = product_bound(net_trained)
+print(f"trained circle net, normalized: estimate {est_trained_sn:.3g} <= {bound_trained_sn:.6f}")
+
+# %% [markdown]
+# **Claim**: after the division every bound is 1 (to $10^{-9}$) and every estimate is at most 1,
+# the trained network included. The bound is as loose as before: the deepest normalized
+# networks change their output by less than half as much as the guarantee allows.
+
+# %%
+for width, depth, bound, est in normalized + [(2, 3, bound_trained_sn, est_trained_sn)]:
+    assert abs(bound - 1.0) < 1e-9, (width, depth)
+    assert est <= 1.0 + rtol, (width, depth)
+assert all(est < 0.5 for _, depth, _, est in normalized if depth == depths[-1])
+
+# %% [markdown]
+# ## Step 5: why a Wasserstein critic must be 1-Lipschitz
+#
+# The Wasserstein-1 distance between the data $q$ and the generator $p_G$ is the cheapest way
+# to move one pile of mass onto the other. The Kantorovich–Rubinstein duality writes it as a
+# supremum over 1-Lipschitz functions:
+#
+# $$
+# W_1(q, p_G) = \sup_{\|f\|_{\rm Lip} \le 1} \;
+#   \mathbb{E}_{x \sim q}[f(x)] - \mathbb{E}_{x \sim p_G}[f(x)] .
+# $$
+#
+# The WGAN critic *is* that $f$: it maximises $\mathbb{E}_q f - \mathbb{E}_{p_G} f$, and the
+# generator minimises the result. Without the constraint the supremum is $+\infty$ (scale any
+# $f$ that separates the two by $c \to \infty$), so the critic's objective means nothing unless
+# $\|f\|_{\rm Lip} \le 1$ is enforced, by weight clipping (WGAN), a gradient penalty (WGAN-GP) or
+# spectral normalization (lesson 04; the paper's App. E uses it on a WGAN-GP critic).
+#
+# In one dimension the best critic is explicit: $W_1 = \int |F_q(t) - F_{p_G}(t)|\,dt$ with
+# $F$ the CDFs, and $f^*(x) = \int_{-\infty}^x \mathrm{sign}(F_{p_G}(t) - F_q(t))\,dt$, a function
+# with slope $\pm 1$, reaches it. We check that on samples, and that the normalized random
+# networks of step 4 (as 1-D critics) never beat $W_1$, while an unconstrained one can.
+
+# %%
+x_q = 1.0 + 0.5 * torch.randn(4000, generator=generator)  # data: N(1, 0.5^2)
+x_p = torch.cat(
+    [
+        -1.0 + 0.3 * torch.randn(2000, generator=generator),
+        2.5 + 0.3 * torch.randn(2000, generator=generator),
+    ]
+)  # generator: two bumps
+W1 = wasserstein_distance(x_q.numpy(), x_p.numpy())
+
+grid = torch.linspace(-4.0, 6.0, 20_001)
+F_q = torch.searchsorted(x_q.sort().values, grid, right=True) / len(x_q)
+F_p = torch.searchsorted(x_p.sort().values, grid, right=True) / len(x_p)
+dt = grid[1] - grid[0]
+f_opt = torch.cumsum(torch.sign(F_p - F_q), dim=0) * dt  # f*(x) on the grid, slope +-1
+
+
+def critic_opt(x):
+    return torch.from_numpy(np.interp(x.numpy(), grid.numpy(), f_opt.numpy()))
+
+
+gap_opt = (critic_opt(x_q).mean() - critic_opt(x_p).mean()).item()
+slope_opt = (f_opt.diff() / dt).abs().max().item()
+
+critic_gaps = []
+for i in range(20):
+    seed_all(seed + i)
+    critic = normalize_exactly(make_mlp(1, 64, 3))
+    with torch.no_grad():
+        critic_gaps.append((critic(x_q[:, None]).mean() - critic(x_p[:, None]).mean()).item())
+c = 10.0
+gap_scaled = c * gap_opt  # the critic c f*: 10-Lipschitz
+
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.hist(x_q.numpy(), bins=80, density=True, alpha=0.5, label="q (data)")
+ax.hist(x_p.numpy(), bins=80, density=True, alpha=0.5, label="p_G (generator)")
+ax.plot(grid, f_opt, "k", label="optimal 1-Lipschitz critic f*")
+ax.set(xlabel="x", ylabel="density / critic value", title=f"W1 = {W1:.3f}")
+ax.legend(fontsize=8)
+plt.show()
+print(
+    f"W1 (scipy) = {W1:.4f};  E_q f* - E_p f* = {gap_opt:.4f};  max slope of f* = {slope_opt:.3f}"
+)
+print(f"20 normalized random critics: largest gap {max(map(abs, critic_gaps)):.4f}")
+print(f"the {c:.0f}-Lipschitz critic {c:.0f} f*: gap {gap_scaled:.3f}")
+
+# %% [markdown]
+# **Claim**: the explicit critic is 1-Lipschitz and attains $W_1$ (to the grid's resolution,
+# $10^{-3}$); no 1-Lipschitz critic, in particular none of the 20 normalized networks (nor
+# their negations), exceeds $W_1$; a critic allowed to be 10-Lipschitz reaches $10\,W_1$.
+
+# %%
+assert slope_opt <= 1.0 + 1e-6
+assert abs(gap_opt - W1) < 1e-3
+assert all(abs(g) <= W1 + 1e-9 for g in critic_gaps)
+assert gap_scaled > 9.9 * W1
+
+# %% [markdown]
+# ## Summary
+#
+# - $\|f\|_{\rm Lip}$ is the largest ratio $\|f(x) - f(y)\| / \|x - y\|$. ReLU, leaky ReLU
+#   (slope $\le 1$) and tanh have constant 1, sigmoid 1/4.
+# - A linear layer's constant is its spectral norm $\sigma(W)$, the largest singular value (not
+#   the largest eigenvalue); composing layers multiplies constants, which gives the paper's
+#   eq. 7, $\|f\|_{\rm Lip} \le \prod_l \sigma(W^l)$ for 1-Lipschitz activations.
+# - Lower estimates (gradient norms, worst pairs) never exceed the bound, but the bound grows
+#   looser with depth, by orders of magnitude for random networks.
+# - Dividing each $W^l$ by $\sigma(W^l)$ makes the bound exactly 1, a 1-Lipschitz guarantee;
+#   a WGAN critic needs exactly that (Kantorovich–Rubinstein).
+#
+# ## Exercises
+#
+# 1. A sigmoid network: what does eq. 7 give for `make_mlp(d_in, 32, 3, nn.Sigmoid)`? Check
+#    that the lower estimate stays below it.
+# 2. When is the product bound tight? Build a two-layer *linear* network whose weights are
+#    diagonal, and one whose weights are random, and compare $\sigma(W^2 W^1)$ (the exact
+#    constant of a linear network) with $\sigma(W^2)\sigma(W^1)$.
+# 3. The paper normalizes a convolution's weight reshaped to a $d_{\rm out} \times (d_{\rm in}
+#    h w)$ matrix, and says (footnote 3) that this differs from the convolution's operator
+#    norm. Show that for a one-channel kernel $[1, 1, 1]$ the reshaped $\sigma$ is $\sqrt 3$
+#    while the convolution stretches a constant signal by almost 3. What does
+#    `product_bound(conv, conv="unfold")` give?
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution 1: each sigmoid contributes 1/4, so the bound is prod sigma(W^l) / 4^3.
+seed_all(seed)
+net_sig = make_mlp(d_in, 32, 3, nn.Sigmoid)
+sigmas = [spectral_norm_exact(m.weight) for m in net_sig if isinstance(m, nn.Linear)]
+bound_sig = product_bound(net_sig)
+est_sig = lipschitz_lower_estimate(net_sig, x_data, n_steps=20, generator=generator)
+print(f"bound {bound_sig:.3g} = prod sigma {math.prod(sigmas):.3g} / 64;  estimate {est_sig:.3g}")
+assert abs(bound_sig - math.prod(sigmas) / 4**3) < 1e-12
+assert est_sig <= bound_sig * (1 + rtol)
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution 2: diagonal weights share singular vectors, so the worst directions line up.
+D1, D2 = torch.diag(torch.tensor([3.0, 1.0, 0.5])), torch.diag(torch.tensor([2.0, 1.0, 0.1]))
+A1, A2 = torch.randn(3, 3, generator=generator), torch.randn(3, 3, generator=generator)
+for name, (M1, M2) in {"diagonal": (D1, D2), "random": (A1, A2)}.items():
+    exact = spectral_norm_exact(M2 @ M1)
+    prod = spectral_norm_exact(M2) * spectral_norm_exact(M1)
+    print(f"{name:8s}: sigma(W2 W1) = {exact:.4f}   sigma(W2) sigma(W1) = {prod:.4f}")
+assert abs(spectral_norm_exact(D2 @ D1) - 6.0) < 1e-12
+assert spectral_norm_exact(A2 @ A1) < spectral_norm_exact(A2) * spectral_norm_exact(A1)
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution 3: every input entry lands in 3 patches, so the operator norm can reach 3 = sqrt(3)^2.
+conv = nn.Conv1d(1, 1, kernel_size=3, padding=1, bias=False)
+with torch.no_grad():
+    conv.weight.fill_(1.0)
+signal = torch.ones(1, 1, 256)
+stretch = (conv(signal).norm() / signal.norm()).item()
+print(
+    f"reshaped sigma {product_bound(conv):.4f}, stretch of a constant signal {stretch:.4f}, "
+    f"unfold bound {product_bound(conv, conv='unfold'):.4f}"
+)
+assert stretch > 2.9 > product_bound(conv)
+assert stretch <= product_bound(conv, conv="unfold") * (1 + rtol)
