@@ -1,0 +1,390 @@
+"""Inception score (IS) and Frechet Inception distance (FID): the math, and the Inception path.
+
+Introduced in lesson 08.
+
+The math is small, so it is written here and tested on known distributions:
+
+* IS of class probabilities ``p(y|x_i)``:  ``exp( mean_i KL(p(y|x_i) || p(y)) )`` with
+  ``p(y) = mean_i p(y|x_i)``, computed per split and reported as mean and standard deviation
+  over splits (Salimans et al. 2016).
+* FID between features ``f_1`` and ``f_2`` with means ``mu_k`` and covariances ``Sigma_k``:
+  ``|mu_1 - mu_2|^2 + tr(Sigma_1 + Sigma_2 - 2 (Sigma_1 Sigma_2)^{1/2})`` (Heusel et al. 2017),
+  with the matrix square root from ``scipy.linalg.sqrtm``, in float64.
+
+The features come from the field's standard network: torch-fidelity's port of the TensorFlow
+Inception-v3 graph (2015-12-05) that the original IS and FID code used, read through
+``FeatureExtractorInceptionV3`` ("2048" pool features for FID, "logits_unbiased" for IS). The
+weights file is found, in order, at the ``weights`` argument, ``$SNGAN_INCEPTION_WEIGHTS``, or
+torch hub's cache (where torch-fidelity's own download puts it). It is always passed to
+torch-fidelity explicitly, so torch-fidelity never starts a download of its own; a download
+happens only through ``get_inception_weights(download=True)``, with a socket time-out. Without
+weights, ``InceptionWeightsUnavailable`` is raised at once with instructions.
+
+``StandInExtractor`` is a small fixed random network with the same interface, so the quick mode
+and the tests run every line of the evaluation without the Inception weights. Its numbers are
+not comparable to the paper's.
+
+Evaluation runs with TF32 matmuls off (``no_tf32``), G in eval mode (BN running statistics).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import linalg
+from torch import nn
+
+from sngan_teach.cifar import to_uint8
+
+ENV_WEIGHTS = "SNGAN_INCEPTION_WEIGHTS"
+INCEPTION_URL = (
+    "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
+    "weights-inception-2015-12-05-6726825d.pth"
+)
+INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
+
+# Paper Table 2, CIFAR-10 (v1 / ICLR numbers): IS mean, IS sd, FID.
+PAPER_TABLE2 = {
+    "real data": (11.24, 0.12, 7.8),
+    "standard CNN, weight norm": (6.84, 0.07, 34.7),
+    "standard CNN, SN, standard loss": (7.42, 0.08, 29.3),
+    "standard CNN, SN, hinge": (7.58, 0.12, 25.5),
+    "ResNet, SN, hinge": (8.22, 0.05, 21.7),
+}
+
+Extractor = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+# --------------------------------------------------------------------------------------------
+# The math
+# --------------------------------------------------------------------------------------------
+
+
+def inception_score_from_probs(
+    probs: torch.Tensor | np.ndarray, splits: int = 1
+) -> tuple[float, float]:
+    """IS of class probabilities ``probs`` (N x K, rows sum to 1), over ``splits`` equal
+    consecutive chunks: ``(mean, std)`` of ``exp(mean_i KL(p(y|x_i) || p(y)))``.
+
+    1 <= IS <= K: IS = 1 when every row is the same, IS = K for confident, evenly spread rows.
+    """
+    p = torch.as_tensor(probs, dtype=torch.float64)
+    if p.dim() != 2 or p.shape[0] < 1:
+        raise ValueError(f"probs must have shape (N, K), got {tuple(p.shape)}")
+    if not isinstance(splits, int) or not 1 <= splits <= p.shape[0]:
+        raise ValueError(f"splits must be an int in [1, N={p.shape[0]}], got {splits!r}")
+    if (p < 0).any() or not torch.allclose(
+        p.sum(1), torch.ones(p.shape[0], dtype=p.dtype), atol=1e-6
+    ):
+        raise ValueError("probs must be non-negative with rows summing to 1")
+    n = p.shape[0]
+    scores = []
+    for i in range(splits):
+        chunk = p[i * n // splits : (i + 1) * n // splits]
+        marginal = chunk.mean(0, keepdim=True)
+        kl = torch.xlogy(chunk, chunk) - torch.xlogy(chunk, marginal)  # 0 log 0 = 0
+        scores.append(float(kl.sum(1).mean().exp()))
+    return float(np.mean(scores)), float(np.std(scores))
+
+
+def inception_score_from_logits(logits: torch.Tensor, splits: int = 1) -> tuple[float, float]:
+    """IS from classifier logits (softmax in float64 first); see ``inception_score_from_probs``."""
+    return inception_score_from_probs(torch.as_tensor(logits).double().softmax(1), splits)
+
+
+def feature_statistics(features: torch.Tensor | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and (unbiased, N - 1) covariance of N x D features, in float64."""
+    f = np.asarray(torch.as_tensor(features).double().cpu().numpy())
+    if f.ndim != 2 or f.shape[0] < 2:
+        raise ValueError(f"features must have shape (N >= 2, D), got {f.shape}")
+    return f.mean(0), np.cov(f, rowvar=False)
+
+
+def frechet_distance(
+    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, eps: float = 1e-6
+) -> float:
+    """Frechet distance between N(mu1, sigma1) and N(mu2, sigma2):
+    ``|mu1 - mu2|^2 + tr(sigma1 + sigma2 - 2 sqrtm(sigma1 sigma2))``.
+
+    When the product is singular, ``eps * I`` is added to both covariances (as in the TF
+    reference code); an imaginary part larger than 1e-3 in the root's diagonal is an error.
+    """
+    mu1, mu2 = np.atleast_1d(mu1).astype(np.float64), np.atleast_1d(mu2).astype(np.float64)
+    sigma1, sigma2 = (
+        np.atleast_2d(sigma1).astype(np.float64),
+        np.atleast_2d(sigma2).astype(np.float64),
+    )
+    if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != mu1.shape * 2:
+        raise ValueError(
+            f"shapes must match: mu1 {mu1.shape}, mu2 {mu2.shape}, sigma1 {sigma1.shape}, "
+            f"sigma2 {sigma2.shape}"
+        )
+    diff = mu1 - mu2
+    with warnings.catch_warnings():  # a singular product (N <= D) is common and handled below
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(sigma1 @ sigma2)
+    if not np.isfinite(covmean).all():
+        offset = np.eye(sigma1.shape[0]) * eps
+        covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
+    if np.iscomplexobj(covmean):
+        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
+            raise ValueError(f"sqrtm has a large imaginary part: {np.abs(covmean.imag).max()}")
+        covmean = covmean.real
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
+
+
+def fid_from_features(f1: torch.Tensor | np.ndarray, f2: torch.Tensor | np.ndarray) -> float:
+    """FID between two sets of features (N1 x D and N2 x D)."""
+    return frechet_distance(*feature_statistics(f1), *feature_statistics(f2))
+
+
+# --------------------------------------------------------------------------------------------
+# Feature extractors
+# --------------------------------------------------------------------------------------------
+
+
+class InceptionWeightsUnavailable(FileNotFoundError):
+    """The Inception weights for IS/FID are not on disk (and could not be downloaded)."""
+
+
+def _hub_path() -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
+
+
+def find_inception_weights(weights: str | os.PathLike | None = None) -> Path | None:
+    """The Inception weights file: ``weights``, ``$SNGAN_INCEPTION_WEIGHTS`` or torch hub's cache,
+    whichever is given first; None when that file does not exist. Never downloads."""
+    if weights is None:
+        weights = os.environ.get(ENV_WEIGHTS) or _hub_path()
+    path = Path(weights).expanduser()
+    return path if path.is_file() else None
+
+
+def get_inception_weights(
+    weights: str | os.PathLike | None = None, *, download: bool = False, timeout: float = 30.0
+) -> Path:
+    """Return the path of the Inception weights; download them into torch hub's cache first if
+    ``download=True`` and they are missing. Raises ``InceptionWeightsUnavailable`` at once (or
+    after ``timeout`` seconds of silence from the network) with instructions."""
+    found = find_inception_weights(weights)
+    if found is not None:
+        return found
+    how = (
+        f"Download {INCEPTION_URL} (torch-fidelity's port of the TF Inception used for IS/FID) "
+        f"and set ${ENV_WEIGHTS} to the file, or pass weights=PATH, or call "
+        "get_inception_weights(download=True) when online."
+    )
+    if not download:
+        where = weights or os.environ.get(ENV_WEIGHTS) or _hub_path()
+        raise InceptionWeightsUnavailable(f"no Inception weights at {where}. {how}")
+    target = _hub_path() if weights is None else Path(weights)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout)
+    try:
+        torch.hub.download_url_to_file(INCEPTION_URL, str(target), progress=False)
+    except Exception as err:
+        raise InceptionWeightsUnavailable(f"download failed ({err!r}). {how}") from err
+    finally:
+        socket.setdefaulttimeout(old)
+    return target
+
+
+def inception_extractor(
+    weights: str | os.PathLike | None = None, device: str | torch.device = "cpu"
+) -> Extractor:
+    """torch-fidelity's TF-compatible Inception-v3 as ``extract(uint8 images) -> (pool, logits)``:
+    2048-d pool features (for FID) and the 1008 unbiased logits (for IS)."""
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    path = get_inception_weights(weights)
+    net = FeatureExtractorInceptionV3(
+        "inception-v3-compat", ["2048", "logits_unbiased"], feature_extractor_weights_path=str(path)
+    ).to(device)
+
+    def extract(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pool, logits = net(x.to(device))
+        return pool, logits
+
+    return extract
+
+
+class StandInExtractor(nn.Module):
+    """A fixed random conv net with Inception's interface, ``uint8 images -> (features, logits)``,
+    for running the evaluation code without the Inception weights (quick mode, tests). Its IS
+    and FID are *not* comparable with the paper's."""
+
+    def __init__(self, n_features: int = 32, n_classes: int = 10, seed: int = 0) -> None:
+        super().__init__()
+        gen = torch.Generator().manual_seed(seed)
+        self.conv1 = nn.Conv2d(3, 16, 3, 2, 1)
+        self.conv2 = nn.Conv2d(16, n_features, 3, 2, 1)
+        self.fc = nn.Linear(n_features, n_classes)
+        for p in self.parameters():
+            with torch.no_grad():
+                p.copy_(torch.randn(p.shape, generator=gen) * (1.0 / max(1, p[0].numel()) ** 0.5))
+        self.requires_grad_(False).eval()
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if x.dtype != torch.uint8:
+            raise TypeError(f"x must be uint8 images, got {x.dtype}")
+        h = x.float().to(self.conv1.weight.device) / 127.5 - 1.0
+        h = torch.relu(self.conv2(torch.relu(self.conv1(h))))
+        features = h.mean(dim=(2, 3))
+        return features, 4.0 * self.fc(features)
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation
+# --------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def no_tf32() -> Iterator[None]:
+    """Turn TF32 off for matmuls and cuDNN convolutions inside the block (restored after)."""
+    old = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
+
+
+@torch.no_grad()
+def generate_images(
+    net_G: nn.Module, n: int, *, z_dim: int, generator: torch.Generator, batch_size: int = 500
+) -> torch.Tensor:
+    """``n`` images from ``net_G`` in eval mode (BN running statistics) as a uint8 CPU tensor
+    (n, 3, 32, 32); z ~ N(0, I) from ``generator`` (on G's device)."""
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    was_training = net_G.training
+    net_G.eval()
+    try:
+        out = []
+        for start in range(0, n, batch_size):
+            m = min(batch_size, n - start)
+            z = torch.randn(m, z_dim, generator=generator, device=generator.device)
+            out.append(to_uint8(net_G(z)).cpu())
+    finally:
+        net_G.train(was_training)
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def extract_features(
+    extractor: Extractor, images: torch.Tensor, batch_size: int = 200
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run ``extractor`` over uint8 ``images`` in batches; return ``(features, logits)`` as
+    float64 CPU tensors."""
+    if images.dtype != torch.uint8:
+        raise TypeError(f"images must be uint8, got {images.dtype}")
+    feats, logits = [], []
+    with no_tf32():
+        for start in range(0, images.shape[0], batch_size):
+            f, lg = extractor(images[start : start + batch_size])
+            feats.append(f.double().cpu())
+            logits.append(lg.double().cpu())
+    return torch.cat(feats), torch.cat(logits)
+
+
+def evaluate(
+    fake_images: torch.Tensor,
+    real_images: torch.Tensor,
+    extractor: Extractor,
+    *,
+    is_size: int = 5000,
+    is_runs: int = 10,
+    fid_real: int = 10000,
+    fid_fake: int = 5000,
+    all_splits: int = 10,
+    batch_size: int = 200,
+) -> dict[str, float]:
+    """IS and FID of ``fake_images`` against ``real_images`` (uint8, N x 3 x 32 x 32) at two sizes.
+
+    * ``is_all`` (mean, sd over ``all_splits`` splits) and ``fid_all``: every fake against every
+      real image (the common 50k / 50k protocol);
+    * ``is_paper``: IS of ``is_runs`` disjoint sets of ``is_size`` fakes (one split each), mean
+      and sd over the runs; ``fid_paper``: the first ``fid_real`` real against the first
+      ``fid_fake`` fakes (the paper's App. B.1 protocol, 10000 / 5000 by default).
+    """
+    n_fake, n_real = fake_images.shape[0], real_images.shape[0]
+    if is_runs * is_size > n_fake:
+        raise ValueError(f"is_runs * is_size must be <= {n_fake} fakes, got {is_runs * is_size}")
+    if fid_fake > n_fake or fid_real > n_real:
+        raise ValueError(
+            f"fid_fake, fid_real must be <= {n_fake}, {n_real}, got {fid_fake}, {fid_real}"
+        )
+    f_fake, l_fake = extract_features(extractor, fake_images, batch_size)
+    f_real, l_real = extract_features(extractor, real_images, batch_size)
+    is_all = inception_score_from_logits(l_fake, all_splits)
+    runs = [
+        inception_score_from_logits(l_fake[i * is_size : (i + 1) * is_size], 1)[0]
+        for i in range(is_runs)
+    ]
+    return {
+        "is_all": is_all[0],
+        "is_all_sd": is_all[1],
+        "fid_all": fid_from_features(f_fake, f_real),
+        "is_paper": float(np.mean(runs)),
+        "is_paper_sd": float(np.std(runs)),
+        "fid_paper": fid_from_features(f_fake[:fid_fake], f_real[:fid_real]),
+        "is_real": inception_score_from_logits(l_real, all_splits)[0],
+        "n_fake": n_fake,
+        "n_real": n_real,
+    }
+
+
+class _Images(torch.utils.data.Dataset):
+    def __init__(self, images: torch.Tensor) -> None:
+        self.images = images
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return self.images[i]
+
+
+def torch_fidelity_metrics(
+    fake_images: torch.Tensor,
+    real_images: torch.Tensor,
+    weights: str | os.PathLike | None = None,
+    *,
+    splits: int = 10,
+    fid: bool = True,
+    batch_size: int = 200,
+    device: str | torch.device = "cpu",
+) -> dict[str, float]:
+    """IS (``splits`` splits) and FID of uint8 ``fake_images`` against ``real_images`` computed
+    end to end by ``torch_fidelity.calculate_metrics``, with the local Inception weights and
+    TF32 off; returns torch-fidelity's dict (``inception_score_mean``, ``..._std`` and, unless
+    ``fid=False``, ``frechet_inception_distance``). Images are not shuffled before splitting."""
+    import torch_fidelity
+
+    path = get_inception_weights(weights)
+    with no_tf32():
+        return torch_fidelity.calculate_metrics(
+            input1=_Images(fake_images),
+            input2=_Images(real_images),
+            cuda=torch.device(device).type == "cuda",
+            isc=True,
+            fid=fid,
+            isc_splits=splits,
+            batch_size=batch_size,
+            feature_extractor="inception-v3-compat",
+            feature_extractor_weights_path=str(path),
+            samples_shuffle=False,
+            cache=False,
+            save_cpu_ram=True,
+            verbose=False,
+        )

@@ -1,0 +1,200 @@
+"""Tests for sngan_teach.metrics: IS and FID math on known distributions, against torch-fidelity,
+and the Inception path with stand-in weights (the real ones cannot be downloaded here)."""
+
+from __future__ import annotations
+
+import time
+from unittest import mock
+
+import numpy as np
+import pytest
+import torch
+from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
+from torch_fidelity.metric_isc import isc_features_to_metric
+
+from sngan_teach import metrics as M
+from sngan_teach.cifar import fixture_images
+from sngan_teach.models import StandardGenerator
+
+# ---- Inception score ----------------------------------------------------------------------
+
+
+def test_is_of_confident_evenly_spread_predictions_is_k():
+    k = 7
+    probs = torch.eye(k).repeat(30, 1)  # 210 one-hot rows, each class 30 times
+    mean, sd = M.inception_score_from_probs(probs, splits=3)
+    assert mean == pytest.approx(k, rel=1e-12) and sd == pytest.approx(0, abs=1e-12)
+
+
+def test_is_of_identical_predictions_is_one():
+    probs = torch.softmax(torch.randn(1, 10), 1).repeat(50, 1)
+    assert M.inception_score_from_probs(probs)[0] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_is_closed_form_for_a_two_class_mixture():
+    # half the rows (q, 1-q), half (1-q, q): marginal (1/2, 1/2), KL = log 2 - H(q)
+    q = 0.9
+    probs = torch.tensor([[q, 1 - q], [1 - q, q]], dtype=torch.float64).repeat(10, 1)
+    h = -(q * np.log(q) + (1 - q) * np.log(1 - q))
+    assert M.inception_score_from_probs(probs)[0] == pytest.approx(np.exp(np.log(2) - h), rel=1e-12)
+
+
+def test_is_matches_torch_fidelity():
+    logits = torch.randn(1000, 12, generator=torch.Generator().manual_seed(0)) * 3
+    ours = M.inception_score_from_logits(logits, splits=10)
+    theirs = isc_features_to_metric(logits, splits=10, shuffle=False)
+    assert ours[0] == pytest.approx(theirs["inception_score_mean"], rel=1e-10)
+    assert ours[1] == pytest.approx(theirs["inception_score_std"], rel=1e-8)
+
+
+def test_is_bad_input():
+    with pytest.raises(ValueError, match="splits must be"):
+        M.inception_score_from_probs(torch.eye(3), splits=4)
+    with pytest.raises(ValueError, match="rows summing to 1"):
+        M.inception_score_from_probs(torch.ones(3, 3))
+    with pytest.raises(ValueError, match="probs must have shape"):
+        M.inception_score_from_probs(torch.ones(3))
+
+
+# ---- FID ----------------------------------------------------------------------------------
+
+
+def test_frechet_distance_closed_form_for_diagonal_gaussians():
+    rng = np.random.default_rng(0)
+    mu1, mu2 = rng.normal(size=5), rng.normal(size=5)
+    s1, s2 = rng.uniform(0.5, 2, size=5), rng.uniform(0.5, 2, size=5)
+    expected = np.sum((mu1 - mu2) ** 2) + np.sum(s1 + s2 - 2 * np.sqrt(s1 * s2))
+    got = M.frechet_distance(mu1, np.diag(s1), mu2, np.diag(s2))
+    assert got == pytest.approx(expected, rel=1e-10)
+
+
+def test_frechet_distance_of_a_gaussian_with_itself_is_zero():
+    a = np.random.default_rng(1).normal(size=(6, 6))
+    sigma = a @ a.T + np.eye(6)
+    mu = np.arange(6.0)
+    assert M.frechet_distance(mu, sigma, mu, sigma) == pytest.approx(0, abs=1e-9)
+
+
+def test_fid_of_identical_sets_is_zero_and_of_shifted_sets_is_the_shift():
+    f = torch.randn(500, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert M.fid_from_features(f, f) == pytest.approx(0, abs=1e-8)
+    shift = torch.arange(8, dtype=torch.float64) / 4
+    assert M.fid_from_features(f, f + shift) == pytest.approx(float(shift @ shift), rel=1e-8)
+
+
+def test_fid_of_samples_approaches_the_closed_form():
+    gen = torch.Generator().manual_seed(2)
+    n, d = 20000, 4
+    f1 = torch.randn(n, d, generator=gen, dtype=torch.float64)
+    f2 = 1.0 + 2.0 * torch.randn(n, d, generator=gen, dtype=torch.float64)  # N(1, 4 I)
+    expected = d * 1.0 + d * (1 + 4 - 2 * 2)  # |mu|^2 + tr(I + 4I - 2 * 2I)
+    assert M.fid_from_features(f1, f2) == pytest.approx(expected, rel=0.05)
+
+
+def test_fid_matches_torch_fidelity():
+    gen = torch.Generator().manual_seed(3)
+    f1 = torch.randn(400, 16, generator=gen) @ torch.randn(16, 16, generator=gen)
+    f2 = torch.randn(300, 16, generator=gen) + 0.5
+    theirs = fid_statistics_to_metric(
+        fid_features_to_statistics(f1), fid_features_to_statistics(f2), verbose=False
+    )["frechet_inception_distance"]
+    assert M.fid_from_features(f1, f2) == pytest.approx(theirs, rel=1e-8)
+
+
+def test_fid_bad_input():
+    with pytest.raises(ValueError, match="shapes must match"):
+        M.frechet_distance(np.zeros(3), np.eye(3), np.zeros(2), np.eye(2))
+    with pytest.raises(ValueError, match="features must have shape"):
+        M.feature_statistics(torch.zeros(1, 3))
+
+
+# ---- Evaluation with a stand-in extractor -------------------------------------------------
+
+
+def test_evaluate_with_stand_in_extractor():
+    torch.manual_seed(0)
+    net_G = StandardGenerator(z_dim=16, ch=32)
+    real = torch.from_numpy(fixture_images(120, seed=0)[0])
+    fake = M.generate_images(net_G, 100, z_dim=16, generator=torch.Generator().manual_seed(1))
+    assert fake.dtype == torch.uint8 and fake.shape == (100, 3, 32, 32)
+    assert net_G.training  # mode restored
+    ext = M.StandInExtractor(seed=0)
+    out = M.evaluate(fake, real, ext, is_size=20, is_runs=5, fid_real=60, fid_fake=40)
+    assert 1 <= out["is_all"] <= 10 and 1 <= out["is_paper"] <= 10
+    assert out["fid_all"] > 0 and out["fid_paper"] > 0
+    # the real set scored against itself: FID 0; against a disjoint half of itself: small
+    self_fid = M.evaluate(real, real, ext, is_size=20, is_runs=5, fid_real=60, fid_fake=60)
+    assert self_fid["fid_all"] == pytest.approx(0, abs=1e-6)
+    assert self_fid["fid_paper"] == pytest.approx(0, abs=1e-6)
+    halves = M.evaluate(real[:60], real[60:], ext, is_size=10, is_runs=2, fid_real=60, fid_fake=60)
+    assert out["fid_all"] > 5 * halves["fid_all"]  # an untrained G is far from the data
+    with pytest.raises(ValueError, match="is_runs \\* is_size"):
+        M.evaluate(fake, real, ext, is_size=50, is_runs=5)
+
+
+def test_stand_in_extractor_is_deterministic_and_checks_dtype():
+    x = torch.from_numpy(fixture_images(4, seed=0)[0])
+    a, b = M.StandInExtractor(seed=3)(x), M.StandInExtractor(seed=3)(x)
+    torch.testing.assert_close(a, b)
+    with pytest.raises(TypeError, match="uint8"):
+        M.StandInExtractor()(x.float())
+
+
+def test_no_tf32_restores_flags():
+    before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    with M.no_tf32():
+        assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == before
+
+
+# ---- The Inception path -------------------------------------------------------------------
+
+
+def test_missing_weights_fail_fast_with_instructions(tmp_path, monkeypatch):
+    monkeypatch.delenv(M.ENV_WEIGHTS, raising=False)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    assert M.find_inception_weights() is None
+    with pytest.raises(M.InceptionWeightsUnavailable, match=M.ENV_WEIGHTS):
+        M.get_inception_weights()
+    with pytest.raises(M.InceptionWeightsUnavailable):
+        M.inception_extractor()
+    # a download attempt to a dead address fails quickly instead of hanging
+    monkeypatch.setattr(M, "INCEPTION_URL", "http://127.0.0.1:9/w.pth")
+    start = time.perf_counter()
+    with pytest.raises(M.InceptionWeightsUnavailable, match="download failed"):
+        M.get_inception_weights(download=True, timeout=2)
+    assert time.perf_counter() - start < 30
+    # the environment variable is honoured
+    fake = tmp_path / "w.pth"
+    fake.write_bytes(b"x")
+    monkeypatch.setenv(M.ENV_WEIGHTS, str(fake))
+    assert M.get_inception_weights() == fake
+
+
+@pytest.fixture(scope="module")
+def random_inception_weights(tmp_path_factory):
+    """A weights file for torch-fidelity's Inception with random (He-scaled) weights: the real
+    file cannot be downloaded here, but the code path can run end to end on these."""
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    d = tmp_path_factory.mktemp("inception")
+    torch.save({}, d / "empty.pt")
+    torch.manual_seed(0)
+    with mock.patch.object(FeatureExtractorInceptionV3, "load_state_dict"):
+        net = FeatureExtractorInceptionV3(
+            "inception-v3-compat", ["2048"], feature_extractor_weights_path=str(d / "empty.pt")
+        )
+    state = {k: v * 6**0.5 if k.endswith("conv.weight") else v for k, v in net.state_dict().items()}
+    torch.save(state, d / "w.pth")
+    return d / "w.pth"
+
+
+def test_inception_path_matches_torch_fidelity_end_to_end(random_inception_weights):
+    x = torch.from_numpy(fixture_images(3, seed=0)[0])
+    extract = M.inception_extractor(random_inception_weights)
+    pool, logits = M.extract_features(extract, x)
+    assert pool.shape == (3, 2048) and logits.shape == (3, 1008)
+    ours = M.inception_score_from_logits(logits, splits=1)[0]
+    theirs = M.torch_fidelity_metrics(x, x, random_inception_weights, splits=1, fid=False)
+    assert ours == pytest.approx(theirs["inception_score_mean"], rel=1e-6)
+    assert ours > 1.0  # the random net's predictions do vary across images
