@@ -321,18 +321,26 @@ accuracy = ((net_trained(x_circ) > 0).double() == y_circ).double().mean().item()
 bound_after = product_bound(net_trained)
 est_after = lipschitz_lower_estimate(net_trained, x_circ, n_steps_pairs, generator=generator)
 print(f"accuracy {accuracy:.3f}")
-print(f"before training: estimate {est_before:.3g} <= bound {bound_before:.3g}")
-print(f"after training:  estimate {est_after:.3g} <= bound {bound_after:.3g}")
+print(
+    f"before training: estimate {est_before:.3g} <= bound {bound_before:.3g}"
+    f"  (ratio {bound_before / est_before:.3g})"
+)
+print(
+    f"after training:  estimate {est_after:.3g} <= bound {bound_after:.3g}"
+    f"  (ratio {bound_after / est_after:.3g})"
+)
 
 # %% [markdown]
 # **Claim**: the network learned the task (accuracy above 95%), the estimate stays below the
 # bound before and after training, and training made both numbers larger: to separate the
-# circles the network needs steeper slopes.
+# circles the network needs steeper slopes. Training also made the bound *tighter*: the ratio
+# bound / estimate is smaller after training than before.
 
 # %%
 assert accuracy > 0.95
 assert est_before <= bound_before * (1 + rtol) and est_after <= bound_after * (1 + rtol)
 assert est_after > est_before and bound_after > bound_before
+assert bound_after / est_after < bound_before / est_before
 
 # %% [markdown]
 # ## Step 4: divide every weight by its spectral norm
@@ -398,15 +406,18 @@ assert all(est < 0.5 for _, depth, _, est in normalized if depth == depths[-1])
 #
 # In one dimension the best critic is explicit: $W_1 = \int |F_q(t) - F_{p_G}(t)|\,dt$ with
 # $F$ the CDFs, and $f^*(x) = \int_{-\infty}^x \mathrm{sign}(F_{p_G}(t) - F_q(t))\,dt$, a function
-# with slope $\pm 1$, reaches it. We check that on samples, and that the normalized random
-# networks of step 4 (as 1-D critics) never beat $W_1$, while an unconstrained one can.
+# with slope $\pm 1$, reaches it. We check that on samples. Then we train two critics (MLPs
+# with 2 hidden layers) by gradient ascent on $\mathbb{E}_q f - \mathbb{E}_{p_G} f$: one is
+# divided by its layers' spectral norms after every step, exactly as in step 4, the other is
+# left free.
 
 # %%
-x_q = 1.0 + 0.5 * torch.randn(4000, generator=generator)  # data: N(1, 0.5^2)
+n_half = pick(quick=1000, full=2000)  # samples of q and of p_G
+x_q = 1.0 + 0.5 * torch.randn(n_half, generator=generator)  # data: N(1, 0.5^2)
 x_p = torch.cat(
     [
-        -1.0 + 0.3 * torch.randn(2000, generator=generator),
-        2.5 + 0.3 * torch.randn(2000, generator=generator),
+        -1.0 + 0.3 * torch.randn(n_half // 2, generator=generator),
+        2.5 + 0.3 * torch.randn(n_half - n_half // 2, generator=generator),
     ]
 )  # generator: two bumps
 W1 = wasserstein_distance(x_q.numpy(), x_p.numpy())
@@ -425,38 +436,63 @@ def critic_opt(x):
 gap_opt = (critic_opt(x_q).mean() - critic_opt(x_p).mean()).item()
 slope_opt = (f_opt.diff() / dt).abs().max().item()
 
-critic_gaps = []
-for i in range(20):
-    seed_all(seed + i)
-    critic = normalize_exactly(make_mlp(1, 64, 3))
-    with torch.no_grad():
-        critic_gaps.append((critic(x_q[:, None]).mean() - critic(x_p[:, None]).mean()).item())
-c = 10.0
-gap_scaled = c * gap_opt  # the critic c f*: 10-Lipschitz
+n_steps_critic = pick(quick=150, full=400)  # Adam steps for each critic
+gap_curves = {}
+for constrained in (True, False):
+    seed_all(seed)
+    critic = make_mlp(1, 64, 2)
+    if constrained:
+        normalize_exactly(critic)
+    opt_critic = torch.optim.Adam(critic.parameters(), lr=alpha)
+    gaps_seen = []
+    for _ in range(n_steps_critic):
+        gap = critic(x_q[:, None]).mean() - critic(x_p[:, None]).mean()
+        opt_critic.zero_grad()
+        (-gap).backward()
+        opt_critic.step()
+        if constrained:
+            normalize_exactly(critic)
+        gaps_seen.append(gap.item())
+    gap_curves[constrained] = gaps_seen
 
-fig, ax = plt.subplots(figsize=(6, 3.5))
-ax.hist(x_q.numpy(), bins=80, density=True, alpha=0.5, label="q (data)")
-ax.hist(x_p.numpy(), bins=80, density=True, alpha=0.5, label="p_G (generator)")
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.5), constrained_layout=True)
+ax = axes[0]
+ax.hist(x_q.numpy(), bins=60, density=True, alpha=0.5, label="q (data)")
+ax.hist(x_p.numpy(), bins=60, density=True, alpha=0.5, label="p_G (generator)")
 ax.plot(grid, f_opt, "k", label="optimal 1-Lipschitz critic f*")
 ax.set(xlabel="x", ylabel="density / critic value", title=f"W1 = {W1:.3f}")
+ax.legend(fontsize=8)
+ax = axes[1]
+ax.semilogy(gap_curves[True], label="critic normalized every step")
+ax.semilogy(gap_curves[False], label="unconstrained critic")
+ax.axhline(W1, color="k", ls="--", label="W1")
+ax.set(xlabel="step", ylabel="E_q f - E_p f", title="Critics trained by gradient ascent")
 ax.legend(fontsize=8)
 plt.show()
 print(
     f"W1 (scipy) = {W1:.4f};  E_q f* - E_p f* = {gap_opt:.4f};  max slope of f* = {slope_opt:.3f}"
 )
-print(f"20 normalized random critics: largest gap {max(map(abs, critic_gaps)):.4f}")
-print(f"the {c:.0f}-Lipschitz critic {c:.0f} f*: gap {gap_scaled:.3f}")
+print(f"normalized critic: best gap {max(gap_curves[True]):.4f}")
+print(f"unconstrained critic: final gap {gap_curves[False][-1]:.4g}")
 
 # %% [markdown]
 # **Claim**: the explicit critic is 1-Lipschitz and attains $W_1$ (to the grid's resolution,
-# $10^{-3}$); no 1-Lipschitz critic, in particular none of the 20 normalized networks (nor
-# their negations), exceeds $W_1$; a critic allowed to be 10-Lipschitz reaches $10\,W_1$.
+# $10^{-3}$). The normalized critic climbs (past 30% of $W_1$) but never exceeds $W_1$, at any
+# step; the unconstrained critic passes $W_1$ and ends more than 10 times above it, and would
+# keep going.
 
 # %%
 assert slope_opt <= 1.0 + 1e-6
 assert abs(gap_opt - W1) < 1e-3
-assert all(abs(g) <= W1 + 1e-9 for g in critic_gaps)
-assert gap_scaled > 9.9 * W1
+assert all(g <= W1 * (1 + rtol) for g in gap_curves[True])
+assert max(gap_curves[True]) > 0.3 * W1
+assert gap_curves[False][-1] > 10 * W1
+
+# %% [markdown]
+# The normalized critic stops well short of $W_1$: a ReLU network whose every layer has
+# $\sigma(\bar W^l) = 1$ usually has a true Lipschitz constant well below 1 (step 4), so it
+# cannot reproduce the slope-$\pm 1$ critic $f^*$. That is the looseness of eq. 7 again, now as
+# a limit on what the constrained discriminator can express.
 
 # %% [markdown]
 # ## Summary
