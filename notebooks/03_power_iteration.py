@@ -53,14 +53,14 @@ from sngan_teach.runtime import pick, seed_all
 
 # %%
 seed = 0
-gen = seed_all(seed)  # one seeded generator for every random draw below
+gen = seed_all(seed)  # one seeded generator for the random draws (Step 4 seeds its own)
 dtype = torch.float64  # exact checks need float64
 m, n = 64, 32  # shape of W (d_out x d_in) for the first checks
 n_long = pick(quick=300, full=1000)  # k, iterations for "converged" checks
 n_plot = 30  # k, iterations shown in the static convergence figure
 gap_plot = 0.8  # sigma_2 / sigma_1 of the static figure's matrix
 m_drift, n_drift = 64, 128  # shape of the drifting W in the warm-start experiment
-n_steps = pick(quick=150, full=400)  # T, simulated SGD updates of W
+n_steps = pick(quick=300, full=600)  # T, simulated SGD updates of W
 lr = 2e-3  # step size of the simulated drift
 beta1 = 0.5  # momentum of the simulated drift (Adam's beta1 in settings A-E)
 
@@ -330,9 +330,10 @@ assert c["sigma_rel_error"][5] < c["sigma_rel_error"][4]
 # against the exact $\sigma_1(W_t)$ from `svdvals`.
 
 # %%
-W_t = torch.randn(m_drift, n_drift, generator=gen, dtype=dtype) / n_drift**0.5
-a_dir = torch.randn(m_drift, generator=gen, dtype=dtype)
-b_dir = torch.randn(n_drift, generator=gen, dtype=dtype)
+gen_drift = torch.Generator().manual_seed(seed + 1)  # its own stream: T differs by budget
+W_t = torch.randn(m_drift, n_drift, generator=gen_drift, dtype=dtype) / n_drift**0.5
+a_dir = torch.randn(m_drift, generator=gen_drift, dtype=dtype)
+b_dir = torch.randn(n_drift, generator=gen_drift, dtype=dtype)
 D = torch.outer(a_dir / a_dir.norm(), b_dir / b_dir.norm())  # persistent direction
 s_start = torch.linalg.svdvals(W_t)
 u1_start = torch.linalg.svd(W_t)[0][:, 0]
@@ -342,12 +343,12 @@ G_t = torch.zeros_like(W_t)
 u_warm = None
 sigma_exact, sigma_warm, sigma_cold, step_size = [], [], [], []
 for _t in tqdm(range(n_steps), desc="simulated SGD updates"):
-    xi = torch.randn(m_drift, n_drift, generator=gen, dtype=dtype) / n_drift**0.5
+    xi = torch.randn(m_drift, n_drift, generator=gen_drift, dtype=dtype) / n_drift**0.5
     G_t = beta1 * G_t + xi + D
     step_size.append(float((lr * G_t).norm() / W_t.norm()))
     W_t = W_t + lr * G_t
-    s_w, u_warm, _ = power_iteration(W_t, u_warm, n_iterations=1, generator=gen)
-    s_c, _, _ = power_iteration(W_t, None, n_iterations=1, generator=gen)
+    s_w, u_warm, _ = power_iteration(W_t, u_warm, n_iterations=1, generator=gen_drift)
+    s_c, _, _ = power_iteration(W_t, None, n_iterations=1, generator=gen_drift)
     sigma_exact.append(float(torch.linalg.svdvals(W_t)[0]))
     sigma_warm.append(float(s_w))
     sigma_cold.append(float(s_c))
@@ -389,21 +390,23 @@ plt.show()
 
 # %% [markdown]
 # **Claim.** The start has a small gap ($r > 0.9$). $W$ really moves: $\sigma_1$ changes by more
-# than 1% and $u_1$ turns by more than 0.3 rad. Yet after a burn-in the warm start tracks
-# $\sigma_1$ to better than $0.5\%$ at every update of the last third (mean error below
-# $10^{-3}$) and its $u$ stays within 0.1 rad of the current $u_1$, while a cold start is off by
-# more than $5\%$ at every update; the warm start is more than 100 times better on average.
+# than 2% and $u_1$ turns by more than 0.5 rad. Yet after a burn-in the warm start tracks
+# $\sigma_1$ to better than $1\%$ at every update of the last third (mean error below
+# $0.2\%$) and its $u$ ends within 0.2 rad of the current $u_1$, while a cold start is off by
+# more than $5\%$ at every update; on average the warm start is more than 50 times better.
 # Early on the warm error was as bad as the cold one: its first step *is* a cold step.
+# (The warm error is largest while the learned direction overtakes the initial top direction,
+# when $u_1$ turns fastest; in the full run it then falls far lower.)
 
 # %%
 assert 0.9 < s_start[1] / s_start[0] < 1.0
-assert abs(sigma_exact[-1] - sigma_exact[0]) / sigma_exact[0] > 0.01
-assert turn > 0.3
-assert err_warm[tail].max() < 5e-3
-assert err_warm[tail].mean() < 1e-3
-assert angle(u_warm, u1_end) < 0.1
+assert abs(sigma_exact[-1] - sigma_exact[0]) / sigma_exact[0] > 0.02
+assert turn > 0.5
+assert err_warm[tail].max() < 1e-2
+assert err_warm[tail].mean() < 2e-3
+assert angle(u_warm, u1_end) < 0.2
 assert err_cold[tail].min() > 5e-2
-assert err_cold[tail].mean() > 100 * err_warm[tail].mean()
+assert err_cold[tail].mean() > 50 * err_warm[tail].mean()
 assert err_warm[0] > 5e-2
 assert bool((err_warm > -1e-12).all())  # still never above sigma_1
 
@@ -523,29 +526,31 @@ for name, W_edge in [("rank 1", torch.outer(a, b)), ("1 x 5", b[None, :]), ("7 x
 
 # %%
 W_tie, U_tie, V_tie = matrix_with_spectrum([2.0, 2.0, 1.0, 0.5], 10, 8, generator=gen)
-top_plane = U_tie[:, :2]
+top_plane = U_tie[:, :2]  # u_1, u_2: any unit vector of their plane is a top singular vector
 results = []
 for start_seed in (1, 2, 3):
-    g_start = torch.Generator().manual_seed(start_seed)
-    sigma_tie, u_tie, _ = power_iteration(W_tie, n_iterations=60, generator=g_start)
-    in_plane = (top_plane.T @ u_tie).norm()
-    results.append((float(sigma_tie), angle(u_tie, U_tie[:, 0]), float(in_plane), u_tie))
+    u0_tie = torch.randn(10, generator=torch.Generator().manual_seed(start_seed), dtype=dtype)
+    sigma_tie, u_tie, _ = power_iteration(W_tie, u0_tie, n_iterations=60)
+    predicted = top_plane @ (top_plane.T @ u0_tie)  # the start projected onto the top plane
+    results.append((float(sigma_tie), angle(u_tie, predicted), angle(u_tie, U_tie[:, 0]), u_tie))
     print(
         f"start {start_seed}: sigma = {sigma_tie:.12f}, angle to u_1 = "
-        f"{angle(u_tie, U_tie[:, 0]):.3f} rad, norm inside the top plane = {in_plane:.12f}"
+        f"{angle(u_tie, U_tie[:, 0]):.3f} rad, angle to the projected start = "
+        f"{angle(u_tie, predicted):.1e} rad"
     )
 
 # %% [markdown]
-# **Claim.** With $\sigma_1 = \sigma_2 = 2$, $\sigma$ converges to 2 from every start and $u$
-# lies in the top plane, yet $u$ is not $u_1$ and different starts end at different $u$.
+# **Claim.** With $\sigma_1 = \sigma_2 = 2$, $\sigma$ converges to 2 from every start. $u$
+# converges too, but not to a fixed vector: to the start's projection onto the top plane
+# ($u_k \propto \sum_i a_i\sigma_i^{2k}u_i$ keeps $a_1 u_1 + a_2 u_2$ in the ratio it began
+# with). So different starts end at different $u$, and the SVD's $u_1$ is just one of them.
 
 # %%
-for sigma_tie, angle_u1, in_plane, _ in results:
+for sigma_tie, angle_to_predicted, _, _ in results:
     assert abs(sigma_tie - 2.0) < 1e-12
-    assert abs(in_plane - 1.0) < 1e-12
-    assert angle_u1 > 0.05
-assert angle(results[0][3], results[1][3]) > 0.05
-assert angle(results[1][3], results[2][3]) > 0.05
+    assert angle_to_predicted < 1e-8
+assert min(angle(results[i][3], results[j][3]) for i, j in [(0, 1), (0, 2), (1, 2)]) > 0.05
+assert max(r[2] for r in results) > 0.05  # at least one start ends away from the SVD's u_1
 
 # %% [markdown]
 # ## Summary
