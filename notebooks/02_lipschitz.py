@@ -333,13 +333,15 @@ print(
 # %% [markdown]
 # **Claim**: the network learned the task (accuracy above 95%), the estimate stays below the
 # bound before and after training, and training made both numbers larger: to separate the
-# circles the network needs steeper slopes. Training also made the bound *tighter*: the ratio
+# circles the network needs steeper slopes, and on separable data the cross-entropy keeps
+# pushing the logits apart, so the slope grows more than 100-fold: lesson 01's explosion,
+# happening in a real network. Training also made the bound *tighter*: the ratio
 # bound / estimate is smaller after training than before.
 
 # %%
 assert accuracy > 0.95
 assert est_before <= bound_before * (1 + rtol) and est_after <= bound_after * (1 + rtol)
-assert est_after > est_before and bound_after > bound_before
+assert est_after > 100 * est_before and bound_after > bound_before
 assert bound_after / est_after < bound_before / est_before
 
 # %% [markdown]
