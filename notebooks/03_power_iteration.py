@@ -17,13 +17,13 @@
 # # Estimate the spectral norm with power iteration
 #
 # Spectral normalization divides every weight matrix $W$ of the discriminator by its spectral
-# norm $\sigma(W)$, its largest singular value, at **every** training step. A full SVD per layer
-# per step would be far too slow. The paper (Miyato et al., ICLR 2018, App. A, Algorithm 1)
+# norm $\sigma(W)$, its largest singular value, at **every** training step. A full SVD costs
+# $O(d_{out} d_{in} \min(d_{out}, d_{in}))$ flops per layer and step. The paper (Miyato et al., ICLR 2018, App. A, Algorithm 1)
 # uses power iteration instead, and only **one** step of it per SGD update, recycling the
 # vector $u$ from the previous update. This lesson builds that algorithm, measures how fast it
 # converges, and shows why one step is enough.
 #
-# **What you will learn**
+# ## What you will learn
 #
 # 1. Write Algorithm 1 ($v \leftarrow W^\top u/\lVert W^\top u\rVert$,
 #    $u \leftarrow Wv/\lVert Wv\rVert$, $\sigma \approx u^\top W v$) as a plain loop and check
@@ -36,8 +36,10 @@
 # 4. Spot two write-up errors ($u \leftarrow W^\top v$; dividing by $\sigma^2$) and the edge
 #    cases: zero matrix, rank one, $1\times n$, repeated $\sigma_1$.
 #
-# **What you need**: lesson 02 (the spectral norm as the Lipschitz constant of a linear layer).
-# About 1 minute on a CPU in full mode; no GPU.
+# ## What you need
+#
+# Lesson 02 (the spectral norm as the Lipschitz constant of a linear layer). About 1 minute on
+# a 2-core CPU in full mode; no GPU.
 
 # %%
 import contextlib
