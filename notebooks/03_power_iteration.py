@@ -18,10 +18,10 @@
 #
 # Spectral normalization divides every weight matrix $W$ of the discriminator by its spectral
 # norm $\sigma(W)$, its largest singular value, at **every** training step. A full SVD costs
-# $O(d_{out} d_{in} \min(d_{out}, d_{in}))$ flops per layer and step. The paper (Miyato et al., ICLR 2018, App. A, Algorithm 1)
-# uses power iteration instead, and only **one** step of it per SGD update, recycling the
-# vector $u$ from the previous update. This lesson builds that algorithm, measures how fast it
-# converges, and shows why one step is enough.
+# $O(d_{out} d_{in} \min(d_{out}, d_{in}))$ flops per layer and step. The paper (Miyato et
+# al., ICLR 2018, App. A, Algorithm 1) uses power iteration instead, and only **one** step of
+# it per SGD update, recycling the vector $u$ from the previous update. This lesson builds that
+# algorithm, measures how fast it converges, and shows why one step is enough.
 #
 # ## What you will learn
 #
