@@ -239,7 +239,8 @@ class StandInExtractor(nn.Module):
         h = x.float().to(self.conv1.weight.device) / 127.5 - 1.0
         h = torch.relu(self.conv2(torch.relu(self.conv1(h))))
         features = h.mean(dim=(2, 3))
-        return features, 4.0 * self.fc(features)
+        logits = 3.0 * self.fc(nn.functional.layer_norm(features, features.shape[1:]))
+        return features, logits
 
 
 # --------------------------------------------------------------------------------------------

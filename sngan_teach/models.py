@@ -242,13 +242,16 @@ class ResNetDiscriminator(nn.Module):
         return self.l5(h).squeeze(1)
 
 
-def build_models(arch: str) -> tuple[nn.Module, nn.Module]:
+def build_models(arch: str, slim: int = 1) -> tuple[nn.Module, nn.Module]:
     """Return ``(net_G, net_D)`` for ``arch`` = ``"standard"`` (Table 3) or ``"resnet"``
-    (Table 4), freshly initialised and without SN."""
+    (Table 4), freshly initialised and without SN. ``slim`` divides every channel count (1: the
+    paper's widths; 8: a narrow copy with the same layers, for quick CPU runs)."""
+    if not isinstance(slim, int) or isinstance(slim, bool) or slim < 1 or 64 % slim:
+        raise ValueError(f"slim must be an int in (1, 2, 4, 8, 16, 32, 64), got {slim!r}")
     if arch == "standard":
-        return StandardGenerator(), StandardDiscriminator()
+        return StandardGenerator(ch=512 // slim), StandardDiscriminator(ch=64 // slim)
     if arch == "resnet":
-        return ResNetGenerator(), ResNetDiscriminator()
+        return ResNetGenerator(ch=256 // slim), ResNetDiscriminator(ch=128 // slim)
     raise ValueError(f"arch must be 'standard' or 'resnet', got {arch!r}")
 
 

@@ -109,6 +109,16 @@ def test_resnet_discriminator_uses_global_sum_pooling():
     assert not torch.allclose(net_D(x), averaged)
 
 
+@pytest.mark.parametrize("arch", ["standard", "resnet"])
+def test_slim_models_keep_the_layers(arch):
+    full, slim = build_models(arch), build_models(arch, slim=8)
+    for a, b in zip(full, slim, strict=True):
+        kinds = [type(m) for m in a.modules()]
+        assert kinds == [type(m) for m in b.modules()]
+        assert count_parameters(b) < count_parameters(a) / 20
+    assert slim[1](slim[0](torch.randn(2, 128))).shape == (2,)
+
+
 def test_models_hold_no_normalization_in_D():
     for net_D in (StandardDiscriminator(), ResNetDiscriminator()):
         assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net_D.modules())
@@ -118,6 +128,8 @@ def test_models_hold_no_normalization_in_D():
 def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="arch must be"):
         build_models("vgg")
+    with pytest.raises(ValueError, match="slim must be"):
+        build_models("standard", slim=3)
     with pytest.raises(ValueError, match="z must have shape"):
         StandardGenerator()(torch.randn(2, 100))
     with pytest.raises(ValueError, match="x must have shape"):

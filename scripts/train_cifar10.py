@@ -1,0 +1,302 @@
+"""Train the paper's CIFAR-10 GAN (SN on D by default), checkpoint it, and score it with IS/FID.
+
+Lesson 08 explains every piece, shows how to run this script and reads the files it writes.
+The runs behind the paper's Table 2 (100k generator updates each; about 1 to 3 hours on one
+H100, see benchmarks/RESULTS.md for measured rates):
+
+    # standard CNN, hinge loss                    (paper: IS 7.58 +- .12, FID 25.5)
+    python scripts/train_cifar10.py --arch standard --loss hinge
+    # standard CNN, non-saturating loss            (paper: IS 7.42 +- .08, FID 29.3)
+    python scripts/train_cifar10.py --arch standard --loss ns
+    # ResNet, hinge loss                           (paper: IS 8.22 +- .05, FID 21.7)
+    python scripts/train_cifar10.py --arch resnet --loss hinge
+    # standard CNN with a weight-normalized D, for Fig. 3 (paper: IS 6.84 +- .07, FID 34.7)
+    python scripts/train_cifar10.py --arch standard --loss ns --norm wn
+
+Each writes into ``runs/cifar10/{arch}_{loss}_{norm}`` (or ``--out``): ``config.json``,
+``history.json`` (losses every ``--log-every`` steps), ``samples/step_XXXXXXXX.png`` (a fixed-z
+grid every ``--sample-every`` steps), ``ckpt_XXXXXXXX.pt`` (every ``--ckpt-every`` steps,
+atomic; the newest two are kept) and, at the end, ``results.json`` (IS and FID at 50k/50k and
+at the paper's sizes, for G and for its EMA).
+
+Data: ``--data DIR`` or ``$SNGAN_CIFAR10_DIR``; add ``--download`` when online. Inception
+weights for IS/FID: ``--inception-weights FILE`` or ``$SNGAN_INCEPTION_WEIGHTS`` (or torch
+hub's cache); add ``--download`` to fetch them. Without weights, training still runs and
+``results.json`` says why it has no scores.
+
+Interrupted? Run the same command again: it resumes from the newest checkpoint in the output
+folder and ends with the same weights as an uninterrupted run (bitwise on CPU).
+
+A dry run of every code path on CPU in a minute, on a small stand-in written in CIFAR-10's
+format and with a stand-in feature extractor (its scores mean nothing):
+
+    python scripts/train_cifar10.py --dry-run --arch standard --out runs/cifar10/dry
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from sngan_teach import cifar, metrics  # noqa: E402
+from sngan_teach.checkpoint import Checkpointer  # noqa: E402
+from sngan_teach.gan import SETTINGS, train  # noqa: E402
+from sngan_teach.models import Z_DIM, build_models  # noqa: E402
+from sngan_teach.regularizers import add_wn  # noqa: E402
+from sngan_teach.sn import add_sn  # noqa: E402
+
+# App. B.2 (ResNet runs, after Gulrajani et al.) and the official sngan_projection config:
+# alpha = 2e-4, beta1 = 0, beta2 = 0.9, n_dis = 5. The default for both architectures here.
+SNGAN_SETTING = {"alpha": 2e-4, "beta1": 0.0, "beta2": 0.9, "n_dis": 5}
+PAPER_ROW = {
+    ("standard", "hinge", "sn"): "standard CNN, SN, hinge",
+    ("standard", "ns", "sn"): "standard CNN, SN, standard loss",
+    ("resnet", "hinge", "sn"): "ResNet, SN, hinge",
+    ("standard", "ns", "wn"): "standard CNN, weight norm",
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--arch", choices=["standard", "resnet"], default="standard")
+    p.add_argument("--loss", choices=["hinge", "ns"], default="hinge")
+    p.add_argument("--norm", choices=["sn", "wn", "none"], default="sn", help="normalization of D")
+    p.add_argument("--setting", choices=["sngan", *SETTINGS], default="sngan", help="Table 1")
+    p.add_argument("--steps", type=int, default=100_000, help="generator updates")
+    p.add_argument("--batch-d", type=int, default=64, help="real images per D step")
+    p.add_argument("--batch-g", type=int, default=128, help="fakes per G step")
+    p.add_argument("--no-lr-decay", action="store_true", help="keep alpha constant")
+    p.add_argument("--ema", type=float, default=0.9999, help="EMA decay of G (0: off)")
+    p.add_argument("--slim", type=int, default=1, help="divide channel counts (1: paper)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None, help="default: cuda, else mps, else cpu")
+    p.add_argument("--no-bf16", action="store_true", help="fp32 instead of bf16 autocast")
+    p.add_argument(
+        "--compile", choices=["auto", "none", "default", "reduce-overhead"], default="auto",
+        help="torch.compile mode for G and D (auto: reduce-overhead on CUDA, none elsewhere)",
+    )  # fmt: skip
+    p.add_argument("--data", default=None, help="CIFAR-10 root (default $SNGAN_CIFAR10_DIR)")
+    p.add_argument("--download", action="store_true", help="download data/weights if missing")
+    p.add_argument("--inception-weights", default=None)
+    p.add_argument("--out", default=None, help="default runs/cifar10/{arch}_{loss}_{norm}")
+    p.add_argument("--log-every", type=int, default=100)
+    p.add_argument("--ckpt-every", type=int, default=5000)
+    p.add_argument("--sample-every", type=int, default=5000)
+    p.add_argument("--eval-fake", type=int, default=50_000, help="generated images for IS/FID")
+    p.add_argument("--eval-real", type=int, default=50_000, help="training images for FID")
+    p.add_argument("--no-eval", action="store_true")
+    p.add_argument("--stand-in", action="store_true", help="stand-in extractor, no Inception")
+    p.add_argument(
+        "--dry-run", action="store_true",
+        help="tiny CPU run on a fixture in CIFAR-10's format, stand-in extractor",
+    )  # fmt: skip
+    p.add_argument("--progress", action="store_true", help="tqdm bar even when not a terminal")
+    args = p.parse_args(argv)
+    if args.dry_run:
+        args.steps, args.slim = min(args.steps, 4), 8
+        args.batch_d, args.batch_g = 8, 16
+        args.log_every, args.ckpt_every, args.sample_every = 1, 2, 2
+        args.eval_fake, args.eval_real = 100, 100
+        args.stand_in, args.compile = True, "none"
+        args.device = args.device or "cpu"
+    for name in ("steps", "batch_d", "batch_g", "log_every", "ckpt_every", "sample_every"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if not 0 <= args.ema < 1:
+        p.error(f"--ema must be in [0, 1), got {args.ema}")
+    if args.out is None:
+        args.out = str(ROOT / "runs" / "cifar10" / f"{args.arch}_{args.loss}_{args.norm}")
+    return args
+
+
+def eval_sizes(n_fake: int, n_real: int) -> dict[str, int]:
+    """The paper's protocol (IS: 10 runs of 5000; FID: 10000 real vs 5000 fake), scaled down
+    in proportion when fewer images are asked for (dry runs)."""
+    scale = min(1.0, n_fake / 50_000, n_real / 50_000)
+    return {
+        "is_size": max(2, int(5000 * scale)),
+        "is_runs": 10,
+        "fid_real": max(2, int(10_000 * scale)),
+        "fid_fake": max(2, int(5000 * scale)),
+        "all_splits": 10,
+    }
+
+
+def save_grid(images: torch.Tensor, path: Path, nrow: int = 8) -> None:
+    """Save float images in [-1, 1] as one PNG grid."""
+    from torchvision.utils import save_image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_image(images.float().cpu(), str(path), nrow=nrow, normalize=True, value_range=(-1, 1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = torch.device(args.device) if args.device else metrics_device()
+    cuda = device.type == "cuda"
+    torch.manual_seed(args.seed)
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = True  # training only; evaluation turns it off
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+
+    # ---- data: the whole training set on the device as uint8 ----
+    data_root = args.data
+    if args.dry_run:
+        data_root = cifar.write_cifar10_fixture(out / "fixture", n_per_batch=20, n_test=10)
+    try:
+        images, _ = cifar.load_cifar10(data_root, download=args.download)
+    except (cifar.CIFAR10NotFoundError, cifar.CIFAR10CorruptError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    sampler = cifar.DeviceSampler(images, device, seed=args.seed + 1, channels_last=cuda)
+
+    # ---- models, normalization of D, optimizers ----
+    net_G, net_D = build_models(args.arch, args.slim)
+    if args.norm == "sn":
+        add_sn(net_D)
+    elif args.norm == "wn":
+        add_wn(net_D)
+    memory = torch.channels_last if cuda else torch.contiguous_format
+    net_G.to(device, memory_format=memory)
+    net_D.to(device, memory_format=memory)
+    ema_G = copy.deepcopy(net_G) if args.ema > 0 else None
+    setting = SNGAN_SETTING if args.setting == "sngan" else SETTINGS[args.setting]
+    betas = (setting["beta1"], setting["beta2"])
+    opt_G = torch.optim.Adam(net_G.parameters(), lr=setting["alpha"], betas=betas, fused=cuda)
+    opt_D = torch.optim.Adam(net_D.parameters(), lr=setting["alpha"], betas=betas, fused=cuda)
+    gen_z = torch.Generator(device=device).manual_seed(args.seed + 2)
+    fixed_z = torch.randn(64, Z_DIM, generator=torch.Generator().manual_seed(args.seed + 3))
+
+    modules = {"net_G": net_G, "net_D": net_D} | ({"ema_G": ema_G} if ema_G else {})
+    config = vars(args) | {"setting_values": setting, "device_name": device_name(device)}
+    (out / "config.json").write_text(json.dumps(config, indent=2))
+    saver = Checkpointer(
+        out, modules, {"opt_G": opt_G, "opt_D": opt_D},
+        {"z": gen_z, "real": sampler.generator}, keep=2, extra={"arch": args.arch},
+    )  # fmt: skip
+    start, history = saver.resume()
+    if start:
+        print(f"resuming from step {start} ({saver.latest()})")
+
+    compile_mode = (
+        args.compile if args.compile != "auto" else ("reduce-overhead" if cuda else "none")
+    )
+    run_G, run_D = net_G, net_D
+    if compile_mode != "none":
+        run_G = torch.compile(net_G, mode=compile_mode)
+        run_D = torch.compile(net_D, mode=compile_mode)
+    autocast = torch.bfloat16 if cuda and not args.no_bf16 else None
+
+    def sample_grid(step: int) -> None:
+        net = ema_G if ema_G is not None else net_G
+        was = net.training
+        net.eval()
+        with torch.no_grad():
+            save_grid(net(fixed_z.to(device)), out / "samples" / f"step_{step:08d}.png")
+        net.train(was)
+
+    def callback(step: int, rows: list[dict[str, float]]) -> None:
+        if step % args.sample_every == 0 or step == args.steps:
+            sample_grid(step)
+        if step % args.ckpt_every == 0 or step == args.steps:
+            saver(step, history + rows)
+            (out / "history.json").write_text(json.dumps(history + rows))
+
+    if start == 0:
+        sample_grid(0)
+    t0 = time.perf_counter()
+    try:
+        rows = train(
+            run_G, run_D, opt_G, opt_D, sampler, args.steps,
+            z_dim=Z_DIM, generator=gen_z, loss=args.loss, n_dis=int(setting["n_dis"]),
+            batch_size_D=args.batch_d, batch_size_G=args.batch_g, autocast_dtype=autocast,
+            ema_G=ema_G, ema_decay=args.ema if ema_G is not None else 0.0,
+            lr_decay=not args.no_lr_decay, start_step=start, log_every=args.log_every,
+            callback=callback, callback_every=math.gcd(args.ckpt_every, args.sample_every),
+            progress=args.progress or sys.stderr.isatty(),
+        )  # fmt: skip
+    except FloatingPointError as err:
+        print(
+            f"error: {err}. Training stopped; the last good checkpoint is {saver.latest()}.",
+            file=sys.stderr,
+        )
+        return 3
+    seconds = time.perf_counter() - t0
+    history = history + rows
+    (out / "history.json").write_text(json.dumps(history))
+    rate = (args.steps - start) / seconds if args.steps > start else float("nan")
+    print(f"trained {args.steps - start} generator updates in {seconds:.1f} s ({rate:.2f}/s)")
+
+    results = {
+        "arch": args.arch, "loss": args.loss, "norm": args.norm, "steps": args.steps,
+        "device": device_name(device), "train_seconds": seconds, "updates_per_second": rate,
+        "paper_row": PAPER_ROW.get((args.arch, args.loss, args.norm)),
+        "paper": metrics.PAPER_TABLE2.get(PAPER_ROW.get((args.arch, args.loss, args.norm), "")),
+        "extractor": None, "scores": None, "torch_fidelity": None, "note": "",
+    }  # fmt: skip
+    if not args.no_eval:
+        results.update(evaluate_run(args, modules, images, device))
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps({k: results[k] for k in ("extractor", "scores", "note")}, indent=2))
+    return 0
+
+
+def metrics_device() -> torch.device:
+    from sngan_teach.runtime import default_device
+
+    return default_device()
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return device.type
+
+
+def evaluate_run(
+    args: argparse.Namespace, modules: dict, images: torch.Tensor, device: torch.device
+) -> dict:
+    """IS and FID of G (and of its EMA) against the training images."""
+    if args.stand_in:
+        extractor, name = metrics.StandInExtractor().to(device), "stand-in (not Inception)"
+        weights = None
+    else:
+        try:
+            weights = metrics.get_inception_weights(args.inception_weights, download=args.download)
+        except metrics.InceptionWeightsUnavailable as err:
+            print(f"no IS/FID: {err}", file=sys.stderr)
+            return {"note": f"no IS/FID: {err}"}
+        extractor = metrics.inception_extractor(weights, device)
+        name = "inception-v3-compat (torch-fidelity, TF 2015-12-05 weights)"
+    n_real = min(args.eval_real, images.shape[0])
+    real = images[torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(0))]
+    real = real[:n_real]
+    sizes = eval_sizes(args.eval_fake, n_real)
+    scores, tf_scores = {}, None
+    for key in ("net_G", "ema_G"):
+        if key not in modules:
+            continue
+        gen = torch.Generator(device=device).manual_seed(args.seed + 4)
+        fake = metrics.generate_images(modules[key], args.eval_fake, z_dim=Z_DIM, generator=gen)
+        scores[key] = metrics.evaluate(fake, real, extractor, **sizes)
+        if weights is not None and key == "net_G":
+            tf_scores = metrics.torch_fidelity_metrics(fake, real, weights, device=device)
+    return {"extractor": name, "scores": scores, "torch_fidelity": tf_scores, "sizes": sizes}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
