@@ -93,6 +93,40 @@ RESULT_FILES = (
 )
 RESULTS_TAG = "results"
 
+# @jupyter-widgets/html-manager 1.x typesets widget labels with MathJax 2's
+# `MathJax.Hub.Queue(["Typeset", MathJax.Hub, el])`; the site runs MathJax 3, which has no Hub,
+# so every widget page threw "Cannot read properties of undefined (reading 'Queue')". This shim,
+# loaded before the widget manager, gives whatever object `window.MathJax` holds (the config,
+# then MathJax 3 itself, which replaces it at load) a Hub whose Queue calls MathJax 3's
+# typesetPromise once MathJax has started.
+MATHJAX2_SHIM = """\
+(function () {
+  function queue(cmd) {
+    var el = cmd && cmd[2];
+    var run = function () {
+      var mj = window.MathJax;
+      if (mj && mj.typesetPromise) {
+        mj.typesetPromise(el ? [el] : undefined).catch(function (e) { console.warn(e); });
+      }
+    };
+    var mj = window.MathJax;
+    if (mj && mj.startup && mj.startup.promise) { mj.startup.promise.then(run); } else { run(); }
+  }
+  function addHub(obj) {
+    if (obj && typeof obj === "object" && !obj.Hub) {
+      Object.defineProperty(obj, "Hub", { value: { Queue: queue }, enumerable: false });
+    }
+  }
+  var current = window.MathJax;
+  addHub(current);
+  Object.defineProperty(window, "MathJax", {
+    configurable: true,
+    get: function () { return current; },
+    set: function (value) { current = value; addHub(value); },
+  });
+})();
+"""
+
 
 class BuildError(RuntimeError):
     """A build step failed; the message says which and why."""
@@ -483,7 +517,11 @@ def config_yaml(book: dict, bib_files: list[str]) -> dict:
                 ],
                 "html_static_path": ["_vendor"],
                 "mathjax_path": "mathjax/tex-mml-chtml.js",
-                "nb_ipywidgets_js": {"widgets/require.js": {}, "widgets/embed-amd.js": {}},
+                "nb_ipywidgets_js": {
+                    "widgets/mathjax2-shim.js": {},
+                    "widgets/require.js": {},
+                    "widgets/embed-amd.js": {},
+                },
                 "nb_merge_streams": True,
                 "html_show_sourcelink": False,
                 "language": "en",
@@ -676,6 +714,7 @@ def build(args: argparse.Namespace) -> Path:
     )
     (src / "_toc.yml").write_text(yaml.safe_dump(toc_yaml(lessons), sort_keys=False))
     shutil.copytree(vendor, src / "_vendor", ignore=shutil.ignore_patterns("widget-fonts"))
+    (src / "_vendor" / "widgets" / "mathjax2-shim.js").write_text(MATHJAX2_SHIM)
 
     log(f"Jupyter Book: {src.relative_to(root)} -> {out}")
     shutil.rmtree(out, ignore_errors=True)
