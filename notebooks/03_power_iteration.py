@@ -443,13 +443,14 @@ except RuntimeError as error:
 assert raised, "u <- W^T v should fail for a 64 x 32 W"
 
 # %% [markdown]
-# On a square $W$ it runs, and that is worse: it iterates $u \leftarrow (W^\top)^2 u$, which
-# follows eigenvectors of $W^\top$, not singular vectors. On a $64\times64$ matrix with
-# $\sigma_1 = 3$ and gap $0.7$ (the right loop converges in a few dozen steps) it gives a
-# wrong number even after 100 steps.
+# On a square $W$ it runs, and that is worse: each step is $u \leftarrow (W^\top)^2 u$ up to
+# scale, a power of $W^\top$ (whose eigenvectors are not singular vectors) instead of
+# $W W^\top$. On a $64\times64$ matrix with $\sigma_1 = 3$ and gap $0.7$ (the right loop
+# converges well within 100 steps) it ends far from $u_1$ and gives a wrong $\sigma$ after
+# 100 steps.
 
 # %%
-W_sq, _, _ = matrix_with_spectrum(3 * spectrum_with_gap(64, 0.7), 64, 64, generator=gen)
+W_sq, U_sq, _ = matrix_with_spectrum(3 * spectrum_with_gap(64, 0.7), 64, 64, generator=gen)
 u_start = torch.randn(64, generator=gen, dtype=dtype)
 u = u_start
 for _ in range(100):
@@ -459,7 +460,12 @@ for _ in range(100):
     u = u / u.norm()
 sigma_wrong = u @ W_sq @ v
 print(f"wrong order: sigma = {sigma_wrong:.4f}, svdvals: {torch.linalg.svdvals(W_sq)[0]:.4f}")
+print(f"angle(u, u_1) = {angle(u, U_sq[:, 0]):.2f} rad")
 assert abs(sigma_wrong - 3.0) > 0.3, "the wrong order should give a wrong sigma"
+assert angle(u, U_sq[:, 0]) > 0.3
+v_1 = W_sq.T @ u_start
+one_wrong_step = W_sq.T @ (v_1 / v_1.norm())
+assert angle(one_wrong_step, W_sq.T @ W_sq.T @ u_start) < 1e-10  # (W^T)^2 u, up to scale
 
 # %% [markdown]
 # Corrected ($u \leftarrow Wv$), from the same start; it is the package's loop again:
@@ -472,8 +478,9 @@ for _ in range(100):
     u = W_sq @ v  # right
     u = u / u.norm()
 sigma_right = u @ W_sq @ v
-print(f"right order: sigma = {sigma_right:.10f}")
+print(f"right order: sigma = {sigma_right:.10f}, angle(u, u_1) = {angle(u, U_sq[:, 0]):.1e} rad")
 assert abs(sigma_right - 3.0) < 1e-10
+assert angle(u, U_sq[:, 0]) < 1e-6
 torch.testing.assert_close(sigma_right, power_iteration(W_sq, u_start, n_iterations=100)[0])
 
 # %% [markdown]
