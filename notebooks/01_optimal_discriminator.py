@@ -35,6 +35,8 @@
 # logistic regression does. Full mode takes well under a minute on a 2-core CPU; no GPU.
 
 # %%
+import math
+
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
@@ -294,8 +296,28 @@ ax.set(
 )
 ax.legend()
 plt.show()
-for gap, g in zip(gaps, max_grads, strict=True):
-    print(f"gap = {gap:5.2f}   max |grad f*| = {g:8.2f}")
+# Where is D* undecided (0.01 < D* < 0.99)? On a fixed fine grid, for each gap.
+x_wide = torch.linspace(-4.0, 12.0, 16_001, dtype=torch.float64)
+dx = (x_wide[1] - x_wide[0]).item()
+undecided = []
+for gap in gaps:
+    D_gap = optimal_discriminator(
+        gaussian_log_prob(x_wide, 0.0, std), gaussian_log_prob(x_wide, gap, std)
+    )
+    undecided.append(((D_gap > 0.01) & (D_gap < 0.99)).sum().item() * dx)
+for gap, g, w in zip(gaps, max_grads, undecided, strict=True):
+    print(f"gap = {gap:5.2f}   max |grad f*| = {g:8.2f}   width where 0.01 < D* < 0.99: {w:.3f}")
+
+# %% [markdown]
+# **Claim**: $D^*$ becomes a step: the region where it is undecided ($0.01 < D^* < 0.99$)
+# shrinks strictly as the gap grows; from $f^* = \pm\log 99$ its width is
+# $2 s^2 \log 99 / m$ (checked to two grid steps where it fits in the grid, $m \ge 1$).
+
+# %%
+assert all(b < a for a, b in zip(undecided, undecided[1:], strict=False))
+for gap, w in zip(gaps, undecided, strict=True):
+    if gap >= 1.0:
+        assert abs(w - 2 * std**2 * math.log(99) / gap) <= 2 * dx
 
 # %% [markdown]
 # **Claim**: $\max_x |\nabla_x f^*|$ is strictly increasing in the gap and passes any fixed

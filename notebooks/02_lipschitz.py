@@ -33,7 +33,7 @@
 # - why the Wasserstein GAN needs a 1-Lipschitz critic (Kantorovich–Rubinstein duality).
 #
 # **What you need**: lesson 01; singular values (the SVD) at the level of "$W = U \Sigma V^\top$".
-# Full mode takes about a minute on a 2-core CPU; no GPU.
+# Full mode takes one to two minutes on a 2-core CPU; no GPU.
 
 # %%
 import math
@@ -237,9 +237,10 @@ assert est_shear <= bound_right * (1 + rtol)
 # %% [markdown]
 # ## Step 3: how tight is the bound?
 #
-# The bound is cheap; the true constant is not (computing it exactly for ReLU networks is
-# NP-hard). Any pair of points, and any gradient norm where $f$ is differentiable, gives a
-# *lower* estimate. `lipschitz_lower_estimate` takes the largest of
+# The bound is cheap; the true constant is not (computing it exactly is NP-hard already for
+# two-layer ReLU networks; Virmaux and Scaman, NeurIPS 2018). Any pair of points, and any
+# gradient norm where $f$ is differentiable, gives a *lower* estimate.
+# `lipschitz_lower_estimate` takes the largest of
 #
 # - the gradient norms $\|\nabla_x f(x_i)\|$ over the data, and
 # - the ratios $|f(x) - f(y)| / \|x - y\|$ reached by gradient ascent (Adam) on pairs that
@@ -296,6 +297,37 @@ for width in widths:
 # directions of consecutive layers are unrelated, so each layer loses a constant factor
 # against the bound, and those factors multiply with depth.
 #
+# Both reasons can be measured on the widest, deepest random network of the loop above: the
+# fraction of hidden units a data point switches on, and the overlap $|u_1^{l\top} v_1^{l+1}|$
+# between layer $l$'s worst output direction and layer $l+1$'s worst input direction (1 when
+# aligned; about $1/\sqrt{\text{width}}$ for unrelated random directions).
+
+# %%
+linears = [m for m in net if isinstance(m, nn.Linear)]
+h_act, active = x_data, []
+with torch.no_grad():
+    for layer in linears[:-1]:
+        h_act = torch.relu(layer(h_act))
+        active.append((h_act > 0).double().mean().item())
+    svds = [torch.linalg.svd(m.weight) for m in linears]
+    overlaps = [
+        (svds[i][0][:, 0] @ svds[i + 1][2][0]).abs().item() for i in range(len(linears) - 1)
+    ]
+print(
+    f"width {width}, depth {depth}: active fraction per hidden layer", [round(a, 2) for a in active]
+)
+print("overlap |u1(W^l) . v1(W^l+1)| per pair of layers", [round(o, 3) for o in overlaps])
+
+# %% [markdown]
+# **Claim**: in this random network every hidden layer leaves between 20% and 80% of its
+# units on, and the worst directions of consecutive layers are nearly orthogonal (every
+# overlap below 0.5, where aligned layers would give 1).
+
+# %%
+assert all(0.2 < a < 0.8 for a in active)
+assert max(overlaps) < 0.5
+
+# %% [markdown]
 # A trained network is not random. We train a 3-hidden-layer MLP to tell apart two noisy
 # concentric circles and measure again, before and after.
 
@@ -491,10 +523,14 @@ assert max(gap_curves[True]) > 0.3 * W1
 assert gap_curves[False][-1] > 10 * W1
 
 # %% [markdown]
-# The normalized critic stops well short of $W_1$: a ReLU network whose every layer has
-# $\sigma(\bar W^l) = 1$ usually has a true Lipschitz constant well below 1 (step 4), so it
-# cannot reproduce the slope-$\pm 1$ critic $f^*$. That is the looseness of eq. 7 again, now as
-# a limit on what the constrained discriminator can express.
+# The normalized critic stops well short of $W_1$ (below 90% of it, checked next). One reason
+# is the looseness of step 4: a ReLU network whose every layer has $\sigma(\bar W^l) = 1$ is
+# guaranteed 1-Lipschitz, but its actual slopes are often much smaller, so it cannot build the
+# slope-$\pm 1$ critic $f^*$. The looseness of eq. 7 becomes a limit on what the constrained
+# discriminator can express.
+
+# %%
+assert max(gap_curves[True]) < 0.9 * W1
 
 # %% [markdown]
 # ## Summary
