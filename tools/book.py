@@ -426,7 +426,8 @@ def results_notebook(
             if rf.kind == "csv":
                 parts.append(csv_to_markdown(path))
             else:
-                parts.append(demote_headings(path.read_text(), levels=2))
+                text = re.sub(r"\A\s*# [^\n]*\n", "", path.read_text())  # its own title
+                parts.append(demote_headings(text, levels=2))
         elif expected:
             problems.append(
                 f"{rf.path} is missing although {', '.join(rf.producers)} ran in this build"
@@ -468,7 +469,12 @@ def results_notebook(
         nb.cells.append(
             nbformat.v4.new_markdown_cell(
                 "## Measured in the lessons\n\nNo lesson in this build tags a cell `results` yet; "
-                "the cost ratios of lesson 06 are measured live on its page."
+                "the cost ratios of lesson 06 are measured live on "
+                + (
+                    "[its page](notebooks/06_regularizers.ipynb)."
+                    if "06_regularizers" in by_file
+                    else "its page."
+                )
             )
         )
     return nb, problems
