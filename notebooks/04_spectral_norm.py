@@ -1,0 +1,656 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python (sngan-teach)
+#     language: python
+#     name: sngan-teach
+# ---
+
+# %% [markdown]
+# # Build the spectral normalization layer and read its gradient
+#
+# Spectral normalization (Miyato et al., ICLR 2018, eq. 8) replaces every weight matrix $W$ of
+# the discriminator by
+#
+# $$\bar W_{SN}(W) = \frac{W}{\sigma(W)},\qquad \sigma(W) = \max_{h\neq 0}
+#   \frac{\lVert W h\rVert_2}{\lVert h\rVert_2},$$
+#
+# with $\sigma(W)$ estimated by one step of power iteration per update (lesson 03). This lesson
+# turns that into a layer, proves it equal to PyTorch's, reads its gradient the way the paper
+# does (§2.3, eqs. 9–12), and then looks at what it does *not* guarantee for convolutions.
+#
+# **What you will learn**
+#
+# 1. Write $W/\sigma(W)$ as a tiny module with persistent $u, v$ vectors, then check that the
+#    package layer `sngan_teach.sn.spectral_norm` and PyTorch's
+#    `torch.nn.utils.parametrizations.spectral_norm` give the same outputs, $\sigma$, $u$ and
+#    $v$ (to $10^{-6}$ in float64) over a whole training run and in eval mode.
+# 2. Derive and check the gradient $\partial \bar W_{SN}/\partial W_{ij} =
+#    (E_{ij} - [u_1 v_1^\top]_{ij}\,\bar W_{SN})/\sigma(W)$ (eq. 10) against autograd.
+# 3. Read eq. 12, $\partial V/\partial W = (\hat E[\delta h^\top] - \lambda u_1 v_1^\top)/\sigma$:
+#    SN subtracts $\lambda$ from the first singular component of the update, and only there.
+# 4. Measure the true operator norm of each convolution of the paper's CIFAR-10 discriminator and
+#    see that it is *larger* than the reshaped-kernel $\sigma$ that SN sets to 1, so the product
+#    bound of lesson 02 for an SN discriminator is not 1.
+#
+# **What you need**: lesson 02 (Lipschitz constants, the product bound) and lesson 03 (power
+# iteration). About 2 minutes on a CPU in full mode; no GPU.
+
+# %%
+import copy
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import spectral_norm as torch_spectral_norm
+from tqdm.auto import tqdm
+
+from sngan_teach.lipschitz import conv_unfold_factor, lipschitz_lower_estimate, product_bound
+from sngan_teach.models import StandardDiscriminator
+from sngan_teach.runtime import pick, seed_all
+from sngan_teach.sn import conv_operator_norm, estimated_sigma, spectral_norm
+
+# %%
+seed = 0
+gen = seed_all(seed)  # seeds torch, numpy, random; gen for explicit draws
+dtype = torch.float64  # exact comparisons are made in float64
+d_in, d_out = 32, 64  # W in R^{d_out x d_in}, the linear layer of Steps 1-2
+batch = 16  # N, mini-batch size of the toy training runs
+n_steps = pick(quick=60, full=400)  # training steps of the three-way comparison
+alpha = 2e-3  # Adam learning rate of the toy runs
+n_grad_checks = pick(quick=3, full=20)  # random matrices for the eq. 10 check
+n_conv_iters = pick(quick=20, full=80)  # power-iteration steps for conv operator norms
+n_fft_iters = pick(quick=150, full=400)  # power-iteration steps for the FFT comparison
+n_lip_steps = pick(quick=10, full=100)  # ascent steps of the empirical Lipschitz estimate
+n_lip_points = pick(quick=8, full=32)  # images for the empirical Lipschitz estimate
+tol = 1e-6  # the promised agreement with PyTorch, float64
+
+# %% [markdown]
+# ## Step 1: $W/\sigma(W)$ in ten lines
+#
+# A spectrally normalized linear layer keeps the raw weight $W$ as its parameter and two unit
+# vectors as *buffers*: $u\in\mathbb R^{d_{out}}$ and $v\in\mathbb R^{d_{in}}$. In training mode
+# each forward runs one power-iteration step without autograd,
+#
+# $$u \leftarrow \frac{W v}{\lVert W v\rVert},\qquad v \leftarrow \frac{W^\top u}{\lVert W^\top
+# u\rVert},\qquad \sigma = u^\top W v,$$
+#
+# and uses $\bar W = W/\sigma$. The vectors are kept ("recycled") to the next step, where $W$ has
+# moved only a little, so one step per update keeps them close to the top singular vectors
+# (lesson 03). $u$ and $v$ enter $\sigma$ as constants: autograd differentiates $u^\top W v$
+# only through $W$. In eval mode the stored vectors are used as they are.
+#
+# The order of the two half-steps is PyTorch's ($u$ first). The paper's Algorithm 1 writes $v$
+# first; we check below that both walk the *same* chain of vectors, half a step apart.
+
+
+# %%
+class ScratchSNLinear(nn.Module):
+    """h -> (W / sigma(W)) h + b, one power-iteration step per training forward."""
+
+    def __init__(self, linear: nn.Linear, generator: torch.Generator) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(linear.weight.detach().clone())  # W, d_out x d_in
+        self.bias = nn.Parameter(linear.bias.detach().clone())
+        W = self.weight.detach()
+        u = torch.randn(W.shape[0], generator=generator, dtype=W.dtype)
+        v = torch.randn(W.shape[1], generator=generator, dtype=W.dtype)
+        self.register_buffer("u", F.normalize(u, dim=0))
+        self.register_buffer("v", F.normalize(v, dim=0))
+
+    def normalized_weight(self) -> torch.Tensor:
+        W = self.weight
+        if self.training:
+            with torch.no_grad():  # the iteration itself is not differentiated
+                self.u = F.normalize(W @ self.v, dim=0)
+                self.v = F.normalize(W.T @ self.u, dim=0)
+        sigma = self.u @ W @ self.v  # u, v constants: d sigma / dW = u v^T
+        return W / sigma
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return F.linear(h, self.normalized_weight(), self.bias)
+
+
+base = nn.Linear(d_in, d_out, dtype=dtype)
+scratch = ScratchSNLinear(base, gen)
+for _ in range(15):  # warm up the vectors, as the package and PyTorch do at registration
+    scratch.normalized_weight()
+W = scratch.weight.detach()
+sigma_svd = torch.linalg.matrix_norm(W, ord=2)
+sigma_scratch = scratch.u @ W @ scratch.v
+sigma_of_Wbar = torch.linalg.matrix_norm(scratch.normalized_weight().detach(), ord=2)
+print(f"sigma(W) by SVD     = {sigma_svd:.6f}")
+print(f"u^T W v after 16 it = {sigma_scratch:.6f}")
+print(f"sigma(W / sigma)    = {sigma_of_Wbar:.6f}")
+
+# %% [markdown]
+# **Claim.** After the warm-up $u^\top W v$ is within 1% of $\sigma(W)$, never above it
+# ($u^\top W v \le \lVert u\rVert\,\sigma(W)\,\lVert v\rVert$), and the normalized weight has
+# spectral norm within 1% of 1, never below it.
+
+# %%
+assert sigma_scratch <= sigma_svd * (1 + 1e-12)
+assert (sigma_svd - sigma_scratch) / sigma_svd < 1e-2
+assert 1 - 1e-12 <= sigma_of_Wbar < 1.01
+
+# %% [markdown]
+# **The paper's order, half a step apart.** Algorithm 1 stores $\tilde u$ and runs
+# $v\leftarrow W^\top u$, then $u\leftarrow Wv$; PyTorch stores $v$ as well and runs
+# $u\leftarrow Wv$, then $v\leftarrow W^\top u$. For a fixed $W$ both produce the alternating
+# chain $u_0\to v_1\to u_1\to v_2\to\cdots$; started from the same $u_0$, the paper's step $k$
+# returns $(u_k, v_k)$ and PyTorch's returns $(u_k, v_{k+1})$.
+
+# %%
+u0 = F.normalize(torch.randn(d_out, generator=gen, dtype=dtype), dim=0)
+u_paper, v_torch = u0, F.normalize(W.T @ u0, dim=0)  # PyTorch's state: v_1
+for _ in range(5):
+    v_paper = F.normalize(W.T @ u_paper, dim=0)  # Algorithm 1
+    u_paper = F.normalize(W @ v_paper, dim=0)
+    u_torch = F.normalize(W @ v_torch, dim=0)  # PyTorch's order
+    v_next = F.normalize(W.T @ u_torch, dim=0)
+    torch.testing.assert_close(u_torch, u_paper, rtol=0, atol=1e-12)  # the same u_k ...
+    torch.testing.assert_close(v_torch, v_paper, rtol=0, atol=1e-12)  # ... and v_k
+    v_torch = v_next
+print("the two orders walk the same chain of vectors")
+
+# %% [markdown]
+# ## Step 2: the package layer, proven equal to the scratch one and to PyTorch's
+#
+# `sngan_teach.sn.spectral_norm(module)` registers the same computation as a
+# `torch.nn.utils.parametrize` parametrization, for `Linear`, `Conv2d` (the kernel
+# $(d_{out}, d_{in}, k_h, k_w)$ seen as a $d_{out}\times d_{in}k_hk_w$ matrix) and
+# `ConvTranspose2d` (output axis 1). It also computes $\sigma$ in float32 under bf16 autocast,
+# compiles without graph breaks, and saves $u, v$ in the `state_dict` (see its docstring and
+# `tests/test_sn.py`). We start three copies of the same layer from the same $W$, $u$, $v$ and
+# train them side by side with Adam on a regression loss, comparing at every step:
+# outputs, $\sigma$, $u$ and $v$.
+
+
+# %%
+def torch_sigma(layer: nn.Module) -> torch.Tensor:
+    """u^T W v from the buffers of PyTorch's parametrization (what its next eval forward uses)."""
+    p = layer.parametrizations.weight[0]
+    return p._u @ layer.parametrizations.weight.original.detach() @ p._v
+
+
+ours = spectral_norm(copy.deepcopy(base))
+theirs = torch_spectral_norm(copy.deepcopy(base))
+scratch = ScratchSNLinear(base, gen)
+for _ in range(15):  # the same warm-up as at registration
+    scratch.normalized_weight()
+with torch.no_grad():  # one set of starting vectors for all three
+    for layer in (ours.parametrizations.weight[0], theirs.parametrizations.weight[0]):
+        layer._u.copy_(scratch.u)
+        layer._v.copy_(scratch.v)
+
+models = {"scratch": scratch, "ours": ours, "PyTorch": theirs}
+opts = {k: torch.optim.Adam(m.parameters(), lr=alpha) for k, m in models.items()}
+target = nn.Linear(d_in, d_out, dtype=dtype)  # a random teacher to regress onto
+worst = {"output": 0.0, "sigma": 0.0, "u": 0.0, "v": 0.0}
+sigma_est, sigma_true = [], []
+for _ in tqdm(range(n_steps), desc="three-way training"):
+    x = torch.randn(batch, d_in, generator=gen, dtype=dtype)
+    with torch.no_grad():
+        y = 0.5 * target(x)
+    outs = {k: m(x) for k, m in models.items()}
+    sigmas = {
+        "scratch": scratch.u @ scratch.weight.detach() @ scratch.v,
+        "ours": estimated_sigma(ours),
+        "PyTorch": torch_sigma(theirs),
+    }
+    us = {
+        "scratch": scratch.u,
+        "ours": ours.parametrizations.weight[0]._u,
+        "PyTorch": theirs.parametrizations.weight[0]._u,
+    }
+    vs = {
+        "scratch": scratch.v,
+        "ours": ours.parametrizations.weight[0]._v,
+        "PyTorch": theirs.parametrizations.weight[0]._v,
+    }
+    for k in ("scratch", "ours"):
+        worst["output"] = max(worst["output"], (outs[k] - outs["PyTorch"]).abs().max().item())
+        worst["sigma"] = max(worst["sigma"], (sigmas[k] - sigmas["PyTorch"]).abs().item())
+        worst["u"] = max(worst["u"], (us[k] - us["PyTorch"]).abs().max().item())
+        worst["v"] = max(worst["v"], (vs[k] - vs["PyTorch"]).abs().max().item())
+    sigma_est.append(sigmas["ours"].item())
+    sigma_true.append(torch.linalg.matrix_norm(scratch.weight.detach(), ord=2).item())
+    for k in models:
+        opts[k].zero_grad()
+        F.mse_loss(outs[k], y).backward()
+        opts[k].step()
+print({k: f"{v:.1e}" for k, v in worst.items()})
+
+# %%
+sigma_est_t, sigma_true_t = torch.tensor(sigma_est), torch.tensor(sigma_true)
+rel_err = (sigma_true_t - sigma_est_t) / sigma_true_t
+fig, ax = plt.subplots(1, 2, figsize=(9, 3.5))
+ax[0].plot(sigma_true, label=r"$\sigma(W)$ by SVD")
+ax[0].plot(sigma_est, "--", label=r"$u^\top W v$, one step per update")
+ax[0].set(xlabel="training step", ylabel=r"$\sigma$", title=r"$\sigma$ tracked while $W$ trains")
+ax[0].legend()
+ax[1].semilogy(rel_err.clamp_min(1e-17))
+ax[1].set(
+    xlabel="training step", ylabel="relative error", title=r"error of the estimate of $\sigma$"
+)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# **Claims.** (a) Over the whole run the scratch layer, the package layer and PyTorch's agree to
+# $10^{-6}$ (float64) in outputs, $\sigma$, $u$ and $v$; in fact to round-off. (b) The recycled
+# one-step estimate never exceeds the true $\sigma(W)$ and stays within 1% of it while $W$
+# changes (its $\sigma$ moves by more than that over the run).
+
+# %%
+assert all(value < tol for value in worst.values()), worst
+assert (rel_err > -1e-12).all()
+assert rel_err.max() < 1e-2, rel_err.max()
+assert abs(sigma_true[-1] - sigma_true[0]) / sigma_true[0] > 0.02
+
+# %% [markdown]
+# **Eval mode.** In eval mode no power iteration runs: $u, v$ stay put and the same input gives
+# the same output, in all three layers.
+
+# %%
+for m in models.values():
+    m.eval()
+u_before = ours.parametrizations.weight[0]._u.clone()
+v_before = ours.parametrizations.weight[0]._v.clone()
+x = torch.randn(batch, d_in, generator=gen, dtype=dtype)
+eval_outs = {k: m(x) for k, m in models.items()}
+for k in ("scratch", "ours"):
+    torch.testing.assert_close(eval_outs[k], eval_outs["PyTorch"], rtol=0, atol=tol)
+torch.testing.assert_close(ours(x), eval_outs["ours"], rtol=0, atol=0)
+assert torch.equal(ours.parametrizations.weight[0]._u, u_before)
+assert torch.equal(ours.parametrizations.weight[0]._v, v_before)
+torch.testing.assert_close(
+    theirs.parametrizations.weight[0]._u, u_before, rtol=0, atol=tol
+)  # PyTorch's too
+for m in models.values():
+    m.train()
+
+# %% [markdown]
+# From here on the series imports the layer from the package: `spectral_norm` for one module,
+# `add_sn(net_D)` for every `Linear`/`Conv` of a network, `remove_sn` to undo it.
+#
+# ## Step 3: the gradient (paper eqs. 9–10)
+#
+# With $u_1, v_1$ the first singular vectors, $\sigma(W) = u_1^\top W v_1$ and
+# $\partial\sigma/\partial W_{ij} = [u_1 v_1^\top]_{ij}$. The quotient rule gives
+#
+# $$\frac{\partial \bar W_{SN}}{\partial W_{ij}} = \frac{E_{ij}}{\sigma(W)} -
+#   \frac{[u_1v_1^\top]_{ij}}{\sigma(W)^2}W
+#   = \frac{1}{\sigma(W)}\left(E_{ij} - [u_1v_1^\top]_{ij}\,\bar W_{SN}\right),$$
+#
+# where $E_{ij}$ is 1 at $(i,j)$ and 0 elsewhere. We check the whole Jacobian (a
+# $d_{out}\times d_{in}\times d_{out}\times d_{in}$ array) against autograd through an exact
+# SVD, in float64, on random matrices.
+
+
+# %%
+def eq10_jacobian(W: torch.Tensor) -> torch.Tensor:
+    """J[a, b, i, j] = d Wbar[a, b] / d W[i, j] from eq. 10."""
+    U, S, Vh = torch.linalg.svd(W)
+    u1, v1, sigma = U[:, 0], Vh[0], S[0]
+    W_bar = W / sigma
+    m, n = W.shape
+    E = torch.eye(m * n, dtype=W.dtype).reshape(m, n, m, n)  # E[a, b, i, j] = [E_ij]_ab
+    return (E - W_bar[:, :, None, None] * torch.outer(u1, v1)[None, None]) / sigma
+
+
+def autograd_jacobian(W: torch.Tensor) -> torch.Tensor:
+    return torch.autograd.functional.jacobian(lambda A: A / torch.linalg.matrix_norm(A, ord=2), W)
+
+
+worst_jac = 0.0
+for _ in range(n_grad_checks):
+    m, n = torch.randint(2, 7, (2,), generator=gen).tolist()
+    A = torch.randn(m, n, generator=gen, dtype=dtype)
+    diff = (eq10_jacobian(A) - autograd_jacobian(A)).abs().max().item()
+    worst_jac = max(worst_jac, diff)
+print(f"largest |eq. 10 - autograd| over {n_grad_checks} matrices: {worst_jac:.1e}")
+
+# %% [markdown]
+# **Claim.** Eq. 10 is the exact Jacobian of $W\mapsto W/\sigma(W)$ (where $\sigma_1$ is simple).
+
+# %%
+assert worst_jac < 1e-10, worst_jac
+
+
+# %% [markdown]
+# **A tempting shortcut, and why it is wrong.** It is tempting to treat $\sigma$ as a number
+# computed on the side (`sigma.detach()`, or `sigma.item()`), so the gradient is just
+# $E_{ij}/\sigma$. That drops the second term of eq. 10: the layer then no longer "knows" that
+# its output is divided by $\sigma$. Run with the check of the previous cell, it fails:
+
+
+# %%
+def shortcut_jacobian(W: torch.Tensor) -> torch.Tensor:
+    """The wrong one: sigma treated as a constant."""
+    m, n = W.shape
+    sigma = torch.linalg.matrix_norm(W, ord=2)
+    return torch.eye(m * n, dtype=W.dtype).reshape(m, n, m, n) / sigma
+
+
+def check_jacobian(jacobian_fn) -> None:
+    A = torch.randn(4, 3, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+    diff = (jacobian_fn(A) - autograd_jacobian(A)).abs().max().item()
+    assert diff < 1e-10, f"Jacobian off by {diff:.2e}"
+
+
+# %% tags=["raises-exception"]
+check_jacobian(shortcut_jacobian)
+
+# %% [markdown]
+# The check raised. We confirm that it raises, and that eq. 10 passes the same check:
+
+# %%
+try:
+    check_jacobian(shortcut_jacobian)
+    raise RuntimeError("the shortcut should have failed the check")
+except AssertionError as err:
+    print("shortcut rejected:", err)
+check_jacobian(eq10_jacobian)
+
+# %% [markdown]
+# ## Step 4: what the gradient does (eqs. 11–12)
+#
+# Put the layer in a network: $V$ is the objective, $h$ the layer's input, $W\!\bar{}_{SN}h$ its
+# output and $\delta = (\partial V/\partial(\bar W_{SN}h))^\top$. Summed over a mini-batch,
+#
+# $$\frac{\partial V}{\partial W} = \frac{1}{\sigma(W)}\left(\hat E[\delta h^\top] -
+#   \lambda\, u_1 v_1^\top\right), \qquad \lambda = \hat E[\delta^\top \bar W_{SN} h].$$
+#
+# $\hat E[\delta h^\top]$ is the gradient the layer would get if $\bar W_{SN}$ were its own
+# parameter. SN divides it by $\sigma$ and subtracts $\lambda u_1v_1^\top$: in the basis of
+# singular vectors ($U^\top\,\cdot\,V$) only the $(1,1)$ entry changes, by $-\lambda$. When
+# $\lambda>0$ (the objective would grow by scaling the output up) the update is pushed *away*
+# from growing the first singular direction, an adaptive penalty; and when
+# $\hat E[\delta h^\top] = k u_1v_1^\top$ the gradient vanishes. We check each piece with
+# autograd on a small network $V = \hat E[\,\mathrm{softplus}(a^\top \mathrm{lReLU}(\bar W h))]$,
+# using the exact singular vectors (as the paper does).
+
+# %%
+W_param = torch.randn(d_out, d_in, generator=gen, dtype=dtype).requires_grad_(True)
+a = torch.randn(d_out, generator=gen, dtype=dtype)
+h = torch.randn(batch, d_in, generator=gen, dtype=dtype)
+U, S, Vh = torch.linalg.svd(W_param.detach(), full_matrices=False)
+u1, v1, sigma = U[:, 0], Vh[0], S[0]
+W_bar = W_param / torch.linalg.matrix_norm(W_param, ord=2)
+out = h @ W_bar.T  # rows are (W_bar h_n)^T
+out.retain_grad()
+V = F.softplus(F.leaky_relu(out, 0.1) @ a).mean()
+V.backward()
+delta = out.grad  # rows are delta_n^T, the 1/N of the mean included
+E_delta_h = delta.T @ h  # E[delta h^T], d_out x d_in
+lam = (delta * out.detach()).sum()  # E[delta^T W_bar h]
+grad_eq12 = (E_delta_h - lam * torch.outer(u1, v1)) / sigma
+print(f"lambda = {lam:.4f} = <E[delta h^T], W_bar> = {(E_delta_h * W_bar.detach()).sum():.4f}")
+print(f"|eq. 12 - autograd| = {(grad_eq12 - W_param.grad).abs().max():.1e}")
+
+# %%
+in_basis_plain = U.T @ E_delta_h @ Vh.T  # U^T E[delta h^T] V
+in_basis_sn = U.T @ (sigma * W_param.grad) @ Vh.T  # U^T (sigma dV/dW) V
+k_show = 8
+fig, ax = plt.subplots(figsize=(6, 3.5))
+idx = torch.arange(k_show)
+ax.bar(idx - 0.2, in_basis_plain.diagonal()[:k_show], width=0.4, label=r"$\hat E[\delta h^\top]$")
+ax.bar(
+    idx + 0.2, in_basis_sn.diagonal()[:k_show], width=0.4, label=r"$\sigma\,\partial V/\partial W$"
+)
+ax.set(
+    xlabel="singular direction i",
+    ylabel=r"component $u_i^\top G\, v_i$",
+    title=rf"SN removes $\lambda$ = {lam:.3f} from direction 1 only",
+)
+ax.legend()
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# **Claims.** (a) Eq. 12 equals autograd's gradient, and $\lambda$ computed as the batch average
+# $\hat E[\delta^\top\bar W h]$ equals $\langle \hat E[\delta h^\top], \bar W\rangle$. (b) In the
+# singular basis, $\sigma\,\partial V/\partial W$ differs from $\hat E[\delta h^\top]$ in the
+# $(1,1)$ entry only, by exactly $-\lambda$. (c) The gradient is orthogonal to $W$:
+# $\langle\partial V/\partial W, W\rangle = 0$, because $W/\sigma(W)$ does not change when $W$
+# is scaled. (d) If $\hat E[\delta h^\top] = k\,u_1 v_1^\top$, the gradient is zero.
+
+# %%
+torch.testing.assert_close(W_param.grad, grad_eq12, rtol=0, atol=1e-12)
+torch.testing.assert_close(lam, (E_delta_h * W_bar.detach()).sum(), rtol=0, atol=1e-12)
+change = in_basis_sn - in_basis_plain
+torch.testing.assert_close(change[0, 0], -lam, rtol=0, atol=1e-12)
+change[0, 0] = 0
+assert change.abs().max() < 1e-12
+assert abs((W_param.grad * W_param.detach()).sum()) < 1e-12
+k = 2.5
+G = k * torch.outer(u1, v1)  # an E[delta h^T] aligned with the first singular direction
+grad_aligned = (G - (G * W_bar.detach()).sum() * torch.outer(u1, v1)) / sigma
+assert grad_aligned.abs().max() < 1e-12
+
+# %% [markdown]
+# ## Step 5: convolutions — the reshaped $\sigma$ is not the operator norm
+#
+# For a conv kernel $W\in\mathbb R^{d_{out}\times d_{in}\times k_h\times k_w}$ SN normalizes the
+# $d_{out}\times d_{in}k_hk_w$ matrix (paper §4). The convolution, though, is a linear map on
+# whole images, and its Lipschitz constant is the operator norm
+# $\lVert \mathrm{conv}\rVert = \max_x \lVert \mathrm{conv}(x)\rVert/\lVert x\rVert$ over images
+# of the layer's input size. Each input pixel is read by several overlapping patches, so the two
+# differ (the paper's footnote 3 says "by some predefined $K$").
+# `conv_operator_norm(conv, (C, H, W))` computes the operator norm by power iteration with the
+# convolution and its adjoint (a transposed convolution). We apply SN to the paper's CIFAR-10
+# discriminator (Table 3; `sngan_teach.models.StandardDiscriminator`) and compare, layer by
+# layer on $32\times32\times3$ inputs: the reshaped $\sigma$ (close to 1 after SN), the operator
+# norm, and the upper bound $\sigma\sqrt{\lceil k_h/s\rceil\lceil k_w/s\rceil}$ of lesson 02
+# (`conv_unfold_factor`).
+
+# %%
+seed_all(seed)
+net_D = StandardDiscriminator()
+for name in ("c0", "c1", "c2", "c3", "c4", "c5", "c6", "l7"):
+    spectral_norm(getattr(net_D, name))
+net_D.eval()  # read the layers with the stored u, v
+convs = [net_D.c0, net_D.c1, net_D.c2, net_D.c3, net_D.c4, net_D.c5, net_D.c6]
+labels = ["3x3 64", "4x4/2 64", "3x3 128", "4x4/2 128", "3x3 256", "4x4/2 256", "3x3 512"]
+shapes, size = [], 32
+for conv in convs:  # the input shape (C, H, W) each layer sees
+    shapes.append((conv.in_channels, size, size))
+    size //= conv.stride[0]
+rows = []
+for label, conv, shape in tqdm(list(zip(labels, convs, shapes, strict=True)), desc="conv norms"):
+    sigma_mat = torch.linalg.matrix_norm(conv.weight.detach().flatten(1), ord=2).item()
+    op = conv_operator_norm(
+        conv, shape, n_iterations=n_conv_iters, generator=torch.Generator().manual_seed(seed)
+    )
+    rows.append((label, shape, sigma_mat, op, sigma_mat * conv_unfold_factor(conv)))
+print(f"{'layer':>10} {'input':>12} {'sigma(W_mat)':>13} {'||conv||':>9} {'bound':>6}")
+for label, shape, sigma_mat, op, bound in rows:
+    print(f"{label:>10} {str(shape):>12} {sigma_mat:>13.3f} {op:>9.3f} {bound:>6.2f}")
+
+# %%
+fig, ax = plt.subplots(figsize=(6.5, 3.5))
+idx = torch.arange(len(rows))
+ax.bar(idx - 0.2, [r[2] for r in rows], width=0.4, label=r"$\sigma(W_{mat})$, what SN sets to 1")
+ax.bar(idx + 0.2, [r[3] for r in rows], width=0.4, label=r"operator norm on the layer's input")
+ax.set_xticks(idx.tolist(), labels, rotation=30)
+ax.set(
+    xlabel="conv layer of the standard CNN D",
+    ylabel="norm",
+    title="SN conv layers: matrix vs operator norm",
+)
+ax.legend()
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# **Claims.** (a) For every conv layer, the operator norm is larger than the reshaped $\sigma$ —
+# by at least 10% here — and below the unfold bound $\sigma\sqrt{\lceil k/s\rceil^2}$ (3 for
+# $3\times3$ stride 1, 2 for $4\times4$ stride 2). The lower inequality always holds: place the
+# top right singular vector of $W_{mat}$ as one patch inside the image, and that output pixel
+# alone already has norm $\sigma(W_{mat})$. (b) The $3\times3$ stride-1 layers exceed it more
+# than the stride-2 ones, whose patches overlap less.
+
+# %%
+for label, _, sigma_mat, op, bound in rows:
+    assert 1.1 * sigma_mat < op <= bound * (1 + 1e-9), (label, sigma_mat, op, bound)
+stride1 = [op / s for label, _, s, op, _ in rows if label.startswith("3x3")]
+stride2 = [op / s for label, _, s, op, _ in rows if label.startswith("4x4")]
+assert min(stride1) > max(stride2), (stride1, stride2)
+
+# %% [markdown]
+# **An exact check with the FFT.** With *circular* padding a stride-1 convolution is diagonal
+# in the 2-D Fourier basis: at each frequency $f$ it acts on the channel vector by a
+# $d_{out}\times d_{in}$ matrix $\hat K(f)$, and its operator norm is
+# $\max_f \sigma(\hat K(f))$ (Sedghi, Gupta and Long, ICLR 2019). We take the first layer's
+# kernel with circular padding and compare with the power iteration.
+
+# %%
+circ = nn.Conv2d(3, 64, 3, 1, 1, bias=False, padding_mode="circular")
+with torch.no_grad():
+    circ.weight.copy_(net_D.c0.weight)
+n_pix = 32
+K = circ.weight.detach().double()
+kernel = torch.zeros(64, 3, n_pix, n_pix, dtype=dtype)
+kernel[:, :, :3, :3] = K.flip(-1, -2)  # cross-correlation = convolution with the flipped kernel
+kernel = kernel.roll((-2, -2), dims=(-2, -1))  # centre the 3x3 window on pixel (0, 0)
+K_hat = torch.fft.fft2(kernel).permute(2, 3, 0, 1)  # (n, n, d_out, d_in)
+op_fft = torch.linalg.matrix_norm(K_hat, ord=2).max().item()
+op_power = conv_operator_norm(
+    circ, (3, n_pix, n_pix), n_iterations=n_fft_iters, generator=torch.Generator().manual_seed(seed)
+)
+print(f"FFT: {op_fft:.5f}   power iteration ({n_fft_iters} steps): {op_power:.5f}")
+
+# %% [markdown]
+# **Claim.** The power iteration approaches the exact FFT value from below (within 1% after
+# the iterations of this budget).
+
+# %%
+assert op_power <= op_fft * (1 + 1e-9)
+assert op_power > 0.99 * op_fft, (op_power, op_fft)
+
+# %% [markdown]
+# ## Step 6: the Lipschitz constant of a whole SN discriminator
+#
+# Lesson 02's product bound multiplies the layers' constants. With SN the matrices all have
+# $\sigma = 1$, so the product of the *reshaped* $\sigma$'s is about 1 — but that is not a bound
+# for a CNN. The product of the *operator norms* (times 1 for leaky ReLU, slope 0.1, and the
+# dense layer's $\sigma$) is a true bound. We compare both with an empirical lower estimate
+# (gradient norms and pair ascent, `lipschitz_lower_estimate` of lesson 02) on random images.
+# `product_bound` needs the network as a chain, so we lay the discriminator's own (SN) layers
+# out as an `nn.Sequential`.
+
+# %%
+chain = nn.Sequential(
+    *[layer for conv in convs for layer in (conv, nn.LeakyReLU(net_D.slope))],
+    nn.Flatten(),
+    net_D.l7,
+).eval()
+x_img = torch.rand(n_lip_points, 3, 32, 32, generator=gen) * 2 - 1
+torch.testing.assert_close(chain(x_img).squeeze(1), net_D(x_img))  # the same function
+bound_matrix = product_bound(chain)  # reshaped sigma per conv: ~1, NOT a bound for convs
+bound_unfold = product_bound(chain, conv="unfold")  # a guaranteed (loose) bound
+sigma_dense = torch.linalg.matrix_norm(net_D.l7.weight.detach(), ord=2).item()
+bound_operator = sigma_dense * torch.tensor([r[3] for r in rows]).prod().item()
+lip_lower = lipschitz_lower_estimate(
+    chain, x_img, n_steps=n_lip_steps, lr=0.01, generator=torch.Generator().manual_seed(seed)
+)
+print(f"empirical lower estimate     {lip_lower:8.3f}")
+print(f"product of reshaped sigmas   {bound_matrix:8.3f}")
+print(f"product of operator norms    {bound_operator:8.3f}")
+print(f"product of unfold bounds     {bound_unfold:8.3f}")
+
+# %% [markdown]
+# **Claims.** (a) The empirical estimate stays below the operator-norm product bound, which stays
+# below the unfold bound. (b) The product of reshaped $\sigma$'s is about 1 (each SN layer is
+# normalized), while the true layer-wise bound is an order of magnitude larger: SN makes each
+# *matrix* 1-Lipschitz, not each convolution. In practice the network is far from both bounds,
+# so SN constrains $D$ much more softly than "1-Lipschitz" suggests — and the paper's footnote 3
+# notes that a fixed factor $K$ per layer does not change what the normalization does.
+
+# %%
+assert lip_lower <= bound_operator <= bound_unfold
+assert abs(bound_matrix - 1) < 0.2, bound_matrix
+assert bound_operator > 10 * bound_matrix, (bound_operator, bound_matrix)
+
+# %% [markdown]
+# ## Summary
+#
+# - $\bar W_{SN} = W/\sigma(W)$ with $\sigma = u^\top W v$ and $u, v$ recycled power-iteration
+#   vectors is a few lines; the package layer `sngan_teach.sn.spectral_norm` and PyTorch's agree
+#   with the scratch version to round-off in float64, in training and in eval mode.
+# - Its gradient is $(E_{ij} - [u_1v_1^\top]_{ij}\bar W_{SN})/\sigma$ (eq. 10). Over a batch,
+#   the update is $(\hat E[\delta h^\top] - \lambda u_1v_1^\top)/\sigma$ (eq. 12): SN changes the
+#   plain gradient only along the first singular direction, by $-\lambda$, and its gradient is
+#   always orthogonal to $W$.
+# - For convolutions SN normalizes the reshaped kernel. The true operator norm of each of the
+#   paper's conv layers is 1.1–2.5 times larger, so the network's layer-wise Lipschitz bound is
+#   well above 1, while the measured Lipschitz constant is far below either bound.
+#
+# ## Exercises
+#
+# **1. SN with $K\neq 1$.** Make a layer whose weight has spectral norm $K = 2$ instead of 1,
+# by adding a second parametrization after SN, and check that $\sigma(\bar W) = K$ and that the
+# layer's output is exactly $K$ times that of plain SN. Does it matter for a GAN? (Hint: the
+# hinge loss has a margin of 1.)
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+class Scale(nn.Module):
+    def __init__(self, K: float) -> None:
+        super().__init__()
+        self.K = K
+
+    def forward(self, W: torch.Tensor) -> torch.Tensor:
+        return self.K * W
+
+
+K = 2.0
+plain = spectral_norm(nn.Linear(d_in, d_out, dtype=dtype), n_power_iterations=50).eval()
+scaled = copy.deepcopy(plain)  # eval first: registering reads the weight once
+parametrize.register_parametrization(scaled, "weight", Scale(K))
+sigma_K = torch.linalg.matrix_norm(scaled.weight.detach(), ord=2).item()
+sigma_1 = torch.linalg.matrix_norm(plain.weight.detach(), ord=2).item()
+x = torch.randn(batch, d_in, generator=gen, dtype=dtype)
+torch.testing.assert_close(scaled(x) - scaled.bias, K * (plain(x) - plain.bias))
+assert abs(sigma_K - K * sigma_1) < 1e-12 and abs(sigma_K - K) < 1e-2, sigma_K
+print(f"sigma of the K-scaled weight: {sigma_K:.6f}")
+# With a whole network, K per layer multiplies D by K^L. For the hinge loss, whose margin is 1,
+# that is the same as changing the margin (and the learning rate): it is not a free choice.
+
+# %% [markdown]
+# **2. Zero power iterations per step.** What happens if $u, v$ are never updated after the
+# warm-up (the layer kept in eval mode while it trains)? Train the same layer twice with a loss
+# that rewards a large output, once with one iteration per step and once with none, and
+# compare the true $\sigma(\bar W)$ at the end.
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+n_ex = pick(quick=40, full=200)
+results = {}
+for n_iter_per_step in (1, 0):
+    torch.manual_seed(seed)
+    layer = spectral_norm(nn.Linear(d_in, d_out, dtype=dtype))
+    if n_iter_per_step == 0:
+        layer.parametrizations.weight.eval()  # u, v frozen: 0 iterations per step
+    opt = torch.optim.Adam(layer.parameters(), lr=0.05)
+    for _ in range(n_ex):
+        x = torch.randn(batch, d_in, generator=gen, dtype=dtype)
+        loss = -layer(x).square().mean()  # wants the largest possible gain
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    layer.parametrizations.weight.eval()
+    results[n_iter_per_step] = torch.linalg.matrix_norm(layer.weight.detach(), ord=2).item()
+print({f"{k} iteration(s) per step": f"sigma(W_bar) = {v:.3f}" for k, v in results.items()})
+# With frozen u, v, sigma = u^T W v only measures W along one stale direction; the optimizer
+# grows W in the others, and the "normalized" weight ends far above spectral norm 1.
+assert results[1] < 1.1 and results[0] > 1.3, results
