@@ -90,6 +90,25 @@ def test_estimate_never_exceeds_sigma_1():
             assert sigma <= true * (1 + 1e-12)
 
 
+def test_float32_matches_float64():
+    W = torch.randn(40, 24, generator=gen(14), dtype=F64)
+    s64, u64, _ = power_iteration(W, n_iterations=200, generator=gen(15))
+    s32, u32, v32 = power_iteration(W.float(), n_iterations=200, generator=gen(15))
+    assert s32.dtype == u32.dtype == v32.dtype == torch.float32
+    torch.testing.assert_close(s32.double(), s64, rtol=1e-5, atol=0)
+    assert angle(u32.double(), u64) < 1e-2
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matrix_with_a_cpu_generator_matches_cpu():
+    W = torch.randn(30, 20, generator=gen(16), dtype=F64)
+    s_cpu, u_cpu, _ = power_iteration(W, n_iterations=5, generator=gen(17))
+    s_gpu, u_gpu, _ = power_iteration(W.cuda(), n_iterations=5, generator=gen(17))
+    assert s_gpu.device.type == "cuda" and u_gpu.device.type == "cuda"
+    torch.testing.assert_close(s_gpu.cpu(), s_cpu)
+    torch.testing.assert_close(u_gpu.cpu(), u_cpu)
+
+
 def test_sigma_gradient_is_u_v_transpose():
     W = torch.randn(5, 3, generator=gen(10), dtype=F64, requires_grad=True)
     sigma, u, v = power_iteration(W, n_iterations=3, generator=gen(11))
@@ -244,7 +263,7 @@ def test_angle_ignores_sign_and_scale():
 
 
 @pytest.mark.parametrize("shape", list(SHAPES))
-@pytest.mark.parametrize("gap", [0.0, 0.3, 0.8, 0.95])
+@pytest.mark.parametrize("gap", [0.0, 0.8, 0.95])
 def test_curves_obey_the_theoretical_bounds(shape, gap):
     c = show_convergence(25, gap, shape, seed=3, plot=False)
     tol = 1e-12
