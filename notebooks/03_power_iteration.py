@@ -157,8 +157,10 @@ print("package == by hand == svdvals; d sigma / dW = u v^T")
 # PyTorch's `torch.nn.utils.parametrizations.spectral_norm` keeps both vectors as buffers and
 # runs the two half steps in the **other order**: $u \leftarrow Wv/\lVert Wv\rVert$, then
 # $v \leftarrow W^\top u/\lVert W^\top u\rVert$, and reports $\sigma = u^\top W v$ with the
-# newest $v$, i.e. $\lVert W^\top u\rVert$. Started from the same point, it produces the same
-# $u$ as Algorithm 1 and is half a step ahead in $v$. We set its buffers and compare.
+# newest $v$, i.e. $\lVert W^\top u\rVert$. Given Algorithm 1's first $v$,
+# $W^\top u_0/\lVert W^\top u_0\rVert$, as its starting $v$, it produces the same $u$ as
+# Algorithm 1 and is half a step ahead in $v$. Both estimates approach $\sigma_1$ from below.
+# We overwrite its buffers and compare.
 
 # %%
 k = 3
@@ -179,12 +181,13 @@ print(f"PyTorch sigma = {sigma_torch:.10f}, ||W^T u_k|| = {(W.T @ u_k).norm():.1
 
 # %% [markdown]
 # **Claim.** After $k$ steps PyTorch's $u$ equals ours, its $v$ equals our step $k+1$'s $v$,
-# and its $\sigma$ equals $\lVert W^\top u_k\rVert$.
+# and its $\sigma$ equals $\lVert W^\top u_k\rVert$, below $\sigma_1$.
 
 # %%
 torch.testing.assert_close(sn._u, u_k)
 torch.testing.assert_close(sn._v, v_next)
 torch.testing.assert_close(sigma_torch, (W.T @ u_k).norm())
+assert sigma_torch <= sigma_true * (1 + 1e-12)
 
 # %% [markdown]
 # ## Step 3: how fast it converges
@@ -273,7 +276,9 @@ print("angle(u, u1) after 5 steps:", {g: f"{a:.2e}" for g, a in angles_5.items()
 print("sigma error after 5 steps: ", {g: f"{e:.2e}" for g, e in errors_5.items()})
 assert angles_5[0.3] < angles_5[0.6] < angles_5[0.9] < angles_5[0.99]
 assert angles_5[0.99] > 1.0 and errors_5[0.99] < 0.1
+assert errors_5[0.99] < errors_5[0.9]  # the twist: a smaller sigma error at a smaller gap
 
+# %% [markdown]
 # ### Sliders
 #
 # Move the sliders in JupyterLab: the number of iterations $k$, the gap $\sigma_2/\sigma_1$, the
