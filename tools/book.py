@@ -375,21 +375,27 @@ def csv_to_markdown(path: Path) -> str:
     return "\n".join(lines)
 
 
-def demote_headings(text: str, levels: int = 1) -> str:
-    """Push markdown headings down ``levels`` levels (outside code fences)."""
-    out, fence = [], None
-    for line in text.splitlines():
-        stripped = line.lstrip()
-        marker = stripped[:3]
+def _headings(text: str):
+    """Yield (line index, level) of markdown headings outside code fences."""
+    fence = None
+    for i, line in enumerate(text.splitlines()):
+        marker = line.lstrip()[:3]
         if marker in ("```", "~~~"):
-            if fence is None:
-                fence = marker
-            elif fence == marker:
-                fence = None
-        if fence is None and re.match(r"#{1,6} ", line):
-            line = "#" * levels + line
-        out.append(line)
-    return "\n".join(out)
+            fence = marker if fence is None else (None if fence == marker else fence)
+        elif fence is None and (m := re.match(r"(#{1,6}) ", line)):
+            yield i, len(m.group(1))
+
+
+def demote_headings(text: str, top: int) -> str:
+    """Shift markdown headings so that the highest one has level ``top`` (outside fences)."""
+    found = list(_headings(text))
+    if not found:
+        return text
+    shift = max(0, top - min(level for _, level in found))
+    lines = text.splitlines()
+    for i, level in found:
+        lines[i] = "#" * min(6, level + shift) + lines[i][level:]
+    return "\n".join(lines)
 
 
 def results_notebook(
@@ -427,7 +433,7 @@ def results_notebook(
                 parts.append(csv_to_markdown(path))
             else:
                 text = re.sub(r"\A\s*# [^\n]*\n", "", path.read_text())  # its own title
-                parts.append(demote_headings(text, levels=2))
+                parts.append(demote_headings(text, top=3))
         elif expected:
             problems.append(
                 f"{rf.path} is missing although {', '.join(rf.producers)} ran in this build"
