@@ -80,7 +80,7 @@ rtol = 1e-9  # round-off allowed in "estimate <= bound" (float64)
 # the same constant as its 1-D version (each coordinate of $f(x) - f(y)$ is at most $M$ times the
 # matching coordinate of $x - y$). So:
 #
-# | activation | derivative | $\|a\|_{\rm Lip}$ |
+# | activation | derivative | $\Vert a \Vert_{\rm Lip}$ |
 # |---|---|---|
 # | ReLU $\max(0, x)$ | 0 or 1 | 1 |
 # | leaky ReLU $\max(\beta x, x)$, $0 \le \beta \le 1$ (paper: $\beta = 0.1$) | $\beta$ or 1 | 1 |
