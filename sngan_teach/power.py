@@ -28,6 +28,7 @@ slider function: prints one line and draws the curves).
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 from torch import Tensor
@@ -54,8 +55,10 @@ SHAPES: dict[str, tuple[int, int]] = {
 
 
 def _check_int(name: str, value: object, minimum: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
+    """Accept Python and NumPy integers (not bools); return a Python int >= minimum."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    value = int(value)
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return value

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import matplotlib
+import numpy as np
 import pytest
 import torch
 
@@ -213,6 +214,15 @@ def test_repeated_top_singular_value_sigma_converges_vectors_do_not():
 def test_bad_input_raises_naming_the_argument(kwargs, error, text):
     with pytest.raises(error, match=text):
         power_iteration(**kwargs)
+
+
+def test_numpy_integers_are_accepted_and_bools_rejected():
+    W = torch.randn(4, 3, generator=gen(40), dtype=F64)
+    a = power_iteration(W, n_iterations=np.int64(3), generator=gen(41))
+    b = power_iteration(W, n_iterations=3, generator=gen(41))
+    torch.testing.assert_close(a[0], b[0])
+    with pytest.raises(TypeError, match="n_iterations must be an int, got bool"):
+        power_iteration(W, n_iterations=True)
 
 
 def test_helpers_validate():
