@@ -1,0 +1,670 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python (sngan-teach)
+#     language: python
+#     name: sngan-teach
+# ---
+
+# %% [markdown]
+# # Compare orthonormal regularization, weight clipping and gradient penalties
+#
+# Spectral normalization is one way to keep a discriminator's Lipschitz constant in check. The
+# paper compares it with three older ones (§3, §4.1): **orthonormal regularization** (push every
+# $W^T W$ toward $I$), **weight clipping** (WGAN: clamp every weight to $[-c, c]$) and
+# **gradient penalties** (WGAN-GP, DRAGAN: penalize $\lVert \nabla_x D \rVert$ where samples
+# fall). Each one controls something different, and each one costs something different. This
+# lesson measures both.
+#
+# **What you will learn**
+#
+# 1. Why orthonormal regularization flattens the spectrum to all ones while SN keeps its shape,
+#    and how that plays out when the final layer gets wider (the paper's Fig. 4, at small scale).
+# 2. What clipping to $c = 0.01$ does to a layer's scale and to its spectrum.
+# 3. Write WGAN-GP's and DRAGAN's penalties, and map $\lVert \nabla_x D \rVert$ over the plane to
+#    see that a penalty only acts where its samples fall, while SN's bound holds everywhere.
+# 4. Time a generator update ($n_{dis} = 5$) for no normalization, WN, SN and WGAN-GP side by
+#    side and draw the paper's Fig. 10.
+#
+# **What you need**: lessons 02 (Lipschitz bound), 04 (the SN layer) and 05 (weight
+# normalization, effective rank). About 2–3 minutes on a CPU in full mode; no GPU.
+
+# %%
+import math
+import statistics
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.datasets import load_digits
+from torch import nn
+from tqdm.auto import tqdm
+
+from sngan_teach.regularizers import (
+    add_wn,
+    clip_weights_,
+    dragan_penalty,
+    gradient_penalty,
+    orthogonal_init_,
+    orthonormal_penalty,
+)
+from sngan_teach.runtime import pick, seed_all
+from sngan_teach.sn import add_sn
+from sngan_teach.spectra import effective_rank, layer_singular_values
+
+# %%
+seed = 0
+gen = seed_all(seed)  # one seeded generator for every random draw below
+torch.set_num_threads(1)  # small models: one thread is fastest and keeps timings steady
+
+d_o, d_i = 16, 48  # d_o x d_i: the matrix W of steps 1 and 3
+n_ortho_steps = pick(quick=300, full=600)  # gradient steps on the orthonormal penalty alone
+ortho_coef = 1e-2  # beta, coefficient of the orthonormal penalty in loss_D
+widths = pick(quick=[16, 64, 256], full=[16, 64, 256])  # final-layer widths w (Fig. 4's x-axis)
+n_width_steps = pick(quick=250, full=500)  # D updates per width and method
+
+c = 0.01  # weight clipping bound (paper §4.1)
+n_clip_steps = pick(quick=100, full=200)  # projected-gradient steps under clipping
+
+lam = 10.0  # lambda, gradient-penalty coefficient (paper §4.1)
+n_critic_steps = pick(quick=300, full=800)  # critic updates in the 2-D experiment
+critic_alpha, critic_beta1, critic_beta2 = 5e-4, 0.5, 0.9  # Adam for the 2-D critics
+init_scale = 4.0  # the 2-D critics start with all weights multiplied by this
+grid_n = pick(quick=81, full=121)  # grid points per axis for the gradient map
+
+n_dis = 5  # D updates per G update (paper Fig. 10)
+timing_batch = 64  # batch size in the timing run
+n_timing_rounds = pick(quick=5, full=15)  # interleaved repeats; we report medians
+
+# %% [markdown]
+# ## Step 1: orthonormal regularization flattens the spectrum
+#
+# Orthonormal regularization (Brock et al., 2016; paper eq. 14) adds
+# $\beta \sum_l \lVert W_l^T W_l - I \rVert_F^2$ to the discriminator's loss. Both Gram matrices
+# $W^TW$ and $WW^T$ have the non-zero eigenvalues $\sigma_t^2$, so for a $d_o \times d_i$ matrix
+# with $d_o \le d_i$
+#
+# $$\lVert W W^T - I_{d_o} \rVert_F^2 = \sum_{t=1}^{d_o} (\sigma_t^2 - 1)^2 .$$
+#
+# The penalty is zero exactly when **every** singular value is 1. Spectral normalization asks
+# only $\sigma_1 = 1$. Inline, with the smaller Gram matrix:
+
+# %%
+W = torch.randn(d_o, d_i, generator=gen) / math.sqrt(d_i)
+
+
+def ortho_inline(W):
+    G = W @ W.T if W.shape[0] <= W.shape[1] else W.T @ W
+    return (G - torch.eye(G.shape[0])).pow(2).sum()
+
+
+s = torch.linalg.svdvals(W)
+print(
+    "penalty:", ortho_inline(W).item(), " sum (sigma^2 - 1)^2:", (s.pow(2) - 1).pow(2).sum().item()
+)
+torch.testing.assert_close(ortho_inline(W), (s.pow(2) - 1).pow(2).sum())
+
+layer = nn.Linear(d_i, d_o, bias=False)
+with torch.no_grad():
+    layer.weight.copy_(W)
+torch.testing.assert_close(orthonormal_penalty(layer), ortho_inline(W))  # the package version
+
+# %% [markdown]
+# A trap in eq. (14) taken literally: for a *wide* matrix ($d_o < d_i$), $W^TW$ is
+# $d_i \times d_i$ but has rank at most $d_o$, so $\lVert W^TW - I_{d_i}\rVert_F^2 \ge d_i - d_o$
+# can never reach 0. Run it and it looks as if the regularizer never converges:
+
+
+# %%
+def ortho_literal(W):
+    return (W.T @ W - torch.eye(W.shape[1])).pow(2).sum()
+
+
+W_orth = torch.linalg.qr(torch.randn(d_i, d_o, generator=gen)).Q.T  # orthonormal rows
+print("literal eq. (14) on an orthonormal-row matrix:", ortho_literal(W_orth).item())
+assert ortho_literal(W_orth) > d_i - d_o - 1e-3  # stuck at d_i - d_o = 32, not 0
+
+# %% [markdown]
+# The two sides differ by the constant $d_i - d_o$ only, so they have the same gradient; the
+# smaller Gram matrix is the one to use (it is cheaper and its minimum is 0). That is what
+# `sngan_teach.regularizers.orthonormal_penalty` does, consistently, for every layer.
+
+# %%
+print("smaller Gram side on the same matrix:", ortho_inline(W_orth).item())
+assert ortho_inline(W_orth) < 1e-10
+Wa = W.clone().requires_grad_(True)
+Wb = W.clone().requires_grad_(True)
+ortho_inline(Wa).backward()
+ortho_literal(Wb).backward()
+torch.testing.assert_close(Wa.grad, Wb.grad)
+torch.testing.assert_close(ortho_literal(W) - ortho_inline(W), torch.tensor(float(d_i - d_o)))
+
+# %% [markdown]
+# Now descend on the penalty alone, and compare with spectral normalization of the same start.
+# SN divides by $\sigma_1$, so the *ratios* $\sigma_t / \sigma_1$ are untouched.
+
+# %%
+W_reg = W.clone().requires_grad_(True)
+opt = torch.optim.SGD([W_reg], lr=0.05)
+for _ in range(n_ortho_steps):
+    opt.zero_grad()
+    ortho_inline(W_reg).backward()
+    opt.step()
+s_orth = torch.linalg.svdvals(W_reg.detach())
+s_sn = torch.linalg.svdvals(W / s[0])  # W_bar_SN with the exact sigma
+
+t = np.arange(1, d_o + 1)
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.plot(t, s.numpy(), "o-", label="W (start)")
+ax.plot(t, s_sn.numpy(), "s-", label=r"SN: $W / \sigma_1(W)$")
+ax.plot(t, s_orth.numpy(), "^-", label="after descending on the orthonormal penalty")
+ax.set_xlabel("index t")
+ax.set_ylabel(r"singular value $\sigma_t$")
+ax.set_title("Orthonormal regularization flattens the spectrum, SN rescales it")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# **Claim.** The orthonormal penalty drives every singular value to 1 (the spectrum becomes
+# flat, every direction gets the same gain); SN keeps the shape of the spectrum: $\sigma_1 = 1$
+# and $\sigma_t(\bar W_{SN}) / \sigma_1 = \sigma_t(W)/\sigma_1(W)$.
+
+# %%
+assert (s_orth - 1).abs().max() < 1e-3
+assert s.max() / s.min() > 3  # the start was far from flat...
+torch.testing.assert_close(s_sn, s / s[0])  # ...and SN keeps exactly that shape
+assert abs(s_sn[0] - 1) < 1e-6 and s_sn[-1] < 0.5
+
+# %% [markdown]
+# ## Step 2: a wider final layer, at small scale (the paper's Fig. 4)
+#
+# The paper trains GANs on STL-10 with the input and output widths of the discriminator's final
+# layer scaled by 0.5 to 8, and finds that the Inception score of orthonormal regularization
+# falls as the layer widens while SN's "does not falter" (§4.1.2, Fig. 4). Its explanation: SN
+# lets a layer use only the few directions the data calls for (Fig. 3b: a small effective
+# feature space), while orthonormal regularization makes every singular value 1 and so forces
+# the layer to use *all* its directions, however many there are.
+#
+# A GAN-quality score is out of reach at our scale: we tried digits GANs scored with a digits
+# classifier's Inception score, and over a few hundred updates both methods *improved* from
+# width 16 to 256, within seed-to-seed noise; the paper's trend shows after 100K updates. What
+# we can measure cheaply and reliably is the mechanism. We train lesson 05's discriminator
+# (8×8 digits against a Gaussian with their mean and covariance) with a final hidden layer of
+# width $w \times w$ for several $w$, under orthonormal regularization and under SN, and count
+# how many directions the final layer uses: the effective rank of its $\bar W$ (lesson 05), and
+# the effective rank of the covariance of its output features on held-out digits.
+
+# %%
+digits_flat = torch.tensor(load_digits().data, dtype=torch.float32) / 8 - 1  # 1797 x 64
+split = torch.randperm(len(digits_flat), generator=gen)
+d_train, d_test = digits_flat[split[:1400]], digits_flat[split[1400:]]
+mu = d_train.mean(0)
+L_chol = torch.linalg.cholesky(torch.cov(d_train.T) + 1e-3 * torch.eye(64))
+
+
+def make_wide_D(w):
+    return nn.Sequential(
+        nn.Linear(64, 64), nn.LeakyReLU(0.1),
+        nn.Linear(64, w), nn.LeakyReLU(0.1),
+        nn.Linear(w, w), nn.LeakyReLU(0.1),  # the final hidden layer, w x w
+        nn.Linear(w, 1),
+    )  # fmt: skip
+
+
+def train_wide_D(method, w):
+    torch.manual_seed(seed)
+    net_D = make_wide_D(w)
+    if method == "SN":
+        add_sn(net_D)
+    else:
+        orthogonal_init_(net_D, generator=torch.Generator().manual_seed(seed))
+    opt_D = torch.optim.Adam(net_D.parameters(), lr=1e-3, betas=(0.5, 0.999))
+    for _ in range(n_width_steps):
+        x = d_train[torch.randint(len(d_train), (64,), generator=gen)]
+        x_fake = mu + torch.randn(64, 64, generator=gen) @ L_chol.T
+        loss_D = F.softplus(-net_D(x)).mean() + F.softplus(net_D(x_fake)).mean()
+        if method == "orthonormal":
+            loss_D = loss_D + ortho_coef * orthonormal_penalty(net_D)
+        opt_D.zero_grad()
+        loss_D.backward()
+        opt_D.step()
+    net_D.eval()
+    rank_W = effective_rank(layer_singular_values(net_D)["4"])
+    with torch.no_grad():
+        feats = net_D[:6](d_test)  # the final layer's output features, after the activation
+    feat_var = torch.linalg.eigvalsh(torch.cov(feats.T)).clamp_min(0)
+    rank_feat = effective_rank(feat_var.sqrt())  # squares back to the variances
+    return rank_W, rank_feat
+
+
+width_ranks = {
+    (m, w): train_wide_D(m, w) for m in tqdm(["orthonormal", "SN"], desc="methods") for w in widths
+}
+
+fig, axes = plt.subplots(1, 2, figsize=(8, 3.4))
+for m, marker in [("orthonormal", "^-"), ("SN", "s-")]:
+    axes[0].plot(widths, [width_ranks[m, w][0] for w in widths], marker, label=m)
+    axes[1].plot(widths, [width_ranks[m, w][1] for w in widths], marker, label=m)
+axes[0].plot(widths, widths, "k:", lw=0.8, label="w (all directions)")
+axes[0].set_ylabel(r"effective rank of $\bar W$")
+axes[1].set_ylabel("effective rank of the features")
+for ax in axes:
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("final-layer width w")
+    ax.legend(fontsize=8)
+axes[0].set_title("Directions the final layer uses", fontsize=10)
+axes[1].set_title("Dimensions of its output features", fontsize=10)
+plt.tight_layout()
+plt.show()
+for m in ["orthonormal", "SN"]:
+    print(m, {w: tuple(round(v, 1) for v in width_ranks[m, w]) for w in widths})
+
+# %% [markdown]
+# **Claims.** Under orthonormal regularization the final layer uses essentially all of its
+# directions at every width (effective rank of $\bar W$ above 90 % of $w$), so its feature space
+# grows with the width. Under SN the share of directions used *falls* as the layer widens, and at
+# the largest width SN's layer uses far fewer directions, and its features span fewer
+# dimensions, than the orthonormal one. That is the paper's explanation of Fig. 4: a wide layer
+# forced to use every direction gives the discriminator a large feature space it does not need.
+
+# %%
+w_small, w_large = widths[0], widths[-1]
+for w in widths:
+    assert width_ranks["orthonormal", w][0] > 0.9 * w, (w, width_ranks["orthonormal", w])
+share_sn = [width_ranks["SN", w][0] / w for w in widths]
+# the share of directions SN uses falls with the width
+assert all(a > b for a, b in zip(share_sn[:-1], share_sn[1:], strict=True)), share_sn
+assert width_ranks["SN", w_large][0] < 0.7 * width_ranks["orthonormal", w_large][0]
+assert width_ranks["SN", w_large][1] < width_ranks["orthonormal", w_large][1]
+gain_orth = width_ranks["orthonormal", w_large][1] / width_ranks["orthonormal", w_small][1]
+gain_sn = width_ranks["SN", w_large][1] / width_ranks["SN", w_small][1]
+print(f"features, width {w_small} -> {w_large}: orthonormal x{gain_orth:.2f}, SN x{gain_sn:.2f}")
+
+# %% [markdown]
+# ## Step 3: weight clipping shrinks the layer and, under a pull, collapses it
+#
+# WGAN clamps every weight to $[-c, c]$ after each step, $c = 0.01$. Every entry is bounded, so
+# for a $d_o \times d_i$ layer
+#
+# $$\sigma_1(W) \le \lVert W \rVert_F \le c\sqrt{d_o d_i},$$
+#
+# which is 0.28 for our $16 \times 48$ matrix and, for a whole network, a product of such
+# numbers: the Lipschitz constant is bounded, but so is the *scale* of everything the network
+# can compute. Worse, the only way to get a large output inside the box is to push entries to
+# the corners $\pm c$. Maximize $\lVert W h\rVert$ for a unit $h$ under clipping (a gradient
+# step, then the clamp) and look at the result:
+
+# %%
+h = torch.randn(d_i, generator=gen)
+h = h / h.norm()
+clip_layer = nn.Linear(d_i, d_o, bias=False)
+with torch.no_grad():
+    clip_layer.weight.copy_(W * c)  # a small random start inside the box
+clip_opt = torch.optim.Adam(clip_layer.parameters(), lr=c / 10)
+for _ in range(n_clip_steps):
+    clip_opt.zero_grad()
+    (-clip_layer(h).pow(2).sum()).backward()
+    clip_opt.step()
+    clip_weights_(clip_layer, c)
+W_clip = clip_layer.weight.detach()
+s_clip = torch.linalg.svdvals(W_clip)
+at_bound = (W_clip.abs() > 0.999 * c).float().mean().item()
+print(f"entries at +-c: {at_bound:.0%}, sigma_1 = {s_clip[0]:.4f}, sigma_2 = {s_clip[1]:.2e}")
+print(f"bound c sqrt(d_o d_i) = {c * math.sqrt(d_o * d_i):.4f}")
+print("effective rank:", round(effective_rank(s_clip), 3))
+
+# %% [markdown]
+# **Claim.** Under the pull, every weight saturates at $\pm c$ in the pattern
+# $c\,\operatorname{sign}(s\,h^T)$: a rank-one matrix with $\sigma_1 = c\sqrt{d_o d_i}$ (the bound)
+# and all other singular values 0. The same collapse as WN in lesson 05, for the same reason:
+# a budget (here a box) spent on one direction. And the scale is tiny: $\sigma_1 \approx 0.28$.
+
+# %%
+assert at_bound > 0.99
+row_sign = (W_clip.sign() * h.sign()).sum(dim=1).sign()  # s_i: each row is +-sign(h)
+torch.testing.assert_close(W_clip.sign(), torch.outer(row_sign, h.sign()))
+assert abs(s_clip[0] - c * math.sqrt(d_o * d_i)) < 1e-3 * c * math.sqrt(d_o * d_i)
+assert s_clip[1] < 1e-3 * s_clip[0]
+assert effective_rank(s_clip) < 1.01
+
+# %% [markdown]
+# ## Step 4: gradient penalties act only where their samples fall
+#
+# WGAN-GP (Gulrajani et al., 2017) adds $\lambda\,\mathbb E_{\hat x}[(\lVert \nabla_x D(\hat x)
+# \rVert_2 - 1)^2]$ to the critic's loss, at random interpolates
+# $\hat x = \alpha x + (1 - \alpha)\tilde x$ between a real $x$ and a fake $\tilde x$,
+# $\alpha \sim U[0, 1]$, $\lambda = 10$. DRAGAN (Kodali et al., 2017) uses the same term at noisy
+# copies of the real data, $\hat x = x + \delta$. The gradient $\nabla_x D$ must itself be
+# differentiated with respect to D's weights, so the input gradient is taken with
+# `create_graph=True`: a double backward. Inline:
+
+
+# %%
+def gp_inline(net_D, real, fake, generator):
+    alpha = torch.rand(real.shape[0], 1, generator=generator)
+    x_hat = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(net_D(x_hat).sum(), x_hat, create_graph=True)
+    return (grad.norm(dim=1) - 1).pow(2).mean()
+
+
+def make_critic():
+    return nn.Sequential(
+        nn.Linear(2, 64), nn.LeakyReLU(0.1), nn.Linear(64, 64), nn.LeakyReLU(0.1), nn.Linear(64, 1)
+    )
+
+
+probe = make_critic()
+real_probe = torch.randn(32, 2, generator=gen)
+fake_probe = torch.randn(32, 2, generator=gen)
+gp_a = gp_inline(probe, real_probe, fake_probe, torch.Generator().manual_seed(1))
+gp_b = gradient_penalty(probe, real_probe, fake_probe, generator=torch.Generator().manual_seed(1))
+print("inline:", gp_a.item(), " package:", gp_b.item())
+torch.testing.assert_close(gp_a, gp_b)
+gp_b.backward()  # it trains D: the graph through grad_x D reaches the weights
+assert probe[0].weight.grad.abs().sum() > 0
+
+# A linear critic D(x) = a.x has gradient a everywhere: both penalties are (||a|| - 1)^2.
+lin = nn.Linear(2, 1)
+expected = (lin.weight.norm() - 1).pow(2)
+torch.testing.assert_close(gradient_penalty(lin, real_probe, fake_probe, generator=gen), expected)
+torch.testing.assert_close(dragan_penalty(lin, real_probe, generator=gen), expected)
+
+# %% [markdown]
+# Now a 2-D experiment. Real data: 8 Gaussians on a ring of radius 2 (std 0.05). Fake data: a
+# fixed blob at the origin (std 0.3), standing in for an early generator. Three critics with the
+# Wasserstein loss $\mathbb E[D(\tilde x)] - \mathbb E[D(x)]$: WGAN-GP, DRAGAN and SN (SN on
+# every layer, no penalty). All three start from the *same* steep weights (every weight
+# multiplied by `init_scale` = 4, as a critic might be after a phase without constraint); the
+# question is what each method does about that steepness, and where.
+
+
+# %%
+def sample_real(n):
+    k = torch.randint(8, (n,), generator=gen)
+    angle = 2 * math.pi * k / 8
+    centres = 2.0 * torch.stack([angle.cos(), angle.sin()], dim=1)
+    return centres + 0.05 * torch.randn(n, 2, generator=gen)
+
+
+def sample_fake(n):
+    return 0.3 * torch.randn(n, 2, generator=gen)
+
+
+def train_critic(method):
+    torch.manual_seed(seed)
+    net_D = make_critic()
+    with torch.no_grad():
+        for p in net_D.parameters():
+            p.mul_(init_scale)
+    if method == "SN":
+        add_sn(net_D)
+    opt_D = torch.optim.Adam(
+        net_D.parameters(), lr=critic_alpha, betas=(critic_beta1, critic_beta2)
+    )
+    for _ in range(n_critic_steps):
+        x, x_fake = sample_real(256), sample_fake(256)
+        loss_D = net_D(x_fake).mean() - net_D(x).mean()
+        if method == "WGAN-GP":
+            loss_D = loss_D + lam * gradient_penalty(net_D, x, x_fake, generator=gen)
+        elif method == "DRAGAN":
+            loss_D = loss_D + lam * dragan_penalty(net_D, x, generator=gen)
+        opt_D.zero_grad()
+        loss_D.backward()
+        opt_D.step()
+    return net_D.eval()
+
+
+def grad_norm(net_D, x):
+    x = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(net_D(x).sum(), x)
+    return grad.norm(dim=1).detach()
+
+
+critics = {m: train_critic(m) for m in tqdm(["WGAN-GP", "DRAGAN", "SN"], desc="2-D critics")}
+
+xs = torch.linspace(-6, 6, grid_n)
+XX, YY = torch.meshgrid(xs, xs, indexing="xy")
+grid = torch.stack([XX.flatten(), YY.flatten()], dim=1)
+radius = grid.norm(dim=1)
+off = radius > 3.5  # far from every real sample, fake sample and interpolate
+maps = {m: grad_norm(net, grid) for m, net in critics.items()}
+
+fig, axes = plt.subplots(1, 3, figsize=(10, 3.4))
+vmax = max(v.max().item() for v in maps.values())
+for ax, (m, g) in zip(axes, maps.items(), strict=True):
+    im = ax.imshow(
+        g.reshape(grid_n, grid_n).numpy(), origin="lower", extent=(-6, 6, -6, 6), vmin=0, vmax=vmax
+    )
+    pts = sample_real(200)
+    ax.scatter(pts[:, 0], pts[:, 1], s=2, c="white", label="real")
+    ax.add_patch(plt.Circle((0, 0), 3.5, fill=False, ls="--", color="w", lw=0.8))
+    ax.set_title(f"{m}: max {g.max():.2f}", fontsize=10)
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+fig.colorbar(im, ax=axes, label=r"$\|\nabla_x D\|$")
+fig.suptitle(r"Gradient norm of the trained critics over the plane (dashed: radius 3.5)")
+plt.show()
+
+# %% [markdown]
+# On the samples the penalty sees, WGAN-GP's critic has $\lVert\nabla_x D\rVert$ close to 1,
+# as intended. For SN, the bound is global: with 1-Lipschitz leaky ReLUs,
+# $\lVert \nabla_x D(x) \rVert \le \prod_l \sigma_1(\bar W_l)$ at every $x$ (lesson 02), and each
+# $\sigma_1(\bar W_l) \approx 1$. Compute the bound from the layers' exact spectra, for all three:
+
+# %%
+bounds = {
+    m: math.prod(sv[0].item() for sv in layer_singular_values(net).values())
+    for m, net in critics.items()
+}
+for m in critics:
+    g = maps[m]
+    print(
+        f"{m:>8}: product bound {bounds[m]:8.2f} | grad norm on real data (median) "
+        f"{grad_norm(critics[m], sample_real(2000)).median():.2f} | off the samples: "
+        f"median {g[off].median():.2f}, max {g[off].max():.2f}"
+    )
+
+# %% [markdown]
+# **Claims.** (1) Where its samples fall, WGAN-GP's critic meets its target
+# $\lVert\nabla_x D\rVert \approx 1$. (2) Off the sampled region nothing controls it: there its
+# gradient norm exceeds 3, more than three times anything the SN critic has anywhere, and its
+# layers' product bound is far above 1. (3) SN's critic stays below its product bound at every
+# point of the plane, and that bound is close to 1.
+
+# %%
+alpha_chk = torch.rand(2000, 1, generator=gen)
+interp = alpha_chk * sample_real(2000) + (1 - alpha_chk) * sample_fake(2000)
+gp_on_samples = grad_norm(critics["WGAN-GP"], interp).median().item()
+print("WGAN-GP, median grad norm at interpolates:", round(gp_on_samples, 3))
+assert abs(gp_on_samples - 1) < 0.3
+assert maps["WGAN-GP"][off].max() > 3
+assert maps["WGAN-GP"][off].max() > 3 * maps["SN"].max()
+assert bounds["WGAN-GP"] > 10
+assert maps["SN"].max() <= bounds["SN"] + 1e-5
+assert bounds["SN"] < 1.1
+
+# %% [markdown]
+# ## Step 5: what each method costs per generator update
+#
+# The paper's Fig. 10 times 100 generator updates with $n_{dis} = 5$ for WGAN-GP, WN, SN and no
+# normalization ("vanilla"). SN adds one power iteration (two matrix-vector products) per layer
+# per D step; WN a row-norm per layer; WGAN-GP a third forward pass on the interpolates and a
+# **double backward**. We time the same small convolutional GAN on 8×8 digits with each method,
+# interleaving the methods round by round (so a slow moment of the machine hits all of them)
+# and taking medians.
+
+# %%
+digits = digits_flat.reshape(-1, 1, 8, 8)  # N x 1 x 8 x 8, in [-1, 1]
+
+
+def make_conv_D():
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), nn.LeakyReLU(0.1),
+        nn.Conv2d(32, 64, 4, stride=2, padding=1), nn.LeakyReLU(0.1),
+        nn.Conv2d(64, 64, 3, padding=1), nn.LeakyReLU(0.1),
+        nn.Flatten(), nn.Linear(64 * 4 * 4, 1),
+    )  # fmt: skip
+
+
+def make_conv_G():
+    return nn.Sequential(
+        nn.Linear(16, 64 * 4 * 4), nn.ReLU(), nn.Unflatten(1, (64, 4, 4)),
+        nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), nn.ReLU(),
+        nn.Conv2d(32, 1, 3, padding=1), nn.Tanh(),
+    )  # fmt: skip
+
+
+def make_setup(method):
+    torch.manual_seed(seed)
+    net_D, net_G = make_conv_D(), make_conv_G()
+    if method == "WN":
+        add_wn(net_D)
+    elif method == "SN":
+        add_sn(net_D)
+    opt_D = torch.optim.Adam(net_D.parameters(), lr=1e-4, betas=(0.5, 0.9))
+    opt_G = torch.optim.Adam(net_G.parameters(), lr=1e-4, betas=(0.5, 0.9))
+    return method, net_D, net_G, opt_D, opt_G
+
+
+def generator_update(setup):
+    """n_dis D steps and one G step: the unit the paper times."""
+    method, net_D, net_G, opt_D, opt_G = setup
+    for _ in range(n_dis):
+        x = digits[torch.randint(len(digits), (timing_batch,), generator=gen)]
+        with torch.no_grad():
+            x_fake = net_G(torch.randn(timing_batch, 16, generator=gen))
+        if method == "WGAN-GP":
+            loss_D = net_D(x_fake).mean() - net_D(x).mean()
+            loss_D = loss_D + lam * gradient_penalty(net_D, x, x_fake, generator=gen)
+        else:
+            loss_D = F.softplus(-net_D(x)).mean() + F.softplus(net_D(x_fake)).mean()
+        opt_D.zero_grad()
+        loss_D.backward()
+        opt_D.step()
+    d_fake = net_D(net_G(torch.randn(timing_batch, 16, generator=gen)))
+    loss_G = -d_fake.mean() if method == "WGAN-GP" else F.softplus(-d_fake).mean()
+    opt_G.zero_grad()
+    loss_G.backward()
+    opt_G.step()
+
+
+timed = ["vanilla", "WN", "SN", "WGAN-GP"]
+setups = {m: make_setup(m) for m in timed}
+for m in timed:
+    generator_update(setups[m])  # warm-up
+times = {m: [] for m in timed}
+for _ in tqdm(range(n_timing_rounds), desc="timing rounds"):
+    for m in timed:
+        t0 = time.perf_counter()
+        generator_update(setups[m])
+        times[m].append(time.perf_counter() - t0)
+median = {m: statistics.median(times[m]) for m in timed}
+ratio = {m: median[m] / median["vanilla"] for m in timed}
+
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.bar(timed, [100 * median[m] for m in timed], color=["C0", "C1", "C2", "C3"])
+for k, m in enumerate(timed):
+    ax.text(k, 100 * median[m], f"{ratio[m]:.2f}x", ha="center", va="bottom", fontsize=8)
+ax.set_xlabel("method")
+ax.set_ylabel("seconds per 100 generator updates")
+ax.set_title(f"Fig. 10 at small scale (n_dis = {n_dis}, CPU, medians of {n_timing_rounds})")
+plt.show()
+for m in timed:
+    print(f"{m:>8}: {1000 * median[m]:7.1f} ms per G update, {ratio[m]:.2f}x vanilla")
+print(
+    f"SN / WN = {median['SN'] / median['WN']:.2f}, "
+    f"WGAN-GP / SN = {median['WGAN-GP'] / median['SN']:.2f}"
+)
+
+# %% [markdown]
+# **Claim.** WGAN-GP is clearly the slowest: its D step runs a third forward pass and a double
+# backward, so a generator update costs well over 1.25 times SN's. SN costs little over WN and
+# vanilla (the paper reports SN at about 110–120 % of WN on CIFAR-10; on a CPU and with models
+# this small, the ratios differ, so we print them rather than assert them).
+
+# %%
+assert median["WGAN-GP"] > 1.25 * median["SN"], median
+assert median["WGAN-GP"] > 1.25 * median["vanilla"], median
+
+# %% [markdown]
+# ## Summary
+#
+# - Orthonormal regularization $\lVert W^TW - I\rVert_F^2 = \sum_t(\sigma_t^2 - 1)^2$ pushes
+#   *every* singular value to 1; SN only rescales so that $\sigma_1 = 1$ and keeps the shape of
+#   the spectrum. Use the smaller Gram matrix: the literal $W^TW$ of a wide matrix bottoms out at
+#   $d_i - d_o$.
+# - Weight clipping bounds every entry, hence $\sigma_1 \le c\sqrt{d_o d_i}$: a tiny scale, and
+#   under a pull for large outputs a rank-one sign matrix.
+# - Gradient penalties (WGAN-GP, DRAGAN) act only where $\hat x$ falls; off the sampled region
+#   the critic's gradient is whatever its weights make it. SN bounds the gradient everywhere by
+#   $\prod_l \sigma_1(\bar W_l) \approx 1$, by construction.
+# - The double backward makes WGAN-GP markedly slower per generator update; SN costs little.
+#
+# ## Exercises
+#
+# **1. DRAGAN versus WGAN-GP.** DRAGAN penalizes only around the real data. Measure the median
+# gradient norm of the DRAGAN critic at the real samples and in the middle of the plane (radius
+# < 1, where the fake blob sits): which region does it control?
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution: around the data DRAGAN's gradient norm is close to its target 1; at the fake blob it
+# is not controlled by the penalty (no x_hat falls there), and it is only as large as the loss
+# made it. Compare: WGAN-GP's interpolates cross the middle, so its critic is controlled there.
+near_real = grad_norm(critics["DRAGAN"], sample_real(2000)).median().item()
+centre_pts = 0.5 * torch.randn(2000, 2, generator=gen)
+centre = {m: grad_norm(critics[m], centre_pts).median().item() for m in ["DRAGAN", "WGAN-GP"]}
+print(f"DRAGAN: near real data {near_real:.2f}, at the centre {centre['DRAGAN']:.2f}")
+print(f"WGAN-GP at the centre: {centre['WGAN-GP']:.2f}")
+assert abs(near_real - 1) < 0.3
+assert abs(centre["WGAN-GP"] - 1) < abs(centre["DRAGAN"] - 1)
+
+# %% [markdown]
+# **2. The clipping bound for a whole network.** With $c = 0.01$, what is the largest possible
+# spectral norm of a $128 \times 128$ layer, and the product bound of a 4-layer MLP
+# $64 \to 128 \to 128 \to 128 \to 1$? Check the layer bound with a sign matrix.
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution: sigma_1 <= c sqrt(d_o d_i) = c * 128 = 1.28, reached by c * s t^T with sign vectors;
+# the network: c^4 sqrt(64*128) sqrt(128*128) sqrt(128*128) sqrt(128*1) ~ 0.17. A clipped
+# critic is Lipschitz, but small: it cannot even reach slope 1, the slope the Wasserstein
+# critic needs, however it arranges its weights.
+signs = torch.where(torch.rand(128, generator=gen) < 0.5, -1.0, 1.0)
+S = c * torch.outer(signs, torch.ones(128))
+sigma_S = torch.linalg.matrix_norm(S, ord=2).item()
+net_bound = c**4 * math.sqrt(64 * 128) * 128 * 128 * math.sqrt(128)
+print(f"sign matrix sigma_1 = {sigma_S:.4f}, network bound = {net_bound:.3e}")
+assert abs(sigma_S - c * 128) < 1e-6
+assert net_bound < 0.2
+
+# %% [markdown]
+# **3. How much of the time is the penalty?** Time one D step of the conv discriminator with and
+# without the gradient penalty (same batch). What fraction of WGAN-GP's D step is the penalty?
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution: the penalty adds a forward pass on x_hat and a backward through a backward; on this
+# model it is usually more than half of the D step.
+_, net_D_t, net_G_t, _, _ = setups["WGAN-GP"]
+x_t = digits[:timing_batch]
+with torch.no_grad():
+    fake_t = net_G_t(torch.randn(timing_batch, 16, generator=gen))
+plain, penal = [], []
+for _ in range(5):
+    t0 = time.perf_counter()
+    (net_D_t(fake_t).mean() - net_D_t(x_t).mean()).backward()
+    plain.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    loss_t = net_D_t(fake_t).mean() - net_D_t(x_t).mean()
+    (loss_t + lam * gradient_penalty(net_D_t, x_t, fake_t, generator=gen)).backward()
+    penal.append(time.perf_counter() - t0)
+share = 1 - statistics.median(plain) / statistics.median(penal)
+print(f"the penalty is {share:.0%} of a WGAN-GP D step")
+assert statistics.median(penal) > statistics.median(plain)
