@@ -104,9 +104,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--progress", action="store_true", help="tqdm bar even when not a terminal")
     args = p.parse_args(argv)
     if args.dry_run:
-        args.steps, args.slim = min(args.steps, 4), 8
+        args.steps, args.slim = min(args.steps, 2), 8
         args.batch_d, args.batch_g = 8, 16
-        args.log_every, args.ckpt_every, args.sample_every = 1, 2, 2
+        args.log_every, args.ckpt_every, args.sample_every = 1, 1, 1
         args.eval_fake, args.eval_real = 100, 100
         args.stand_in, args.compile = True, "none"
         args.device = args.device or "cpu"
