@@ -375,6 +375,43 @@ def csv_to_markdown(path: Path) -> str:
     return "\n".join(lines)
 
 
+def toy_pivot(path: Path) -> str | None:
+    """Modes captured per method and loss (rows) under settings A-F (columns), per data set.
+
+    For lesson 07's table (columns data, method, loss, setting, modes, hq, diverged); returns
+    None for a CSV without those columns, which is then shown as it is.
+    """
+    import csv
+
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    needed = {"data", "method", "loss", "setting", "modes", "hq"}
+    if not rows or not needed <= set(rows[0]):
+        return None
+    blocks = []
+    for data in dict.fromkeys(r["data"] for r in rows):
+        sub = [r for r in rows if r["data"] == data]
+        settings = sorted(dict.fromkeys(r["setting"] for r in sub))
+        cells: dict[tuple[str, str], dict[str, str]] = {}
+        for r in sub:
+            value = f"{r['modes']} ({float(r['hq']):.0%})"
+            if r.get("diverged", "0") not in ("", "0"):
+                value += " diverged"
+            cells.setdefault((r["method"], r["loss"]), {})[r["setting"]] = value
+        lines = [
+            f"**{data}**: modes captured (high-quality fraction) after training, "
+            "per method and loss (rows) and Adam setting of Table 1 (columns).",
+            "",
+            "| method | loss | " + " | ".join(settings) + " |",
+            "|---|---|" + "---|" * len(settings),
+        ]
+        for (method, loss), by_setting in cells.items():
+            values = [by_setting.get(s, "") for s in settings]
+            lines.append(f"| {method} | {loss} | " + " | ".join(values) + " |")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
 def _headings(text: str):
     """Yield (line index, level) of markdown headings outside code fences."""
     fence = None
@@ -430,7 +467,14 @@ def results_notebook(
         parts = [f"## {rf.heading}", f"Source: `{rf.path}`, written by {producer_links}."]
         if path.exists():
             if rf.kind == "csv":
-                parts.append(csv_to_markdown(path))
+                pivot = toy_pivot(path)
+                if pivot:
+                    parts.append(pivot)
+                    parts.append(
+                        f"::::{{dropdown}} Every row of `{rf.path}`\n{csv_to_markdown(path)}\n::::"
+                    )
+                else:
+                    parts.append(csv_to_markdown(path))
             else:
                 text = re.sub(r"\A\s*# [^\n]*\n", "", path.read_text())  # its own title
                 parts.append(demote_headings(text, top=3))
