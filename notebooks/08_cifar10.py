@@ -735,9 +735,9 @@ assert all(r[3] is None or math.isfinite(r[3]["fid_paper"]) for r in table_rows)
 # short runs of this notebook (a WN run is trained here for that).
 #
 # Two facts hold whatever the training: with SN every layer's largest singular value is 1 (the
-# weight is divided by it, once the power iteration has caught up with the weight), while a WN layer (each output row scaled to norm 1, γ removed) has
-# Σ_t σ_t² = ‖W‖_F² = d_out, so its largest singular value is at least 1 and grows as the
-# spectrum concentrates.
+# weight is divided by it, once the power iteration has caught up with the weight), while a WN
+# layer (each output row scaled to norm 1, γ removed) has Σ_t σ_t² = ‖W‖_F² = d_out, so its
+# largest singular value is at least 1 and grows as the spectrum concentrates.
 
 
 # %%
