@@ -412,6 +412,25 @@ def toy_pivot(path: Path) -> str | None:
     return "\n\n".join(blocks)
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def results_outputs(outputs: list) -> list:
+    """The outputs of a ``results`` cell worth repeating: no errors, no stderr (progress bars),
+    and no widget views, whose state stays on the lesson's page."""
+    import copy
+
+    kept = []
+    for out in outputs:
+        kind = out.get("output_type")
+        if kind == "error" or (kind == "stream" and out.get("name") == "stderr"):
+            continue
+        if WIDGET_VIEW in out.get("data", {}):
+            continue  # its text/plain is only the widget's repr
+        kept.append(copy.deepcopy(out))
+    return kept
+
+
 def _headings(text: str):
     """Yield (line index, level) of markdown headings outside code fences."""
     fence = None
@@ -507,7 +526,7 @@ def results_notebook(
         )
         for cell in tagged:
             copy = nbformat.v4.new_code_cell(cell.source)
-            copy.outputs = [o for o in cell.outputs if o.get("output_type") != "error"]
+            copy.outputs = results_outputs(cell.outputs)
             copy.execution_count = cell.get("execution_count")
             copy.metadata["tags"] = ["remove-input"]
             nb.cells.append(copy)
