@@ -10,8 +10,6 @@ from torch import nn
 
 from sngan_teach import lipschitz as lp
 
-torch.set_num_threads(1)
-
 
 def mlp(widths, act=nn.ReLU, seed=0, dtype=torch.float64):
     torch.manual_seed(seed)
