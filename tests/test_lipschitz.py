@@ -11,6 +11,16 @@ from torch import nn
 from sngan_teach import lipschitz as lp
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """These models are tiny: on a shared CPU one thread is many times faster than two.
+    Restored after each test, so other test modules keep their setting."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def mlp(widths, act=nn.ReLU, seed=0, dtype=torch.float64):
     torch.manual_seed(seed)
     layers = []
