@@ -136,3 +136,18 @@ def test_plot_layer_spectra():
         plot_layer_spectra({})
     with pytest.raises(ValueError, match="ncols"):
         plot_layer_spectra(spectra, ncols=0)
+
+
+def test_layer_singular_values_with_the_package_spectral_norm():
+    from sngan_teach.sn import add_sn
+
+    net = add_sn(small_cnn())
+    net.train()
+    u_before = [p.detach().clone() for n, p in net.named_buffers() if n.endswith("_u")]
+    spectra = layer_singular_values(net)
+    u_after = [p for n, p in net.named_buffers() if n.endswith("_u")]
+    assert len(u_before) == 3
+    for a, b in zip(u_before, u_after, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    for s in spectra.values():
+        assert abs(s[0].item() - 1) < 0.05
