@@ -1,0 +1,360 @@
+"""2-D toy GANs: ring and grid mixtures, small MLPs with every discriminator method, mode metrics.
+
+Introduced in lesson 07 ("Train 2-D GANs and count the modes each method captures"); the
+results table ``benchmarks/toy_table.py`` reuses it.
+
+**Data.** Mixtures of isotropic Gaussians with equal weights, as in PacGAN's code
+(Lin et al., 2018; ``fjxmlzn/PacGAN``):
+
+- ``"ring"``: 8 centres ``(r cos 2 pi k/8, r sin 2 pi k/8)`` with radius ``r = 2`` and standard
+  deviation ``std = 0.02``: PacGAN's ring (radius 1, std 0.01) scaled by 2, so its centres sit on
+  the same scale as the grid's;
+- ``"grid"``: 25 centres on ``{-4, -2, 0, 2, 4}^2`` with ``std = 0.05`` (PacGAN's grid).
+
+**Metrics** (VEEGAN/PacGAN definitions): a sample is *high quality* if it lies within
+``3 std`` of its nearest centre; a mode is *captured* if at least one high-quality sample is
+nearest to it. The divergence is the KL divergence ``KL(p || U) = sum_k p_k log(K p_k)`` from the
+mode histogram ``p`` of the high-quality samples to the uniform distribution ``U`` over the ``K``
+modes (the reverse KL that PacGAN's tables report, with the generated distribution first). It is
+0 when every mode gets the same share and ``log K`` when one mode takes everything.
+
+**Discriminator methods** (``METHODS``): ``"none"``; ``"sn"`` spectral normalization (ours);
+``"wn"`` weight normalization without gamma; ``"clip"`` weight clipping to ``[-0.01, 0.01]``;
+``"ortho"`` orthonormal initialization plus the penalty of eq. (14); ``"gp"`` a gradient penalty
+with ``lambda = 10`` (with ``loss="wgan"`` this is the WGAN-GP critic, with ``"ns"`` GAN-GP).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from sngan_teach.gan import SETTINGS, make_optimizers, sample_z, train
+from sngan_teach.regularizers import (
+    add_wn,
+    clip_weights_,
+    gradient_penalty,
+    orthogonal_init_,
+    orthonormal_penalty,
+)
+from sngan_teach.sn import add_sn
+
+DATASETS: dict[str, dict[str, float]] = {
+    "ring": {"n_modes": 8, "radius": 2.0, "std": 0.02},
+    "grid": {"n_modes": 25, "spacing": 2.0, "std": 0.05},
+}
+METHODS = ("none", "sn", "wn", "clip", "ortho", "gp")
+CLIP_C = 0.01  # weight clipping bound c (paper §4.1)
+GP_LAMBDA = 10.0  # gradient-penalty weight lambda (paper §4.1)
+ORTHO_WEIGHT = 1.0  # orthonormal-penalty coefficient (not stated in the paper)
+
+
+def ring_centres(n_modes: int = 8, radius: float = 2.0) -> Tensor:
+    """``n_modes`` points ``(r cos 2 pi k/n, r sin 2 pi k/n)``, k = 0..n-1 (all distinct)."""
+    if not isinstance(n_modes, int) or n_modes < 1:
+        raise ValueError(f"n_modes must be an int >= 1, got {n_modes!r}")
+    angles = 2 * math.pi * torch.arange(n_modes, dtype=torch.float64) / n_modes
+    return (radius * torch.stack([angles.cos(), angles.sin()], dim=1)).float()
+
+
+def grid_centres(side: int = 5, spacing: float = 2.0) -> Tensor:
+    """The ``side x side`` grid centred at 0 with the given spacing ({-4,...,4}^2 by default)."""
+    if not isinstance(side, int) or side < 1:
+        raise ValueError(f"side must be an int >= 1, got {side!r}")
+    axis = (torch.arange(side, dtype=torch.float32) - (side - 1) / 2) * spacing
+    return torch.cartesian_prod(axis, axis)
+
+
+def dataset(name: str) -> tuple[Tensor, float]:
+    """``(centres, std)`` of ``"ring"`` or ``"grid"`` (see the module docstring)."""
+    if name == "ring":
+        spec = DATASETS["ring"]
+        return ring_centres(int(spec["n_modes"]), spec["radius"]), spec["std"]
+    if name == "grid":
+        spec = DATASETS["grid"]
+        return grid_centres(5, spec["spacing"]), spec["std"]
+    raise ValueError(f"data must be one of {sorted(DATASETS)}, got {name!r}")
+
+
+def sample_mixture(centres: Tensor, std: float, n: int, generator: torch.Generator) -> Tensor:
+    """``n`` samples of the equal-weight mixture of ``N(centre, std^2 I)``.
+
+    Component choices and noise are drawn with ``generator``; the samples land on its device.
+    """
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    if not std > 0:
+        raise ValueError(f"std must be > 0, got {std}")
+    device = generator.device
+    centres = centres.to(device)
+    k = torch.randint(len(centres), (n,), generator=generator, device=device)
+    noise = torch.randn(n, centres.shape[1], generator=generator, device=device)
+    return centres[k] + std * noise
+
+
+def mode_metrics(samples: Tensor, centres: Tensor, std: float) -> dict[str, float | list[int]]:
+    """Modes captured, fraction of high-quality samples and ``KL(p || U)`` (module docstring).
+
+    Returns ``{"modes", "hq", "kl", "counts"}``: ``counts[k]`` is the number of high-quality
+    samples nearest to centre ``k``. With no high-quality sample ``kl = log K``.
+    """
+    if samples.ndim != 2 or samples.shape[1] != centres.shape[1]:
+        raise ValueError(
+            f"samples must have shape (n, {centres.shape[1]}), got {tuple(samples.shape)}"
+        )
+    samples = samples.detach().to("cpu", torch.float64)
+    centres = centres.to(torch.float64)
+    dist, nearest = torch.cdist(samples, centres).min(dim=1)
+    good = dist < 3 * std
+    counts = torch.bincount(nearest[good], minlength=len(centres))
+    n_good = int(good.sum())
+    n_modes = len(centres)
+    if n_good == 0:
+        kl = math.log(n_modes)
+    else:
+        p = counts[counts > 0].double() / n_good
+        kl = float((p * torch.log(p * n_modes)).sum())
+    return {
+        "modes": int((counts > 0).sum()),
+        "hq": n_good / len(samples),
+        "kl": kl,
+        "counts": counts.tolist(),
+    }
+
+
+def make_G(z_dim: int = 2, width: int = 128, depth: int = 3) -> nn.Sequential:
+    """Generator MLP ``z -> [Linear, BatchNorm, ReLU] x depth -> Linear -> x in R^2``."""
+    layers: list[nn.Module] = []
+    d_in = z_dim
+    for _ in range(depth):
+        layers += [nn.Linear(d_in, width), nn.BatchNorm1d(width), nn.ReLU()]
+        d_in = width
+    layers.append(nn.Linear(d_in, 2))
+    return nn.Sequential(*layers)
+
+
+def make_D(method: str = "sn", width: int = 128, depth: int = 2) -> nn.Sequential:
+    """Discriminator MLP ``x -> [Linear, LeakyReLU(0.1)] x depth -> Linear -> logit``.
+
+    ``method`` in ``METHODS`` sets the normalization baked into the network: spectral norm
+    (``"sn"``) or weight norm (``"wn"``) on every layer, orthonormal initialization
+    (``"ortho"``); the other methods act through :func:`method_hooks`.
+    """
+    check_method(method)
+    layers: list[nn.Module] = []
+    d_in = 2
+    for _ in range(depth):
+        layers += [nn.Linear(d_in, width), nn.LeakyReLU(0.1)]
+        d_in = width
+    layers.append(nn.Linear(d_in, 1))
+    net_D = nn.Sequential(*layers)
+    if method == "sn":
+        add_sn(net_D)
+    elif method == "wn":
+        add_wn(net_D)
+    elif method == "ortho":
+        orthogonal_init_(net_D)
+    elif method == "clip":
+        clip_weights_(net_D, CLIP_C)
+    return net_D
+
+
+def check_method(method: str) -> None:
+    """Raise ``ValueError`` unless ``method`` is one of ``METHODS``."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+
+
+def method_hooks(method: str) -> tuple[Callable | None, Callable | None]:
+    """``(penalty, after_D_step)`` for :func:`sngan_teach.gan.train` under ``method``.
+
+    ``"gp"``: ``lambda * gradient_penalty``; ``"ortho"``: ``ORTHO_WEIGHT * orthonormal_penalty``;
+    ``"clip"``: clip the weights to ``[-c, c]`` after each D update; otherwise ``(None, None)``.
+    """
+    check_method(method)
+    if method == "gp":
+
+        def penalty(net_D, real, fake, generator):
+            return GP_LAMBDA * gradient_penalty(net_D, real, fake, generator)
+
+        return penalty, None
+    if method == "ortho":
+        return (
+            lambda net_D, real, fake, generator: ORTHO_WEIGHT * orthonormal_penalty(net_D)
+        ), None
+    if method == "clip":
+        return None, lambda net_D: clip_weights_(net_D, CLIP_C)
+    return None, None
+
+
+def train_toy(
+    data: str = "grid",
+    method: str = "sn",
+    loss: str = "hinge",
+    setting: str = "C",
+    n_steps: int = 2000,
+    *,
+    seed: int = 0,
+    z_dim: int = 2,
+    width: int = 128,
+    batch_size_D: int = 64,
+    batch_size_G: int = 128,
+    n_eval: int = 2500,
+    eval_every: int = 0,
+    loss_fns: tuple[Callable, Callable] | None = None,
+    progress: bool = False,
+) -> dict:
+    """Train one 2-D GAN and measure it; the function behind lesson 07's form and the table.
+
+    ``setting`` is a key of :data:`sngan_teach.gan.SETTINGS` (alpha, beta1, beta2, n_dis).
+    ``loss_fns`` overrides ``loss`` with a ``(loss_D, loss_G)`` pair (the lesson's wrong hinge).
+    Everything random flows from ``seed``: the weights and one ``torch.Generator`` for data and
+    ``z``. Metrics use ``n_eval`` samples of ``G`` (2500 as in VEEGAN/PacGAN), drawn with a
+    separate generator seeded ``seed + 1`` so the evaluation does not disturb training.
+
+    Returns a dict with ``net_G``, ``net_D``, ``history`` (losses), ``curve`` (metrics every
+    ``eval_every`` steps, and at the end), ``samples``, ``metrics`` (the final
+    :func:`mode_metrics`), ``seconds`` and the arguments.
+    """
+    check_method(method)
+    if setting not in SETTINGS:
+        raise ValueError(f"setting must be one of {sorted(SETTINGS)}, got {setting!r}")
+    centres, std = dataset(data)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net_G, net_D = make_G(z_dim, width), make_D(method, width)
+    opt_G, opt_D = make_optimizers(net_G, net_D, setting)
+    penalty, after_D_step = method_hooks(method)
+    gen = torch.Generator().manual_seed(seed)
+    z_eval = sample_z(n_eval, z_dim, torch.Generator().manual_seed(seed + 1))
+    curve: list[dict] = []
+
+    def evaluate(step: int, history: list) -> None:
+        net_G.eval()
+        with torch.no_grad():
+            samples = net_G(z_eval)
+        net_G.train()
+        m = mode_metrics(samples, centres, std)
+        curve.append({"step": step, **{k: m[k] for k in ("modes", "hq", "kl")}})
+
+    t0 = time.perf_counter()
+    history = train(
+        net_G,
+        net_D,
+        opt_G,
+        opt_D,
+        lambda n: sample_mixture(centres, std, n, gen),
+        n_steps,
+        z_dim=z_dim,
+        generator=gen,
+        loss=loss_fns if loss_fns is not None else loss,
+        n_dis=int(SETTINGS[setting]["n_dis"]),
+        batch_size_D=batch_size_D,
+        batch_size_G=batch_size_G,
+        penalty=penalty,
+        after_D_step=after_D_step,
+        log_every=max(1, min(100, n_steps)),
+        callback=evaluate,
+        callback_every=eval_every,
+        progress=progress,
+    )
+    seconds = time.perf_counter() - t0
+    net_G.eval()
+    with torch.no_grad():
+        samples = net_G(z_eval)
+    return {
+        "net_G": net_G,
+        "net_D": net_D,
+        "history": history,
+        "curve": curve,
+        "samples": samples,
+        "metrics": mode_metrics(samples, centres, std),
+        "seconds": seconds,
+        "data": data,
+        "method": method,
+        "loss": loss if loss_fns is None else "custom",
+        "setting": setting,
+        "n_steps": n_steps,
+    }
+
+
+def plot_samples(ax: plt.Axes, samples: Tensor, centres: Tensor, title: str = "") -> None:
+    """Scatter ``samples`` over the mixture's ``centres`` (red crosses)."""
+    s = samples.detach().cpu().numpy()
+    c = centres.cpu().numpy()
+    ax.scatter(s[:, 0], s[:, 1], s=2, alpha=0.3, label="G(z)")
+    ax.scatter(c[:, 0], c[:, 1], marker="x", color="red", s=25, label="centres")
+    lim = float(np.abs(c).max()) * 1.4
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel="$x_1$", ylabel="$x_2$", title=title)
+    ax.set_aspect("equal")
+
+
+def plot_landscape(ax: plt.Axes, net_D: nn.Module, centres: Tensor, title: str = "") -> None:
+    """``D(x)`` over the plane (colour) with its input gradient ``grad_x D`` (arrows)."""
+    lim = float(centres.abs().max()) * 1.4
+    xs = torch.linspace(-lim, lim, 60)
+    grid = torch.cartesian_prod(xs, xs).requires_grad_(True)
+    training = net_D.training
+    net_D.eval()
+    out = net_D(grid)
+    (grad,) = torch.autograd.grad(out.sum(), grid)
+    net_D.train(training)
+    values = out.detach().reshape(60, 60).T.numpy()
+    mesh = ax.contourf(xs.numpy(), xs.numpy(), values, levels=30, cmap="viridis")
+    plt.colorbar(mesh, ax=ax, label="$D(x)$")
+    step = 5
+    g = grad.reshape(60, 60, 2)[::step, ::step].numpy()
+    pos = grid.detach().reshape(60, 60, 2)[::step, ::step].numpy()
+    ax.quiver(pos[..., 0], pos[..., 1], g[..., 0], g[..., 1], color="white", width=0.004)
+    c = centres.cpu().numpy()
+    ax.scatter(c[:, 0], c[:, 1], marker="x", color="red", s=25)
+    ax.set(xlabel="$x_1$", ylabel="$x_2$", title=title)
+    ax.set_aspect("equal")
+
+
+def plot_curves(axes: list[plt.Axes], runs: dict[str, dict], n_modes: int) -> None:
+    """Modes captured, high-quality fraction and KL against generator steps, one line per run."""
+    for label, run in runs.items():
+        steps = [row["step"] for row in run["curve"]]
+        for ax, key in zip(axes, ("modes", "hq", "kl"), strict=True):
+            ax.plot(steps, [row[key] for row in run["curve"]], label=label)
+    axes[0].axhline(n_modes, color="grey", ls="--", lw=1)
+    for ax, name in zip(
+        axes, ("modes captured", "high-quality fraction", "KL(p || U)"), strict=True
+    ):
+        ax.set(xlabel="generator step", ylabel=name, title=name)
+    axes[0].legend(fontsize=7)
+
+
+def lab(
+    method: str = "sn",
+    loss: str = "hinge",
+    setting: str = "C",
+    data: str = "grid",
+    n_steps: int = 500,
+    seed: int = 0,
+) -> dict:
+    """Train one configuration, draw its samples and landscape, and return the run.
+
+    The plain function behind the lesson's dropdown form (``ipywidgets.interact_manual``).
+    """
+    run = train_toy(data, method, loss, setting, n_steps, seed=seed)
+    centres, _ = dataset(data)
+    m = run["metrics"]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
+    plot_samples(
+        axes[0],
+        run["samples"],
+        centres,
+        f"{method}/{loss}/{setting}: {m['modes']} modes, {100 * m['hq']:.0f}% HQ",
+    )
+    plot_landscape(axes[1], run["net_D"], centres, "D(x) and its gradient")
+    fig.tight_layout()
+    plt.show()
+    return run

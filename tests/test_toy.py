@@ -1,0 +1,175 @@
+"""Tests for sngan_teach.toy (lesson 07)."""
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import pytest
+import torch
+from torch.nn.utils import parametrize
+
+from sngan_teach.toy import (
+    METHODS,
+    dataset,
+    grid_centres,
+    lab,
+    make_D,
+    method_hooks,
+    mode_metrics,
+    plot_curves,
+    plot_landscape,
+    plot_samples,
+    ring_centres,
+    sample_mixture,
+    train_toy,
+)
+
+
+def test_ring_and_grid_geometry():
+    ring = ring_centres(8, 2.0)
+    assert ring.shape == (8, 2)
+    torch.testing.assert_close(ring.norm(dim=1), torch.full((8,), 2.0))
+    assert len(torch.unique(ring.round(decimals=4), dim=0)) == 8  # no duplicated endpoint
+    grid = grid_centres()
+    assert grid.shape == (25, 2)
+    assert sorted(set(grid[:, 0].tolist())) == [-4.0, -2.0, 0.0, 2.0, 4.0]
+    c, std = dataset("grid")
+    assert std == 0.05 and torch.equal(c, grid)
+    c, std = dataset("ring")
+    assert std == 0.02 and torch.equal(c, ring)
+    with pytest.raises(ValueError, match="data must be one of .* got 'moons'"):
+        dataset("moons")
+
+
+def test_sample_mixture_is_seeded_and_fills_every_mode():
+    c, std = dataset("grid")
+    a = sample_mixture(c, std, 5000, torch.Generator().manual_seed(0))
+    b = sample_mixture(c, std, 5000, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(a, b)
+    m = mode_metrics(a, c, std)
+    assert m["modes"] == 25
+    assert m["hq"] > 0.98  # 3 std in 2-D holds 98.9 % of a Gaussian's mass
+    assert m["kl"] < 0.02
+    # the empirical std around each centre is the one asked for
+    nearest = torch.cdist(a, c).argmin(1)
+    resid = a - c[nearest]
+    assert abs(resid.std().item() - std) < 0.003
+    with pytest.raises(ValueError, match="n must be an int >= 1, got 0"):
+        sample_mixture(c, std, 0, torch.Generator())
+
+
+def test_mode_metrics_on_hand_made_samples():
+    c = grid_centres()
+    std = 0.05
+    # 3 modes hit: 2 samples at centre 0, 1 at centre 1, 1 at centre 7; one far-off sample
+    samples = torch.stack(
+        [c[0], c[0] + 0.1, c[1], c[7] - torch.tensor([0.14, 0.0]), torch.tensor([1.0, 1.0])]
+    )
+    m = mode_metrics(samples, c, std)
+    assert m["modes"] == 3
+    assert m["hq"] == pytest.approx(4 / 5)
+    p = torch.tensor([0.5, 0.25, 0.25], dtype=torch.float64)
+    assert m["kl"] == pytest.approx(float((p * torch.log(25 * p)).sum()))
+    assert m["counts"][0] == 2 and sum(m["counts"]) == 4
+    # a sample just beyond 3 std is not high quality
+    assert mode_metrics(c[:1] + 0.151, c, std)["hq"] == 0.0
+    # one mode takes all: KL = log K
+    assert mode_metrics(c[:1].repeat(10, 1), c, std)["kl"] == pytest.approx(math.log(25))
+    assert mode_metrics(torch.full((3, 2), 9.0), c, std) == {
+        "modes": 0,
+        "hq": 0.0,
+        "kl": pytest.approx(math.log(25)),
+        "counts": [0] * 25,
+    }
+    with pytest.raises(ValueError, match="samples must have shape"):
+        mode_metrics(torch.zeros(4, 3), c, std)
+
+
+def test_make_D_methods():
+    x = torch.randn(8, 2)
+    for method in METHODS:
+        net_D = make_D(method, width=16)
+        assert net_D(x).shape == (8, 1)
+    sn = make_D("sn", width=16)
+    wn = make_D("wn", width=16)
+    assert all(parametrize.is_parametrized(sn[i], "weight") for i in (0, 2, 4))
+    assert all(parametrize.is_parametrized(wn[i], "weight") for i in (0, 2, 4))
+    # spectral norm: every layer's weight has sigma ~ 1
+    for i in (0, 2, 4):
+        assert torch.linalg.matrix_norm(sn[i].weight.detach(), ord=2) == pytest.approx(1, abs=0.05)
+    clip = make_D("clip", width=16)
+    assert max(p.abs().max().item() for p in clip.parameters()) <= 0.01
+    ortho = make_D("ortho", width=16)
+    W = ortho[2].weight.detach()
+    torch.testing.assert_close(W @ W.T, torch.eye(16), atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="method must be one of .* got 'bn'"):
+        make_D("bn")
+
+
+def test_method_hooks():
+    net_D = make_D("none", width=8)
+    real, fake = torch.randn(4, 2), torch.randn(4, 2)
+    gen = torch.Generator().manual_seed(0)
+    penalty, after = method_hooks("gp")
+    assert after is None and penalty(net_D, real, fake, gen) > 0
+    penalty, after = method_hooks("ortho")
+    assert after is None and penalty(net_D, real, fake, gen) > 0
+    penalty, after = method_hooks("clip")
+    assert penalty is None
+    after(net_D)
+    assert max(p.abs().max().item() for p in net_D.parameters()) <= 0.01
+    assert method_hooks("sn") == (None, None)
+    with pytest.raises(ValueError, match="method must be one of"):
+        method_hooks("spectral")
+
+
+def test_train_toy_learns_and_is_reproducible():
+    kw = dict(data="ring", method="sn", loss="ns", setting="D", width=32, n_eval=500)
+    a = train_toy(**kw, n_steps=150, eval_every=50, seed=3)
+    b = train_toy(**kw, n_steps=150, eval_every=50, seed=3)
+    torch.testing.assert_close(a["samples"], b["samples"])
+    assert [row["step"] for row in a["curve"]] == [50, 100, 150]
+    assert a["metrics"] == b["metrics"]
+    assert a["curve"][-1] == {"step": 150, **{k: a["metrics"][k] for k in ("modes", "hq", "kl")}}
+    # training moves G's samples from the origin towards the ring's centres
+    c, _ = dataset("ring")
+    untrained = train_toy(**kw, n_steps=0, seed=3)
+    assert untrained["curve"] == [] and untrained["history"] == []
+
+    def mean_distance(run):
+        return torch.cdist(run["samples"], c).min(dim=1).values.mean().item()
+
+    assert mean_distance(a) < 0.5 * mean_distance(untrained), (
+        mean_distance(a),
+        mean_distance(untrained),
+    )
+
+
+def test_train_toy_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="method must be one of"):
+        train_toy(method="batchnorm", n_steps=1)
+    with pytest.raises(ValueError, match="setting must be one of .* got 'Z'"):
+        train_toy(setting="Z", n_steps=1)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        train_toy(loss="lsgan", n_steps=1)
+    with pytest.raises(ValueError, match="data must be one of"):
+        train_toy(data="spiral", n_steps=1)
+
+
+def test_plots_and_lab_run():
+    c, std = dataset("grid")
+    s = sample_mixture(c, std, 100, torch.Generator().manual_seed(0))
+    fig, axes = plt.subplots(1, 5)
+    plot_samples(axes[0], s, c, "samples")
+    plot_landscape(axes[1], make_D("sn", width=8), c, "landscape")
+    run = {"curve": [{"step": 1, "modes": 3, "hq": 0.5, "kl": 1.0}]}
+    plot_curves(list(axes[2:]), {"sn": run}, 25)
+    assert axes[0].get_xlabel() and axes[1].get_title() == "landscape"
+    assert axes[2].get_ylabel() == "modes captured"
+    plt.close(fig)
+    run = lab("wn", "ns", "B", "ring", n_steps=5)
+    assert run["method"] == "wn" and run["n_steps"] == 5
+    plt.close("all")
