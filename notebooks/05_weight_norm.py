@@ -24,7 +24,7 @@
 # discriminator looks at the data through a keyhole. SN fixes only the top singular value and
 # leaves the others free.
 #
-# **What you will learn**
+# ## What you will learn
 #
 # 1. Write the paper's weight normalization (no γ multiplier) and prove that it fixes
 #    $\sum_t \sigma_t(\bar W_{WN})^2 = d_o$.
@@ -35,7 +35,9 @@
 #    SN and orthonormal regularization, and draw the paper's Fig. 3 for them.
 # 4. Measure how many directions a layer really uses with the *effective rank*.
 #
-# **What you need**: lessons 02 (Lipschitz bound) and 04 (the SN layer). About 1–2 minutes on a
+# ## What you need
+#
+# Lessons 02 (Lipschitz bound) and 04 (the SN layer). About 1–2 minutes on a
 # CPU in full mode; no GPU.
 
 # %%

@@ -23,7 +23,7 @@
 # fall). Each one controls something different, and each one costs something different. This
 # lesson measures both.
 #
-# **What you will learn**
+# ## What you will learn
 #
 # 1. Why orthonormal regularization flattens the spectrum to all ones while SN keeps its shape,
 #    and how that plays out when the final layer gets wider (the paper's Fig. 4, at small scale).
@@ -33,7 +33,9 @@
 # 4. Time a generator update ($n_{dis} = 5$) for no normalization, WN, SN and WGAN-GP side by
 #    side and draw the paper's Fig. 10.
 #
-# **What you need**: lessons 02 (Lipschitz bound), 04 (the SN layer) and 05 (weight
+# ## What you need
+#
+# Lessons 02 (Lipschitz bound), 04 (the SN layer) and 05 (weight
 # normalization, effective rank). About 2–3 minutes on a CPU in full mode; no GPU.
 
 # %%
