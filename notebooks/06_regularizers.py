@@ -196,10 +196,10 @@ assert abs(s_sn[0] - 1) < 1e-6 and s_sn[-1] < 0.5
 # feature space), while orthonormal regularization makes every singular value 1 and so forces
 # the layer to use *all* its directions, however many there are.
 #
-# A GAN-quality score is out of reach at our scale: we tried digits GANs scored with a digits
-# classifier's Inception score, and over a few hundred updates both methods *improved* from
-# width 16 to 256, within seed-to-seed noise; the paper's trend shows after 100K updates. What
-# we can measure cheaply and reliably is the mechanism. We train lesson 05's discriminator
+# A sample-quality score is out of reach here: each of the paper's points is a GAN trained for
+# 100K generator updates and scored with the Inception network, and a few hundred updates of a
+# small GAN are too short and too noisy to separate the methods. What we can measure cheaply
+# and reliably is the mechanism the paper points to. We train lesson 05's discriminator
 # (8×8 digits against a Gaussian with their mean and covariance) with a final hidden layer of
 # width $w \times w$ for several $w$, under orthonormal regularization and under SN, and count
 # how many directions the final layer uses: the effective rank of its $\bar W$ (lesson 05), and
