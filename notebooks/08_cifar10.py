@@ -35,8 +35,9 @@
 #
 # - Lessons 04 (the SN layer, `add_sn`), 05 (spectra, weight normalization) and 07 (losses and
 #   the training loop).
-# - This notebook runs on a CPU in about a minute in quick mode and in a few minutes in full
-#   mode: the training it runs inline is a demonstration. The real 100k-update runs need a GPU
+# - Time: about a minute in quick mode (CI); in full mode a few minutes on a GPU (the paper's
+#   widths, 500 updates) or 10 to 20 minutes on a CPU (networks 4x narrower, 10 updates). The
+#   training it runs inline is a demonstration. The real 100k-update runs need a GPU
 #   and run from `scripts/train_cifar10.py` (section 6); this notebook reads what they wrote.
 # - CIFAR-10 (python version) and the Inception weights for IS/FID if you want real numbers.
 #   Without them the notebook writes a small stand-in in CIFAR-10's exact format and uses a
@@ -46,6 +47,7 @@
 import copy
 import json
 import math
+import shutil
 import subprocess
 import sys
 import time
@@ -85,12 +87,13 @@ RUNS = ROOT / "runs" / "cifar10"  # where scripts/train_cifar10.py writes the lo
 z_dim = 128  # d_z, z ~ N(0, I)
 alpha, beta1, beta2 = 2e-4, 0.0, 0.9  # Adam (App. B.2 and the official config)
 n_dis = pick(quick=2, full=5)  # D updates per G update (paper: 5)
-slim = pick(quick=8, full=4)  # divide every channel count (1 = the paper's widths, on a GPU)
+gpu = device.type == "cuda"
+slim = pick(quick=8, full=1 if gpu else 4)  # divide every channel count (1: the paper's widths)
 batch_size_D = pick(quick=8, full=64)  # real images per D step (paper's code: 64)
 batch_size_G = pick(quick=16, full=128)  # fakes per G step (paper's code: 128)
-n_steps = pick(quick=2, full=40)  # generator updates of the inline demo (the paper: 100k)
+n_steps = pick(quick=2, full=500 if gpu else 10)  # G updates of the inline demo (paper: 100k)
 n_fixture = pick(quick=20, full=200)  # images per batch file of the stand-in CIFAR-10
-n_eval = pick(quick=100, full=1000)  # generated images for the IS/FID demo (paper: 50k)
+n_eval = pick(quick=100, full=2000 if gpu else 200)  # images for the IS/FID demo (paper: 50k)
 print(f"device {device}, quick mode {is_quick()}, slim {slim}, steps {n_steps}")
 
 # %% [markdown]
@@ -439,8 +442,7 @@ assert torch.equal(reference["generators"]["z"].get_state(), second["generators"
 # %%
 nan_run = make_run("standard")
 nan_dir = WORK / "nan_demo"
-for old in nan_dir.glob("ckpt_*.pt"):
-    old.unlink()
+shutil.rmtree(nan_dir, ignore_errors=True)
 nan_saver = Checkpointer(nan_dir, nan_run["modules"], nan_run["optimizers"], nan_run["generators"])
 d_calls = {"n": 0}
 
@@ -494,8 +496,7 @@ assert all(torch.isfinite(v).all() for v in good["modules"]["net_D"].values())
 dry_dir = WORK / "dry_run"
 command = [sys.executable, str(ROOT / "scripts" / "train_cifar10.py"), "--dry-run"]
 command += ["--arch", "standard", "--out", str(dry_dir)]
-for old in dry_dir.glob("ckpt_*.pt"):
-    old.unlink()
+shutil.rmtree(dry_dir, ignore_errors=True)  # start from scratch (a rerun would resume)
 t0 = time.perf_counter()
 done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600)
 print(f"exit code {done.returncode} after {time.perf_counter() - t0:.0f} s")
@@ -777,7 +778,8 @@ for name, module in D_wn.named_modules():
     if name in spectra["WN"]:
         s = spectra["WN"][name]
         d_out = module.parametrizations.weight.original.shape[0]
-        assert abs(float((s**2).sum()) - d_out) < 1e-6 * d_out and float(s[0]) >= 1 - 1e-9
+        # float32 rows of norm 1 +- 1e-7: tolerances of 1e-5
+        assert abs(float((s**2).sum()) - d_out) < 1e-5 * d_out and float(s[0]) >= 1 - 1e-5
 if src_sn == src_wn == "GPU run":  # the paper's finding, on fully trained discriminators
     ranks = [
         effective_rank(spectra["WN"][k]) < effective_rank(spectra["SN"][k]) for k in spectra["SN"]
