@@ -20,7 +20,7 @@
 # networks on CIFAR-10 with spectral normalization on the discriminator, and score the generator
 # with the Inception score (IS) and the Fréchet Inception distance (FID).
 #
-# **What you will learn**
+# ## What you will learn
 #
 # 1. Build the paper's standard CNN (Table 3) and 32×32 ResNet (Table 4), and check their sizes
 #    against the tables by formula.
@@ -31,7 +31,7 @@
 #    Table 2.
 # 5. Compare the singular-value spectra of a trained SN discriminator and a WN one (Fig. 3).
 #
-# **What you need**
+# ## What you need
 #
 # - Lessons 04 (the SN layer, `add_sn`), 05 (spectra, weight normalization) and 07 (losses and
 #   the training loop).
