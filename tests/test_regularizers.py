@@ -326,3 +326,17 @@ def test_penalty_bad_arguments():
         dragan_penalty(D, x, c=0)
     with pytest.raises(TypeError, match="c must be a number"):
         dragan_penalty(D, x, c=None)
+
+
+def test_weight_layers_and_as_matrix():
+    net = small_cnn()
+    assert [name for name, _ in weight_layers(net)] == ["0", "2", "5"]
+    assert as_matrix(net[2].weight).shape == (6, 4 * 4 * 4)
+    tr = nn.ConvTranspose2d(3, 5, 2)
+    assert as_matrix(tr.weight, tr).shape == (5, 3 * 2 * 2)
+    with pytest.raises(TypeError, match="model must be an nn.Module"):
+        weight_layers("net")
+    with pytest.raises(TypeError, match="W must be a Tensor"):
+        as_matrix([[1.0]])
+    with pytest.raises(ValueError, match="at least 1 dimension"):
+        as_matrix(torch.tensor(1.0))
