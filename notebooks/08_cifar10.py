@@ -103,8 +103,9 @@ print(f"device {device}, quick mode {is_quick()}, slim {slim}, steps {n_steps}")
 # a test batch and `batches.meta`: Python-2 pickles whose `b"data"` is a `uint8` array of
 # N × 3072 (1024 red, then green, then blue values of a 32×32 image) and whose `b"labels"` is a
 # list of ints. `sngan_teach.cifar.load_cifar10` reads it from the `root` argument, then
-# `$SNGAN_CIFAR10_DIR`, then `./data/cifar10`, and downloads only when asked (`download=True`,
-# with a socket time-out). When it is missing, it says how to get it instead of hanging:
+# `$SNGAN_CIFAR10_DIR`, then the repository's `data/cifar10`, and downloads only when asked
+# (`download=True`, with a socket time-out). When it is missing, it says how to get it instead
+# of hanging:
 
 # %% tags=["raises-exception"]
 cifar.load_cifar10(WORK / "no-such-folder")

@@ -7,9 +7,10 @@ pickles of dicts whose ``b"data"`` is a uint8 array N x 3072 (1024 red, 1024 gre
 values, row-major 32 x 32) and whose ``b"labels"`` is a list of N ints in 0..9.
 
 Where the data is looked for, first hit wins: the ``root`` argument, ``$SNGAN_CIFAR10_DIR``,
-``./data/cifar10``. ``root`` may be the folder that contains ``cifar-10-batches-py`` or that
-folder itself. ``download=True`` fetches the archive through torchvision's downloader with a
-socket time-out, so a dead network fails in seconds instead of hanging.
+``data/cifar10`` in the repository. ``root`` may be the folder that contains
+``cifar-10-batches-py`` or that folder itself. ``download=True`` fetches the archive through
+torchvision's downloader with a socket time-out, so a dead network fails in seconds instead of
+hanging.
 
 ``write_cifar10_fixture`` writes a small set in exactly that on-disk format (keys pickled as
 Python-2 strings, so torchvision's own reader accepts the files once its md5 check is set
@@ -30,7 +31,7 @@ import numpy as np
 import torch
 
 ENV_DIR = "SNGAN_CIFAR10_DIR"
-DEFAULT_DIR = Path("data") / "cifar10"
+DEFAULT_DIR = Path(__file__).resolve().parents[1] / "data" / "cifar10"  # git-ignored
 BASE_FOLDER = "cifar-10-batches-py"
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 ARCHIVE = "cifar-10-python.tar.gz"
@@ -69,7 +70,7 @@ class CIFAR10CorruptError(ValueError):
 
 def resolve_root(root: str | os.PathLike | None = None) -> Path:
     """The folder that holds (or will hold) ``cifar-10-batches-py``: ``root``, else
-    ``$SNGAN_CIFAR10_DIR``, else ``./data/cifar10``. A path that already ends in
+    ``$SNGAN_CIFAR10_DIR``, else the repository's ``data/cifar10``. A path that already ends in
     ``cifar-10-batches-py`` is mapped to its parent."""
     if root is None:
         root = os.environ.get(ENV_DIR) or DEFAULT_DIR
