@@ -69,7 +69,8 @@ def test_lesson_follows_the_series_shape(name):
         f"{name} must open with '# {title}' (its title in book.toml)"
     )
     for heading in ("What you will learn", "Summary", "Exercises"):
-        assert re.search(rf"^#+ .*{heading}", markdown, re.M), f"{name} has no '{heading}'"
+        as_heading_or_bold = rf"^#+ .*{heading}|\*\*{heading}"
+        assert re.search(as_heading_or_bold, markdown, re.M), f"{name} has no '{heading}'"
     assert nb.metadata.get("kernelspec", {}).get("name") == tasks.KERNEL_NAME
     assert code.count("assert ") >= 3, f"{name}: claims must be checked by asserts"
 
