@@ -264,25 +264,37 @@ def write_kernelspec(jupyter_dir: Path) -> None:
     (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
 
 
-def execute_lesson(src: Path, dest: Path, timeout: int):
-    """Run every cell of ``src`` in its own folder; write the executed notebook to ``dest``."""
+def execute_lesson(src: Path, dest: Path, timeout: int, retries: int = 1):
+    """Run every cell of ``src`` in its own folder; write the executed notebook to ``dest``.
+
+    A cell error fails at once. A cell that times out or a kernel that dies is retried
+    ``retries`` times on a fresh kernel first: on a loaded machine a kernel has been seen to
+    go idle while the client kept waiting, and the same notebook then ran in 30 s.
+    """
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-    nb = nbformat.read(src, as_version=4)
-    client = NotebookClient(
-        nb,
-        timeout=timeout,
-        kernel_name=KERNEL_NAME,
-        allow_errors=False,
-        resources={"metadata": {"path": str(src.parent)}},
-    )
-    try:
-        client.execute()
-    except (CellExecutionError, CellTimeoutError) as exc:
-        text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # ANSI colours of the traceback
-        raise BuildError(f"{src.name}: execution failed:\n{text}") from exc
+    for attempt in range(retries + 1):
+        nb = nbformat.read(src, as_version=4)
+        client = NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name=KERNEL_NAME,
+            allow_errors=False,
+            resources={"metadata": {"path": str(src.parent)}},
+        )
+        try:
+            client.execute()
+            break
+        except CellExecutionError as exc:
+            text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # ANSI colours of the traceback
+            raise BuildError(f"{src.name}: execution failed:\n{text}") from exc
+        except (CellTimeoutError, DeadKernelError) as exc:
+            what = f"{src.name}: {type(exc).__name__}: {str(exc)[:500]}"
+            if attempt == retries:
+                raise BuildError(f"{what} (per-cell timeout {timeout} s, see --timeout)") from exc
+            log(f"  {what}; running the lesson again on a fresh kernel")
     for index, cell in enumerate(nb.cells):
         tags = cell.get("metadata", {}).get("tags", [])
         if cell.cell_type == "code" and "raises-exception" in tags:
@@ -751,7 +763,7 @@ def build(args: argparse.Namespace) -> Path:
         executed[lesson.file] = execute_lesson(
             root / "notebooks" / f"{lesson.file}.ipynb",
             src / "notebooks" / f"{lesson.file}.ipynb",
-            args.timeout,
+            args.timeout or (600 if budget == "quick" else 7200),
         )
         log(f"  {lesson.file}: {time.perf_counter() - t0:.1f} s")
 
@@ -863,8 +875,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument(
         "--timeout",
         type=int,
-        default=3600,
-        help="seconds one cell may run before the build fails (default 3600)",
+        help="seconds one cell may run (default: 600 in quick mode, 7200 in full mode)",
     )
     b.add_argument("--root", default=str(ROOT), help=argparse.SUPPRESS)
     s = sub.add_parser("serve", help="serve the built site on http://127.0.0.1:PORT")
