@@ -763,7 +763,7 @@ def build(args: argparse.Namespace) -> Path:
         executed[lesson.file] = execute_lesson(
             root / "notebooks" / f"{lesson.file}.ipynb",
             src / "notebooks" / f"{lesson.file}.ipynb",
-            args.timeout or (600 if budget == "quick" else 7200),
+            args.timeout or (300 if budget == "quick" else 7200),
         )
         log(f"  {lesson.file}: {time.perf_counter() - t0:.1f} s")
 
@@ -875,7 +875,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument(
         "--timeout",
         type=int,
-        help="seconds one cell may run (default: 600 in quick mode, 7200 in full mode)",
+        help="seconds one cell may run (default: 300 in quick mode, 7200 in full mode)",
     )
     b.add_argument("--root", default=str(ROOT), help=argparse.SUPPRESS)
     s = sub.add_parser("serve", help="serve the built site on http://127.0.0.1:PORT")
