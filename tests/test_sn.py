@@ -5,6 +5,7 @@ remove_sn and the operator norm of a convolution."""
 from __future__ import annotations
 
 import copy
+import doctest
 import io
 
 import pytest
@@ -15,6 +16,7 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm as torch_spectral_norm
 from torch.utils._python_dispatch import TorchDispatchMode
 
+import sngan_teach.sn
 from sngan_teach.sn import (
     SpectralNorm,
     add_sn,
@@ -408,3 +410,8 @@ def test_conv_operator_norm_of_sn_conv_does_not_update_u():
     assert torch.equal(_sn(conv)._u, u)
     assert conv.parametrizations.weight[0].training
     assert value > 0
+
+
+def test_docstring_example_runs():
+    result = doctest.testmod(sngan_teach.sn, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 5 and result.failed == 0, result
