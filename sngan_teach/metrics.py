@@ -218,18 +218,23 @@ def inception_extractor(
 
 class StandInExtractor(nn.Module):
     """A fixed random conv net with Inception's interface, ``uint8 images -> (features, logits)``,
-    for running the evaluation code without the Inception weights (quick mode, tests). Its IS
-    and FID are *not* comparable with the paper's."""
+    for running the evaluation code without the Inception weights (quick mode, tests).
+
+    Two stride-2 convolutions with ReLU, then 2x2 average pooling, so the ``n_features``
+    features keep a coarse spatial layout; the logits are a fixed random linear map of the
+    layer-normalized features. Its IS and FID are *not* comparable with the paper's."""
 
     def __init__(self, n_features: int = 32, n_classes: int = 10, seed: int = 0) -> None:
         super().__init__()
+        if not isinstance(n_features, int) or n_features < 4 or n_features % 4:
+            raise ValueError(f"n_features must be a positive multiple of 4, got {n_features!r}")
         gen = torch.Generator().manual_seed(seed)
-        self.conv1 = nn.Conv2d(3, 16, 3, 2, 1)
-        self.conv2 = nn.Conv2d(16, n_features, 3, 2, 1)
+        self.conv1 = nn.Conv2d(3, 8, 3, 2, 1)
+        self.conv2 = nn.Conv2d(8, n_features // 4, 3, 2, 1)
         self.fc = nn.Linear(n_features, n_classes)
-        for p in self.parameters():
-            with torch.no_grad():
-                p.copy_(torch.randn(p.shape, generator=gen) * (1.0 / max(1, p[0].numel()) ** 0.5))
+        with torch.no_grad():
+            for p in self.parameters():
+                p.copy_(torch.randn(p.shape, generator=gen) / max(1, p[0].numel()) ** 0.5)
         self.requires_grad_(False).eval()
 
     @torch.no_grad()
@@ -238,7 +243,7 @@ class StandInExtractor(nn.Module):
             raise TypeError(f"x must be uint8 images, got {x.dtype}")
         h = x.float().to(self.conv1.weight.device) / 127.5 - 1.0
         h = torch.relu(self.conv2(torch.relu(self.conv1(h))))
-        features = h.mean(dim=(2, 3))
+        features = nn.functional.adaptive_avg_pool2d(h, 2).flatten(1)
         logits = 3.0 * self.fc(nn.functional.layer_norm(features, features.shape[1:]))
         return features, logits
 

@@ -138,6 +138,8 @@ def test_stand_in_extractor_is_deterministic_and_checks_dtype():
     torch.testing.assert_close(a, b)
     with pytest.raises(TypeError, match="uint8"):
         M.StandInExtractor()(x.float())
+    with pytest.raises(ValueError, match="multiple of 4"):
+        M.StandInExtractor(n_features=6)
 
 
 def test_no_tf32_restores_flags():
