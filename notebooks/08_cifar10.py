@@ -58,6 +58,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy import linalg
+from torch_fidelity.metric_fid import fid_statistics_to_metric
+from torch_fidelity.metric_isc import isc_features_to_metric
 from torchvision.utils import make_grid
 
 from sngan_teach import cifar, metrics
@@ -568,8 +570,9 @@ assert final_state["step"] == steps_done
 # (μ_r, Σ_r) and of generated ones (μ_g, Σ_g) and measures
 # FID = ‖μ_r − μ_g‖² + tr(Σ_r + Σ_g − 2 (Σ_r Σ_g)^{1/2}); lower is better.
 #
-# First by hand. Claim: confident predictions spread evenly over k classes give IS = k, and the
-# same prediction for every image gives IS = 1.
+# First by hand. Claim: confident predictions spread evenly over k classes give IS = k, the
+# same prediction for every image gives IS = 1, and the hand-written version equals
+# `sngan_teach.metrics` and torch-fidelity's own formula.
 
 
 # %%
@@ -587,14 +590,11 @@ print(inception_score_by_hand(confident), inception_score_by_hand(same))
 # %%
 assert abs(inception_score_by_hand(confident) - k) < 1e-12
 assert abs(inception_score_by_hand(same) - 1) < 1e-12
-probs_random = torch.softmax(3 * torch.randn(200, k, generator=gen, dtype=torch.float64), 1)
-assert (
-    abs(
-        inception_score_by_hand(probs_random.numpy())
-        - metrics.inception_score_from_probs(probs_random)[0]
-    )
-    < 1e-10
-)
+logits_random = 3 * torch.randn(200, k, generator=gen, dtype=torch.float64)
+is_by_hand = inception_score_by_hand(torch.softmax(logits_random, 1).numpy())
+assert abs(is_by_hand - metrics.inception_score_from_logits(logits_random)[0]) < 1e-10
+is_torch_fidelity = isc_features_to_metric(logits_random, splits=1, shuffle=False)
+assert abs(is_by_hand - is_torch_fidelity["inception_score_mean"]) < 1e-10
 
 # %% [markdown]
 # For FID the check is a closed form: for Gaussians with diagonal covariances
@@ -636,6 +636,10 @@ print(f"exact {fid_exact:.6f}, by hand {fid_by_hand(mu1, sigma1, mu2, sigma2):.6
 # %%
 assert abs(fid_by_hand(mu1, sigma1, mu2, sigma2) - fid_exact) < 1e-8
 assert abs(metrics.frechet_distance(mu1, sigma1, mu2, sigma2) - fid_exact) < 1e-8
+fid_torch_fidelity = fid_statistics_to_metric(
+    {"mu": mu1, "sigma": sigma1}, {"mu": mu2, "sigma": sigma2}, verbose=False
+)["frechet_inception_distance"]
+assert abs(fid_torch_fidelity - fid_exact) < 1e-8
 s1, s2 = rng.uniform(0.5, 2, d), rng.uniform(0.5, 2, d)
 diag_closed_form = np.sum((mu1 - mu2) ** 2) + np.sum(s1 + s2 - 2 * np.sqrt(s1 * s2))
 assert abs(fid_by_hand(mu1, np.diag(s1), mu2, np.diag(s2)) - diag_closed_form) < 1e-10
@@ -772,7 +776,10 @@ with torch.no_grad():
     for _ in range(30):
         D_sn(sampler(2).to(next(D_sn.parameters()).device))
 spectra = {"SN": layer_singular_values(D_sn), "WN": layer_singular_values(D_wn)}
-fig = plot_layer_spectra(spectra, title=f"D's squared singular values (SN: {src_sn}, WN: {src_wn})")
+matrix_layers = [k for k, s in spectra["SN"].items() if len(s) > 1]  # l7 has one value only
+fig = plot_layer_spectra(
+    spectra, layers=matrix_layers, title=f"D's squared singular values (SN: {src_sn}, WN: {src_wn})"
+)
 plt.show()
 for layer in spectra["SN"]:
     r_sn, r_wn = effective_rank(spectra["SN"][layer]), effective_rank(spectra["WN"][layer])
