@@ -1,8 +1,9 @@
 """Train the paper's CIFAR-10 GAN (SN on D by default), checkpoint it, and score it with IS/FID.
 
 Lesson 08 explains every piece, shows how to run this script and reads the files it writes.
-The runs behind the paper's Table 2 (100k generator updates each; about 1 to 3 hours on one
-H100, see benchmarks/RESULTS.md for measured rates):
+The runs behind the paper's Table 2 (100k generator updates each; the time per run on a GPU
+is not measured yet: 100k divided by the rate that benchmarks/bench_cifar.py reports, plus a
+few minutes of evaluation):
 
     # standard CNN, hinge loss                    (paper: IS 7.58 +- .12, FID 25.5)
     python scripts/train_cifar10.py --arch standard --loss hinge
