@@ -128,12 +128,12 @@ def test_method_hooks():
 
 def test_train_toy_learns_and_is_reproducible():
     kw = dict(data="ring", method="sn", loss="ns", setting="D", width=32, n_eval=500)
-    a = train_toy(**kw, n_steps=150, eval_every=50, seed=3)
-    b = train_toy(**kw, n_steps=150, eval_every=50, seed=3)
+    a = train_toy(**kw, n_steps=60, eval_every=20, seed=3)
+    b = train_toy(**kw, n_steps=60, eval_every=20, seed=3)
     torch.testing.assert_close(a["samples"], b["samples"])
-    assert [row["step"] for row in a["curve"]] == [50, 100, 150]
+    assert [row["step"] for row in a["curve"]] == [20, 40, 60]
     assert a["metrics"] == b["metrics"]
-    assert a["curve"][-1] == {"step": 150, **{k: a["metrics"][k] for k in ("modes", "hq", "kl")}}
+    assert a["curve"][-1] == {"step": 60, **{k: a["metrics"][k] for k in ("modes", "hq", "kl")}}
     # training moves G's samples from the origin towards the ring's centres
     c, _ = dataset("ring")
     untrained = train_toy(**kw, n_steps=0, seed=3)
