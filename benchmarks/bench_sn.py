@@ -13,7 +13,9 @@ The variants are interleaved: each round times ``--steps`` updates of every vari
 fresh random order, after ``--warmup`` untimed updates each. The script prints the median time
 per update of each variant, the ratios ours/torch, ours/none and torch/none, and, for each
 ratio, the median of the per-round ratios (robust to a machine whose load changes between
-rounds). Targets: ours <= 1.00x torch, SN <= 1.10x none.
+rounds) and of the minima (the least disturbed rounds on a shared machine). It then times the
+SN part alone (every normalized weight, forward and backward, without the convolutions) for
+ours and torch, interleaved the same way. Targets: ours <= 1.00x torch, SN <= 1.10x none.
 
 Command (CPU, as recorded in benchmarks/RESULTS.md)::
 
@@ -153,6 +155,34 @@ def main() -> None:
             sync(device)
             per_update[name].append((time.perf_counter() - start) / args.steps)
 
+    # The SN part alone: every normalized weight computed (one power iteration each) and
+    # back-propagated, without the convolutions. This isolates what the variants differ in.
+    sn_parts = {}
+    for name in ("ours", "torch"):
+        mods = [m for m in nets[name].modules() if hasattr(m, "parametrizations")]
+        grads = [torch.randn_like(m.parametrizations.weight.original) for m in mods]
+
+        def sn_only(mods=mods, grads=grads) -> None:
+            for m in mods:
+                m.parametrizations.weight.original.grad = None
+            torch.autograd.backward([m.weight for m in mods], grads)
+
+        sn_parts[name] = sn_only
+    for fn in sn_parts.values():
+        for _ in range(args.warmup):
+            fn()
+    part_times = {name: [] for name in sn_parts}
+    for _ in range(args.rounds):
+        order = list(sn_parts)
+        rng.shuffle(order)
+        for name in order:
+            sync(device)
+            start = time.perf_counter()
+            for _ in range(10 * args.steps):
+                sn_parts[name]()
+            sync(device)
+            part_times[name].append((time.perf_counter() - start) / (10 * args.steps))
+
     print(f"machine: {machine()}")
     print(
         f"device {device}, batch {args.batch}, rounds {args.rounds} x {args.steps} updates, "
@@ -163,16 +193,26 @@ def main() -> None:
     for name in steps:
         times = per_update[name]
         print(
-            f"{name:>6}: median {med[name] * 1e3:8.2f} ms/update "
+            f"{name:>6}: median {med[name] * 1e3:8.2f} ms per D update "
             f"(min {min(times) * 1e3:.2f}, max {max(times) * 1e3:.2f})"
         )
+    for name, times in part_times.items():
+        print(
+            f"SN part alone, {name:>5}: median {statistics.median(times) * 1e3:7.3f} ms "
+            f"(min {min(times) * 1e3:.3f}) per update, all 8 layers, forward + backward"
+        )
+    paired = statistics.median(
+        ta / tb for ta, tb in zip(part_times["ours"], part_times["torch"], strict=True)
+    )
+    print(f"SN part alone, ours/torch: {paired:.3f}x (median of per-round ratios)")
     for a, b in (("ours", "torch"), ("ours", "none"), ("torch", "none")):
         paired = statistics.median(
             ta / tb for ta, tb in zip(per_update[a], per_update[b], strict=True)
         )
+        best = min(per_update[a]) / min(per_update[b])
         print(
-            f"{a}/{b}: {med[a] / med[b]:.3f}x (ratio of medians), "
-            f"{paired:.3f}x (median of per-round ratios)"
+            f"D update {a}/{b}: {med[a] / med[b]:.3f}x (ratio of medians), "
+            f"{paired:.3f}x (median of per-round ratios), {best:.3f}x (ratio of minima)"
         )
 
 

@@ -91,33 +91,67 @@ class SpectralNorm(nn.Module):
         # sigma is computed in float32 (float64 for float64 weights) even inside a bf16/fp16
         # autocast region: autocast would otherwise run the matrix-vector products in bf16.
         with torch.autocast(device_type=weight.device.type, enabled=False):
-            W = self.weight_matrix(weight).to(_compute_dtype(weight.dtype))
-            if self.training:
-                with torch.no_grad():
+            Wc = weight.to(_compute_dtype(weight.dtype))
+            with torch.no_grad():
+                W = self.weight_matrix(Wc)
+                if self.training:
                     v = self._v.to(W.dtype)
                     for _ in range(self.n_power_iterations - 1):
-                        u = F.normalize((W @ v), dim=0, eps=self.eps)
-                        v = F.normalize((W.mT @ u), dim=0, eps=self.eps)
-                    u = F.normalize((W @ v), dim=0, eps=self.eps)
-                # The last half-step, v <- W^T u / ||W^T u||, runs with autograd on: W^T u is
-                # then reused for sigma = u^T W v = <W^T u, v>, one matrix-vector product fewer.
-                # u and v are fresh tensors (never the buffers), so a later in-place update of
-                # the buffers cannot corrupt this graph (D(real) and D(fake) in one loss).
-                Wt_u = W.mT @ u
-                v = F.normalize(Wt_u.detach(), dim=0, eps=self.eps)
-                sigma = torch.dot(Wt_u, v)
-                with torch.no_grad():
+                        u = F.normalize(W @ v, dim=0, eps=self.eps)
+                        v = F.normalize(W.mT @ u, dim=0, eps=self.eps)
+                    u = F.normalize(W @ v, dim=0, eps=self.eps)
+                    Wt_u = W.mT @ u
+                    v = F.normalize(Wt_u, dim=0, eps=self.eps)
+                    sigma = torch.dot(Wt_u, v)  # = u^T W v, one matrix-vector product fewer
                     self._u.copy_(u)
                     self._v.copy_(v)
-            else:
-                # Eval: no iteration, the stored vectors; cloned for the same reason as above.
-                u = self._u.to(W.dtype, copy=True)
-                v = self._v.to(W.dtype, copy=True)
-                sigma = torch.dot(u, (W @ v))
-        return weight / sigma.to(weight.dtype)
+                else:
+                    # Eval: no iteration, the stored vectors, cloned because autograd saves
+                    # them and a later training forward updates the buffers in place.
+                    u = self._u.to(W.dtype, copy=True)
+                    v = self._v.to(W.dtype, copy=True)
+                    sigma = torch.dot(u, W @ v)
+            W_bar = _DivideBySigma.apply(Wc, u, v, sigma, self.dim)
+        return W_bar.to(weight.dtype)
 
     def extra_repr(self) -> str:
         return f"n_power_iterations={self.n_power_iterations}, eps={self.eps}, dim={self.dim}"
+
+
+class _DivideBySigma(torch.autograd.Function):
+    """``W_bar = W / sigma`` with ``sigma = u^T W_mat v`` and ``u``, ``v`` held constant.
+
+    The backward is the paper's eq. 10 written out, ``dL/dW = (G - <G, W_bar> u v^T) / sigma``
+    with ``G = dL/dW_bar``: one dot product and one rank-one update, about three passes over
+    the weight, where autograd's quotient rule makes about ten. (Second derivatives through the
+    weight, which gradient penalties do not need, treat ``sigma`` as a constant.)
+    """
+
+    @staticmethod
+    def forward(W, u, v, sigma, dim):  # noqa: D102
+        return W / sigma
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):  # noqa: D102
+        _, u, v, sigma, dim = inputs
+        ctx.save_for_backward(output, u, v, sigma)
+        ctx.dim = dim
+
+    @staticmethod
+    def backward(ctx, G):  # noqa: D102
+        W_bar, u, v, sigma = ctx.saved_tensors
+        if G.is_contiguous() and W_bar.is_contiguous():
+            lam = torch.dot(G.reshape(-1), W_bar.reshape(-1))  # <G, W_bar>, one pass
+        else:
+            lam = (G * W_bar).sum()
+        grad = G / sigma
+        grad_mat = grad.movedim(ctx.dim, 0) if ctx.dim else grad
+        if grad_mat.is_contiguous():
+            grad_mat.view(u.shape[0], -1).addr_(u * (-lam / sigma), v)  # in place, one pass
+        else:
+            rank_one = torch.outer(u * (lam / sigma), v).view(grad_mat.shape)
+            grad = grad - (rank_one.movedim(0, ctx.dim) if ctx.dim else rank_one)
+        return grad, None, None, None, None
 
 
 def _power_iteration(
