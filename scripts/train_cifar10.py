@@ -25,6 +25,10 @@ weights for IS/FID: ``--inception-weights FILE`` or ``$SNGAN_INCEPTION_WEIGHTS``
 hub's cache); add ``--download`` to fetch them. Without weights, training still runs and
 ``results.json`` says why it has no scores.
 
+On CUDA the networks are compiled with ``torch.compile(mode="reduce-overhead")`` (CUDA graphs);
+this was checked on CPU only (mode "default", bf16, SN, channels-last: no graph breaks). If it
+fails on your GPU stack, add ``--compile default`` or ``--compile none`` and run again.
+
 Interrupted? Run the same command again: it resumes from the newest checkpoint in the output
 folder and ends with the same weights as an uninterrupted run (bitwise on CPU).
 
