@@ -217,9 +217,12 @@ def spectral_norm(
 
     then ``sigma = u^T W v``. Because ``W`` moves little per optimizer step, one iteration per step
     keeps ``u, v`` close to the first singular vectors (the paper uses 1). The iteration runs
-    without autograd; ``u`` and ``v`` enter ``sigma`` as constants, so the gradient is the
-    paper's eq. (10), ``d sigma / dW = u v^T``, which penalizes the first singular direction
-    (eq. 12; lesson 04 checks both against autograd). Within a step this is Algorithm 1 with the
+    without autograd; ``u`` and ``v`` enter ``sigma`` as constants, so ``d sigma / dW = u v^T``
+    and the gradient is the paper's eq. (10), ``dL/dW = (G - <G, W_bar> u v^T) / sigma`` for
+    ``G = dL/dW_bar``, which penalizes the first singular direction (eq. 12). The backward
+    computes exactly that, one dot product and one rank-one update, instead of letting autograd
+    run the quotient rule (same result, fewer passes over the weight; lesson 04 and the tests
+    check it against autograd and against PyTorch). Within a step this is Algorithm 1 with the
     two half-steps in the order PyTorch uses (``u`` first, then ``v``), so the layer matches
     PyTorch's output, ``sigma``, ``u`` and ``v`` step for step. At registration the vectors start
     from N(0, I), normalized, and run 15 warm-up iterations.
