@@ -646,7 +646,8 @@ assert lip_lower < 1, lip_lower
 # - Its gradient is $(E_{ij} - [u_1v_1^\top]_{ij}\bar W_{SN})/\sigma$ (eq. 10). Over a batch,
 #   the update is $(\hat E[\delta h^\top] - \lambda u_1v_1^\top)/\sigma$ (eq. 12): SN changes the
 #   plain gradient only along the first singular direction, by $-\lambda$, and its gradient is
-#   always orthogonal to $W$.
+#   always orthogonal to $W$. The package layer's backward is eq. 10 written out, which is also
+#   cheaper than autograd's quotient rule.
 # - For convolutions SN normalizes the reshaped kernel. The true operator norm of each of the
 #   paper's conv layers is 1.1–2.5 times larger, so the network's layer-wise Lipschitz bound is
 #   well above 1, while the measured Lipschitz constant is far below either bound.
