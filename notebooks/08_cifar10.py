@@ -160,7 +160,7 @@ sampler = cifar.DeviceSampler(images, device, seed=seed)
 batch = sampler(batch_size_D)
 assert batch.device.type == device.type and batch.dtype == torch.float32
 assert -1.0 <= batch.min() and batch.max() <= 1.0
-as_bytes = cifar.to_uint8(batch).flatten(1).cpu()
+as_bytes = cifar.to_uint8(batch[:4]).flatten(1).cpu()  # check four of them
 assert all((as_bytes[i] == images.flatten(1)).all(1).any() for i in range(len(as_bytes)))
 torch.testing.assert_close(cifar.DeviceSampler(images, device, seed=seed)(batch_size_D), batch)
 
