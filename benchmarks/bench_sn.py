@@ -205,6 +205,12 @@ def main() -> None:
         ta / tb for ta, tb in zip(part_times["ours"], part_times["torch"], strict=True)
     )
     print(f"SN part alone, ours/torch: {paired:.3f}x (median of per-round ratios)")
+    for name, times in part_times.items():
+        print(
+            f"SN part alone, {name:>5}, as a share of the unnormalized D update: "
+            f"{statistics.median(times) / med['none']:.1%} (medians), "
+            f"{min(times) / min(per_update['none']):.1%} (minima)"
+        )
     for a, b in (("ours", "torch"), ("ours", "none"), ("torch", "none")):
         paired = statistics.median(
             ta / tb for ta, tb in zip(per_update[a], per_update[b], strict=True)
