@@ -233,7 +233,7 @@ for name, (net, expected) in paper_nets.items():
 # and images go in as (N, 3, 32, 32) and come out as one logit each.
 
 # %%
-net_D_check = StandardDiscriminator()
+net_D_check = build_models("standard", slim)[1]  # Table 3's D, channels / slim
 before = {k: float(s[0]) for k, s in layer_singular_values(net_D_check).items()}
 add_sn(net_D_check)
 after = {k: float(s[0]) for k, s in layer_singular_values(net_D_check).items()}
@@ -773,7 +773,7 @@ D_wn, src_wn = trained_D("standard_ns_wn", wn_run, "wn")
 # step); a few train-mode forwards without gradients let it catch up before we read sigma.
 with torch.no_grad():
     D_sn.train()
-    for _ in range(30):
+    for _ in range(200):
         D_sn(sampler(2).to(next(D_sn.parameters()).device))
 spectra = {"SN": layer_singular_values(D_sn), "WN": layer_singular_values(D_wn)}
 matrix_layers = [k for k, s in spectra["SN"].items() if len(s) > 1]  # l7 has one value only
