@@ -38,7 +38,7 @@
 #
 # Lessons 04 (spectral norm) and 06 (the alternatives). On a 2-core CPU, full mode takes
 # about 5 minutes; the 72-run results table is produced by a separate script
-# (`benchmarks/toy_table.py`, about an hour) and read here. No GPU.
+# (`benchmarks/toy_table.py`, 46 minutes on 2 shared cores) and read here. No GPU.
 
 # %%
 import copy
@@ -454,7 +454,7 @@ assert run["method"] == "wn" and run["metrics"]["modes"] <= 8
 # number of generator updates, sizes and seed. Regenerate the CSV it writes with
 #
 # ```
-# nice .venv/bin/python benchmarks/toy_table.py --out benchmarks/results/toy_table.csv
+# nice .venv/bin/python benchmarks/toy_table.py --out benchmarks/results/toy_table.csv --jobs 2
 # ```
 
 # %%
