@@ -359,18 +359,14 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# **Claims.** (1) Training works: the SN generator captures at least half of the modes and its
-# samples end up several times closer to the centres than the untrained generator's.
+# **Claims.** (1) Training works: the untrained generator captures at most 1 mode, the SN
+# generator at least half of them.
 # (2) The SN discriminator is 1-Lipschitz in practice: its input gradient never exceeds 1 on
 # the plane (the unnormalized one's is printed for comparison; nothing bounds it).
 # (3) The metric curve was recorded every `eval_every` steps and ends at the final metrics.
 
 
 # %%
-def mean_distance(run):
-    return torch.cdist(run["samples"], centres).min(dim=1).values.mean().item()
-
-
 def max_grad_norm(net_D):
     x = torch.cartesian_prod(*[torch.linspace(-6, 6, 80)] * 2).requires_grad_(True)
     net_D.eval()
@@ -379,11 +375,10 @@ def max_grad_norm(net_D):
 
 
 sn_run = toy_runs["SN, hinge"]
-print(f"mean distance to the nearest centre: untrained {mean_distance(untrained):.3f}, "
-      f"SN {mean_distance(sn_run):.3f}")  # fmt: skip
+print(f"modes captured: untrained {untrained['metrics']['modes']}, SN {sn_run['metrics']['modes']}")
 print({label: round(max_grad_norm(run["net_D"]), 3) for label, run in toy_runs.items()})
 assert sn_run["metrics"]["modes"] >= 0.5 * len(centres)
-assert mean_distance(sn_run) < 0.5 * mean_distance(untrained)
+assert untrained["metrics"]["modes"] <= 1
 assert max_grad_norm(sn_run["net_D"]) <= 1.0 + 1e-3
 assert [row["step"] for row in sn_run["curve"]][-1] == n_steps
 assert sn_run["curve"][-1]["modes"] == sn_run["metrics"]["modes"]
