@@ -36,9 +36,10 @@
 #
 # ## What you need
 #
-# Lessons 04 (spectral norm) and 06 (the alternatives). On a 2-core CPU, full mode takes
-# about 5 minutes; the 72-run results table is produced by a separate script
-# (`benchmarks/toy_table.py`, 46 minutes on 2 shared cores) and read here. No GPU.
+# Lessons 04 (spectral norm) and 06 (the alternatives). Full mode takes about 75 seconds on
+# an idle 2-core CPU (several minutes when the machine is shared); the 72-run results table
+# is produced by a separate script (`benchmarks/toy_table.py`, 46 minutes on 2 shared cores)
+# and read here. No GPU.
 
 # %%
 import copy
@@ -470,9 +471,11 @@ fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
 for ax, key, cmap in zip(axes, ("modes", "hq"), ("viridis", "magma"), strict=True):
     values = grid_of(key)
     ax.imshow(values, cmap=cmap, aspect="auto")
+    bright = values > values.min() + 0.6 * (values.max() - values.min())
     for i, j in np.ndindex(values.shape):
         text = f"{values[i, j]:.0f}" if key == "modes" else f"{values[i, j]:.2f}"
-        ax.text(j, i, text, ha="center", va="center", color="white", fontsize=7)
+        color = "black" if bright[i, j] else "white"
+        ax.text(j, i, text, ha="center", va="center", color=color, fontsize=7)
     title = "modes captured (of 25)" if key == "modes" else "high-quality fraction"
     ax.set(xticks=range(6), xticklabels=list(SETTINGS), yticks=range(len(labels)),
            yticklabels=[f"{m}/{loss}" for m, loss in labels], xlabel="setting (Table 1)",
