@@ -53,8 +53,10 @@ import torch
 import torch.nn.functional as F
 from ipywidgets import Dropdown, IntSlider, interact_manual
 
+import sngan_teach.toy as toy
 from sngan_teach.gan import SETTINGS, make_optimizers, train, train_step
 from sngan_teach.losses import hinge_loss_D, hinge_loss_G, ns_loss_D
+from sngan_teach.regularizers import orthonormal_penalty
 from sngan_teach.runtime import pick, seed_all
 from sngan_teach.toy import (
     DATASETS,
@@ -555,8 +557,9 @@ assert best_hq < 0.3
 #    against uniform. Compute it for the SN run of Step 4 and check it lies in $[0, \log 2]$.
 # 2. Retrain SN on the ring with `loss_fns=(wrong_hinge_loss_D, hinge_loss_G)` in `train_toy`:
 #    what happens to the samples?
-# 3. Change `ORTHO_WEIGHT` in `sngan_teach.toy` and rerun orthonormal regularization under
-#    setting E with `lab`: how sensitive is it?
+# 3. Change `ORTHO_WEIGHT` in `sngan_teach.toy` (the orthonormal-penalty coefficient, which the
+#    paper does not state) and retrain orthonormal regularization under setting E: how close to
+#    orthonormal do $D$'s layers stay?
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
 # Solution to exercise 1
@@ -574,3 +577,32 @@ def kl_div(a, b):
 jsd = 0.5 * kl_div(p, mid) + 0.5 * kl_div(u, mid)
 print(f"JSD(p, U) = {jsd:.4f}")
 assert 0 <= jsd <= math.log(2)
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution to exercise 2: with the wrong sign D rates the fakes above the data, G climbs
+# that D, and its samples leave the ring: no mode at all, where the correct loss finds several.
+ex_kw = dict(n_steps=200, width=width, batch_size_D=batch_size_D, batch_size_G=batch_size_G)
+ex_kw |= dict(n_eval=1000, seed=seed)
+wrong_run = train_toy(
+    "ring", "sn", setting="C", loss_fns=(wrong_hinge_loss_D, hinge_loss_G), **ex_kw
+)
+right_run = train_toy("ring", "sn", setting="C", loss_fns=(hinge_loss_D, hinge_loss_G), **ex_kw)
+print(
+    "modes, wrong sign:", wrong_run["metrics"]["modes"], " correct:", right_run["metrics"]["modes"]
+)
+assert wrong_run["metrics"]["modes"] <= 1 < right_run["metrics"]["modes"]
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution to exercise 3: a larger coefficient keeps D's layers closer to orthonormal.
+default_weight = toy.ORTHO_WEIGHT
+penalties = {}
+try:
+    for weight in (0.01, 10.0):
+        toy.ORTHO_WEIGHT = weight
+        run = train_toy("ring", "ortho", "hinge", "E", **(ex_kw | dict(n_steps=100)))
+        penalties[weight] = orthonormal_penalty(run["net_D"]).item()
+finally:
+    toy.ORTHO_WEIGHT = default_weight
+print("||W W^T - I||_F^2 summed over D's layers after training:", penalties)
+assert penalties[10.0] < penalties[0.01]
