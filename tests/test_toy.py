@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch.nn.utils import parametrize
 
+from sngan_teach.losses import hinge_loss_D, hinge_loss_G
 from sngan_teach.toy import (
     METHODS,
     dataset,
@@ -173,3 +174,17 @@ def test_plots_and_lab_run():
     run = lab("wn", "ns", "B", "ring", n_steps=5)
     assert run["method"] == "wn" and run["n_steps"] == 5
     plt.close("all")
+
+
+def test_train_toy_takes_a_custom_loss_pair():
+    calls = []
+
+    def counting_hinge_loss_D(d_real, d_fake):
+        calls.append(len(d_real))
+        return hinge_loss_D(d_real, d_fake)
+
+    run = train_toy(
+        "ring", "sn", setting="B", n_steps=3, width=8, batch_size_D=16, n_eval=50,
+        loss_fns=(counting_hinge_loss_D, hinge_loss_G),
+    )  # fmt: skip
+    assert run["loss"] == "custom" and calls == [16, 16, 16]
