@@ -225,25 +225,32 @@ for name, (net, expected) in paper_nets.items():
 # %% [markdown]
 # The models hold no normalization in D: spectral normalization is added afterwards with
 # lesson 04's `add_sn(net_D)` (weight normalization with lesson 05's `add_wn`), so one
-# architecture serves every method. `add_sn` starts each layer with 15 power iterations, so the
-# normalized weights W/σ(W) already have a spectral norm close to 1.
+# architecture serves every method. `add_sn` starts each layer with 15 power iterations, and every
+# training-mode forward pass adds one more, so the normalized weights W/σ̃(W) quickly have a
+# spectral norm of 1 (σ̃ is the power-iteration estimate of σ).
 #
-# Claim: before `add_sn` the standard D's layers have spectral norms far from 1; after it, every
-# layer's largest singular value (of the reshaped d_out × (d_in·k·k) matrix) is within 5 % of 1,
-# and images go in as (N, 3, 32, 32) and come out as one logit each.
+# Claim: before `add_sn` the standard D's layers have spectral norms far from 1; right after it
+# they are within 20 % of 1, and after 200 training-mode forward passes (no gradient step) every
+# layer's largest singular value (of the reshaped d_out × (d_in·k·k) matrix) is within 2 % of 1.
+# Images go in as (N, 3, 32, 32) and come out as one logit each.
 
 # %%
 net_D_check = build_models("standard", slim)[1]  # Table 3's D, channels / slim
 before = {k: float(s[0]) for k, s in layer_singular_values(net_D_check).items()}
 add_sn(net_D_check)
+registered = {k: float(s[0]) for k, s in layer_singular_values(net_D_check).items()}
+with torch.no_grad():
+    for _ in range(200):  # each training-mode forward runs one power iteration per layer
+        net_D_check(cifar.to_float(images[:2]))
 after = {k: float(s[0]) for k, s in layer_singular_values(net_D_check).items()}
-print("largest singular value per layer, before -> after add_sn:")
+print("largest singular value per layer: before add_sn -> after it -> after 200 forwards")
 for k in before:
-    print(f"  {k}: {before[k]:.3f} -> {after[k]:.3f}")
+    print(f"  {k}: {before[k]:.3f} -> {registered[k]:.3f} -> {after[k]:.4f}")
 
 # %%
 assert max(abs(s - 1) for s in before.values()) > 0.5
-assert all(abs(s - 1) < 0.05 for s in after.values()), after
+assert all(abs(s - 1) < 0.2 for s in registered.values()), registered
+assert all(abs(s - 1) < 0.02 for s in after.values()), after
 for arch in ("standard", "resnet"):
     g_small, d_small = build_models(arch, slim)
     x_fake = g_small(torch.randn(4, z_dim, generator=gen))
