@@ -17,8 +17,10 @@ rounds) and of the minima (the least disturbed rounds on a shared machine). It t
 SN part alone (every normalized weight, forward and backward, without the convolutions) for
 ours and torch, interleaved the same way. Targets: ours <= 1.00x torch, SN <= 1.10x none.
 
-Command (CPU, as recorded in benchmarks/RESULTS.md)::
+Commands (CPU, as recorded in benchmarks/RESULTS.md; on a shared 2-core machine one thread
+gives the steadier figures)::
 
+    .venv/bin/python benchmarks/bench_sn.py --rounds 12 --steps 2 --warmup 2 --threads 1
     .venv/bin/python benchmarks/bench_sn.py --rounds 15 --steps 5
 
 On a GPU: ``--device cuda`` (optionally ``--channels-last --bf16 --compile``).
