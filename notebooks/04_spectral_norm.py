@@ -41,7 +41,8 @@
 #    bound of lesson 02 for an SN discriminator is not 1.
 #
 # **What you need**: lesson 02 (Lipschitz constants, the product bound) and lesson 03 (power
-# iteration). About 2 minutes on a CPU in full mode; no GPU.
+# iteration). About 15 seconds on an idle 2-core CPU in full mode (a few minutes on a busy one);
+# no GPU.
 
 # %%
 import copy
