@@ -120,11 +120,14 @@ def cmd_lab(extra: list[str]) -> None:
 
 
 def cmd_test(extra: list[str]) -> None:
+    """Everything in quick mode, on two pytest-xdist workers with one thread each: the site build
+    (tests/test_site.py, which executes every lesson once more) runs beside the rest."""
     python = ensure_env()
     ensure_chromium()
-    env = os.environ | {"SNGAN_BUDGET": "quick"}
+    env = os.environ | {"SNGAN_BUDGET": "quick", "OMP_NUM_THREADS": "1"}
     notebooks = [path.relative_to(ROOT) for path in lesson_notebooks()]
-    run(python, "-m", "pytest", "tests", *notebooks,
+    run(python, "-m", "pytest", "tests/test_site.py", "tests", *notebooks,
+        "-n", "2", "--dist", "loadfile",
         "--nbval-lax", "--nbval-current-env", "--nbval-cell-timeout=900",
         "--durations=10", *extra, env=env)  # fmt: skip
 

@@ -537,7 +537,7 @@ assert 0 < gaps["WC"] < 0.1 * gaps["SN"]
 # interleaving the methods round by round (so a slow moment of the machine hits all of them)
 # and taking medians.
 
-# %%
+# %% tags=["results"]
 digits = digits_flat.reshape(-1, 1, 8, 8)  # N x 1 x 8 x 8, in [-1, 1]
 
 
