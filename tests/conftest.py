@@ -24,6 +24,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import book  # noqa: E402  (tools/book.py: the kernel spec the site build uses)
 
 # --------------------------------------------------------------------------------------------
 # browser fixtures
@@ -72,11 +74,6 @@ def browser(chromium_path):
 
 def _site_is_current(html_dir: Path) -> bool:
     """A full build whose sources are those of the working tree now."""
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        import book
-    finally:
-        sys.path.pop(0)
     stamp = html_dir / book.STAMP_NAME
     if not stamp.is_file() or not (html_dir / "index.html").is_file():
         return False
@@ -160,21 +157,7 @@ def jupyter_lab(tmp_path_factory):
     root_dir, settings_dir, jupyter_path = base / "root", base / "settings", base / "jupyter"
     root_dir.mkdir()
     _write_lab_settings(settings_dir)
-    spec_dir = jupyter_path / "kernels" / "sngan-teach"
-    spec_dir.mkdir(parents=True)
-    spec = {
-        "argv": [
-            sys.executable,
-            "-Xfrozen_modules=off",
-            "-m",
-            "ipykernel_launcher",
-            "-f",
-            "{connection_file}",
-        ],  # fmt: skip
-        "display_name": "Python (sngan-teach)",
-        "language": "python",
-    }
-    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    book.write_kernelspec(jupyter_path)
     env = dict(os.environ)
     env.update(
         JUPYTER_CONFIG_DIR=str(base / "config"),
