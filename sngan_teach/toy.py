@@ -128,12 +128,18 @@ def mode_metrics(samples: Tensor, centres: Tensor, std: float) -> dict[str, floa
     }
 
 
-def make_G(z_dim: int = 2, width: int = 128, depth: int = 3) -> nn.Sequential:
-    """Generator MLP ``z -> [Linear, BatchNorm, ReLU] x depth -> Linear -> x in R^2``."""
+def make_G(
+    z_dim: int = 2, width: int = 128, depth: int = 3, batch_norm: bool = True
+) -> nn.Sequential:
+    """Generator MLP ``z -> [Linear, BatchNorm, ReLU] x depth -> Linear -> x in R^2``.
+
+    ``batch_norm=False`` drops the batch-norm layers: ``[Linear, ReLU] x depth``.
+    """
     layers: list[nn.Module] = []
     d_in = z_dim
     for _ in range(depth):
-        layers += [nn.Linear(d_in, width), nn.BatchNorm1d(width), nn.ReLU()]
+        norm = [nn.BatchNorm1d(width)] if batch_norm else []
+        layers += [nn.Linear(d_in, width), *norm, nn.ReLU()]
         d_in = width
     layers.append(nn.Linear(d_in, 2))
     return nn.Sequential(*layers)
@@ -197,12 +203,17 @@ def train_toy(
     data: str = "grid",
     method: str = "sn",
     loss: str = "hinge",
-    setting: str = "C",
+    setting: str | dict = "C",
     n_steps: int = 2000,
     *,
     seed: int = 0,
     z_dim: int = 2,
     width: int = 128,
+    width_D: int | None = None,
+    depth_G: int = 3,
+    depth_D: int = 2,
+    batch_norm: bool = True,
+    lr_decay: bool = False,
     batch_size_D: int = 64,
     batch_size_G: int = 128,
     n_eval: int = 2500,
@@ -212,7 +223,10 @@ def train_toy(
 ) -> dict:
     """Train one 2-D GAN and measure it; the function behind lesson 07's form and the table.
 
-    ``setting`` is a key of :data:`sngan_teach.gan.SETTINGS` (alpha, beta1, beta2, n_dis).
+    ``setting`` is a key of :data:`sngan_teach.gan.SETTINGS` (alpha, beta1, beta2, n_dis) or a
+    dict with those four keys. ``width`` is G's hidden width and D's too unless ``width_D`` is
+    given; ``depth_G``, ``depth_D`` and ``batch_norm`` go to :func:`make_G` / :func:`make_D`;
+    ``lr_decay`` decays both learning rates linearly to 0 (:func:`sngan_teach.gan.train`).
     ``loss_fns`` overrides ``loss`` with a ``(loss_D, loss_G)`` pair (the lesson's wrong hinge).
     Everything random flows from ``seed``: the weights and one ``torch.Generator`` for data and
     ``z``. Metrics use ``n_eval`` samples of ``G`` (2500 as in VEEGAN/PacGAN), drawn with a
@@ -223,12 +237,20 @@ def train_toy(
     :func:`mode_metrics`), ``seconds`` and the arguments.
     """
     check_method(method)
-    if setting not in SETTINGS:
-        raise ValueError(f"setting must be one of {sorted(SETTINGS)}, got {setting!r}")
+    if isinstance(setting, dict):
+        missing = {"alpha", "beta1", "beta2", "n_dis"} - set(setting)
+        if missing:
+            raise ValueError(f"setting is missing {sorted(missing)}, got {setting!r}")
+        hyper = setting
+    elif setting in SETTINGS:
+        hyper = SETTINGS[setting]
+    else:
+        raise ValueError(f"setting must be one of {sorted(SETTINGS)} or a dict, got {setting!r}")
     centres, std = dataset(data)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        net_G, net_D = make_G(z_dim, width), make_D(method, width)
+        net_G = make_G(z_dim, width, depth_G, batch_norm)
+        net_D = make_D(method, width if width_D is None else width_D, depth_D)
     opt_G, opt_D = make_optimizers(net_G, net_D, setting)
     penalty, after_D_step = method_hooks(method)
     gen = torch.Generator().manual_seed(seed)
@@ -254,11 +276,12 @@ def train_toy(
         z_dim=z_dim,
         generator=gen,
         loss=loss_fns if loss_fns is not None else loss,
-        n_dis=int(SETTINGS[setting]["n_dis"]),
+        n_dis=int(hyper["n_dis"]),
         batch_size_D=batch_size_D,
         batch_size_G=batch_size_G,
         penalty=penalty,
         after_D_step=after_D_step,
+        lr_decay=lr_decay,
         log_every=max(1, min(100, n_steps)),
         callback=evaluate,
         callback_every=eval_every,

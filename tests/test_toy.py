@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch.nn.utils import parametrize
 
+from sngan_teach.gan import SETTINGS
 from sngan_teach.losses import hinge_loss_D, hinge_loss_G
 from sngan_teach.toy import (
     METHODS,
@@ -18,6 +19,7 @@ from sngan_teach.toy import (
     grid_centres,
     lab,
     make_D,
+    make_G,
     method_hooks,
     mode_metrics,
     plot_curves,
@@ -154,6 +156,8 @@ def test_train_toy_rejects_bad_arguments():
         train_toy(method="batchnorm", n_steps=1)
     with pytest.raises(ValueError, match="setting must be one of .* got 'Z'"):
         train_toy(setting="Z", n_steps=1)
+    with pytest.raises(ValueError, match=r"setting is missing \['n_dis'\]"):
+        train_toy(setting={"alpha": 1e-3, "beta1": 0.5, "beta2": 0.9}, n_steps=1)
     with pytest.raises(ValueError, match="loss must be one of"):
         train_toy(loss="lsgan", n_steps=1)
     with pytest.raises(ValueError, match="data must be one of"):
@@ -188,3 +192,41 @@ def test_train_toy_takes_a_custom_loss_pair():
         loss_fns=(counting_hinge_loss_D, hinge_loss_G),
     )  # fmt: skip
     assert run["loss"] == "custom" and calls == [16, 16, 16]
+
+
+def test_make_G_depth_and_batch_norm_switch():
+    z = torch.randn(8, 2)
+    default = make_G(2, 16)
+    assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in default) == 3
+    assert sum(isinstance(m, torch.nn.Linear) for m in default) == 4
+    plain = make_G(2, 16, depth=4, batch_norm=False)
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in plain)
+    assert sum(isinstance(m, torch.nn.Linear) for m in plain) == 5
+    assert plain(z).shape == (8, 2)
+    # same seed, same Linear weights with or without batch norm
+    torch.manual_seed(0)
+    a = make_G(2, 16, batch_norm=True)
+    torch.manual_seed(0)
+    b = make_G(2, 16, batch_norm=False)
+    torch.testing.assert_close(a[0].weight, b[0].weight)
+
+
+def test_train_toy_sizes_dict_setting_and_lr_decay():
+    # a dict setting equal to setting "D" trains exactly as "D"
+    kw = dict(data="ring", method="sn", loss="hinge", width=16, n_eval=100, n_steps=8, seed=1)
+    a = train_toy(setting="D", **kw)
+    b = train_toy(setting=dict(SETTINGS["D"]), **kw)
+    torch.testing.assert_close(a["samples"], b["samples"])
+    run = train_toy(
+        setting="C", width_D=24, depth_G=4, depth_D=3, batch_norm=False, lr_decay=True,
+        eval_every=0, **(kw | dict(n_steps=10))
+    )  # fmt: skip
+    linears_G = [m for m in run["net_G"] if isinstance(m, torch.nn.Linear)]
+    linears_D = [m for m in run["net_D"] if isinstance(m, torch.nn.Linear)]
+    assert len(linears_G) == 5 and linears_G[0].out_features == 16
+    assert len(linears_D) == 4 and linears_D[0].out_features == 24
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in run["net_G"])
+    # linear decay: the last step ran at alpha * (1 - 9/10)
+    assert run["history"][-1]["lr"] == pytest.approx(SETTINGS["C"]["alpha"] * 0.1)
+    plain = train_toy(setting="C", **(kw | dict(n_steps=10)))
+    assert plain["history"][-1]["lr"] == pytest.approx(SETTINGS["C"]["alpha"])
