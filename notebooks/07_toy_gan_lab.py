@@ -36,10 +36,10 @@
 #
 # ## What you need
 #
-# Lessons 04 (spectral norm) and 06 (the alternatives). Full mode takes about 75 seconds on
-# an idle 2-core CPU (several minutes when the machine is shared); the 72-run results table
-# is produced by a separate script (`benchmarks/toy_table.py`, 46 minutes on 2 shared cores)
-# and read here. No GPU.
+# Lessons 04 (spectral norm) and 06 (the alternatives). Full mode takes about 2.5 minutes on
+# an idle 2-core CPU, one of them for the long run of "Reaching every mode" (several minutes
+# when the machine is shared); the 72-run results table is produced by a separate script
+# (`benchmarks/toy_table.py`, 46 minutes on 2 shared cores) and read here. No GPU.
 
 # %%
 import copy
@@ -87,6 +87,10 @@ n_eval = pick(quick=1000, full=2500)  # samples scored by the metrics (2500 as i
 eval_every = pick(quick=50, full=150)  # generator updates between two metric evaluations
 n_D_steps = pick(quick=100, full=200)  # discriminator updates in the hinge-sign check of Step 3
 table_path = Path("../benchmarks/results/toy_table.csv")  # written by benchmarks/toy_table.py
+long_data = pick(quick="ring", full="grid")  # mixture of "Reaching every mode"
+long_steps = pick(quick=600, full=9000)  # its generator updates, alpha decayed linearly to 0
+long_setting = {"alpha": 1e-3, "beta1": 0.5, "beta2": 0.9, "n_dis": 1}  # alpha, beta1, beta2
+long_width = 128  # hidden units of its G and D (3 hidden layers in G, with batch norm; 2 in D)
 
 # %% [markdown]
 # ## Step 1: the ring and the grid
@@ -538,6 +542,80 @@ assert best_hq < 0.3
 
 
 # %% [markdown]
+# ## Reaching every mode
+#
+# The table's runs are short (1500 generator updates) and keep $\alpha$ constant to the end,
+# so the last updates still shake $G$'s samples around the modes. The goal we set ourselves
+# (issue 6) is stricter: an SN discriminator whose generator captures **all 25 modes with at
+# least 90 % high-quality samples**, trained in at most a minute on 2 CPU cores. We measured
+# the levers one at a time on the grid (one seed each, on an idle CPU):
+#
+# - **batch norm in $G$ is needed**: without it, $G$ with $\alpha = 10^{-3}$ collapsed to no
+#   mode at all, and with $\alpha = 2\cdot10^{-4}$ reached only 5 modes after 5000 updates;
+# - **more generator updates** help most: with the hinge loss and everything else fixed, the
+#   high-quality fraction went 0.23 → 0.36 from 5000 to 10000 updates;
+# - the **standard loss** did better than the hinge loss here: 0.52 against 0.36 after 10000
+#   updates (but 10000 updates take just over a minute, so we keep 9000);
+# - **linear decay of $\alpha$ to 0** (`lr_decay=True` in `train`) makes the fraction climb
+#   in the last quarter of the run, when the steps shrink and the samples settle;
+# - $n_{dis} = 5$, $\beta_1 = 0$, $\beta_2 = 0.999$, $\alpha = 3\cdot 10^{-3}$, a latent
+#   size of 16, batches of 1024, a wider or deeper $D$ or $G$ did not do better per second
+#   of CPU.
+#
+# The configuration: `long_setting` ($\alpha = 10^{-3}$, $\beta_1 = 0.5$, $\beta_2 = 0.9$,
+# $n_{dis} = 1$) with `lr_decay`, `long_width` units, the standard (non-saturating) loss,
+# batches of 256, `long_steps` generator updates: about 58 s on one idle CPU core in full mode
+# (measured CPU time 59 s; the lesson runs on one thread).
+
+# %%
+long_run = train_toy(
+    long_data, "sn", "ns", long_setting, long_steps, seed=seed, width=long_width,
+    batch_size_D=batch_size_D, batch_size_G=batch_size_G, lr_decay=True, n_eval=n_eval,
+    eval_every=long_steps // 10, progress=True,
+)  # fmt: skip
+long_centres, long_std = dataset(long_data)
+m = long_run["metrics"]
+print(f"{long_data}: {m['modes']} of {len(long_centres)} modes, HQ {m['hq']:.3f}, "
+      f"KL {m['kl']:.3f}, {long_run['seconds']:.1f} s wall for {long_steps} updates")  # fmt: skip
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+plot_samples(axes[0], long_run["samples"], long_centres,
+             f"SN, {long_steps} updates: {m['modes']} modes, HQ {m['hq']:.2f}")  # fmt: skip
+axes[0].legend(loc="upper right", fontsize=7)
+steps = [row["step"] for row in long_run["curve"]]
+axes[1].plot(steps, [row["hq"] for row in long_run["curve"]], label="high-quality fraction")
+axes[1].plot(steps, [row["modes"] / len(long_centres) for row in long_run["curve"]],
+             label="modes captured / K")  # fmt: skip
+axes[1].axhline(0.9, color="grey", ls="--", lw=1, label="target HQ 0.9")
+axes[1].set(xlabel="generator step", ylabel="fraction", title="metrics while alpha decays to 0")
+axes[1].legend(fontsize=7)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# **Claims** (measured on this seed; the thresholds keep a margin).
+# (1) In full mode the run captures all 25 grid modes, with a high-quality fraction above
+# every run of the 1500-update table (measured: 0.45), and a KL to uniform below 0.3
+# (measured: 0.16); in quick mode it captures all 8 ring modes with a high-quality fraction of
+# at least 0.25 (measured: 0.34).
+# (2) The high-quality fraction is highest in the decayed last part of the run: the final
+# value exceeds the one at mid-run.
+# (3) **Not reached:** the 90 % target. The samples still lie on bridges between the modes;
+# fewer than half of them land within $3s$ of a centre. The fraction was still rising at
+# the end of each run, so the target needs many more updates than a minute on a CPU buys
+# (PacGAN trains for 400 epochs of 100,000 samples).
+
+# %%
+n_K = len(long_centres)
+mid = long_run["curve"][len(long_run["curve"]) // 2 - 1]
+print(f"HQ at step {mid['step']}: {mid['hq']:.3f}; at the end: {m['hq']:.3f}")
+assert m["modes"] == n_K
+assert m["hq"] > mid["hq"]
+assert m["hq"] >= pick(quick=0.25, full=0.4) and m["kl"] < 0.3
+if long_data == "grid":
+    assert m["hq"] > best_hq
+    assert m["hq"] < 0.9  # the target of issue 6 is not met yet (claim 3)
+
+# %% [markdown]
 # ## Summary
 #
 # - Mode collapse on a mixture is countable: modes captured, the high-quality fraction
@@ -550,6 +628,11 @@ assert best_hq < 0.3
 #   the aggressive settings D–F, but this small toy does not reproduce the rest of the paper's
 #   robustness claim: WGAN-GP is worse still at the slow settings, an unnormalized MLP does
 #   about as well as SN, and $\beta_1 = 0.9$ (setting F) hurts SN too.
+# - Longer training with $\alpha$ decayed linearly to 0 is what sharpens the generator: SN with
+#   the standard loss, $\alpha = 10^{-3}$, $\beta_1 = 0.5$, $\beta_2 = 0.9$, $n_{dis} = 1$,
+#   128-unit MLPs (batch norm in $G$), batches of 256 and 9000 updates (under a minute on one
+#   CPU core) captures all 25 grid modes with 45 % high-quality samples, twice the table's best,
+#   but still short of the 90 % that PacGAN reaches after far longer training.
 #
 # ## Exercises
 #
