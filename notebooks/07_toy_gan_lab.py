@@ -36,8 +36,8 @@
 #
 # ## What you need
 #
-# Lessons 04 (spectral norm) and 06 (the alternatives). Full mode takes about 4.5 minutes on
-# an idle 2-core CPU, three of them for the long runs of "Reaching every mode" (more when the
+# Lessons 04 (spectral norm) and 06 (the alternatives). Full mode takes about 3.5 minutes on
+# an idle 2-core CPU, 2.5 of them for the long runs of "Reaching every mode" (more when the
 # machine is shared); the 72-run results table is produced by a separate script
 # (`benchmarks/toy_table.py`, 46 minutes on 2 shared cores) and read here. No GPU.
 
