@@ -3,7 +3,8 @@
 Browser fixtures (tests/test_site.py, tests/test_lab.py): ``chromium_path``, ``browser``,
 ``built_site``, ``site_url``, ``jupyter_lab``. They drive Debian's chromium through
 Playwright's Python API (never ``playwright install``); every test that uses them is skipped,
-with the reason, where no chromium is installed.
+with the reason, where no chromium is installed, except under ``CI=true``, where a missing
+chromium fails them (``python3 tasks.py test`` installs it there, so CI never skips them).
 """
 
 from __future__ import annotations
@@ -51,13 +52,16 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
-    """Debian's chromium, or a skip that says how to get it."""
+    """Debian's chromium, or a skip (a failure under ``CI=true``) that says how to get it."""
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
-        pytest.skip(
+        reason = (
             "chromium is not installed (Debian/Ubuntu: `apt-get install chromium`; "
             "`python3 tasks.py test` installs it when run as root)"
         )
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI must run the browser checks: {reason}")
+        pytest.skip(reason)
     return path
 
 
