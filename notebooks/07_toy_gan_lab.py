@@ -38,8 +38,9 @@
 #
 # Lessons 04 (spectral norm) and 06 (the alternatives). Full mode takes about 3.5 minutes on
 # an idle 2-core CPU, 2.5 of them for the long runs of "Reaching every mode" (more when the
-# machine is shared); the 72-run results table is produced by a separate script
-# (`benchmarks/toy_table.py`, 46 minutes on 2 shared cores) and read here. No GPU.
+# machine is shared); the 72-run results table (`benchmarks/toy_table.py`, 46 minutes on 2
+# shared cores) and three longer runs of the final recipe (`benchmarks/toy_long.py`, 6.5
+# minutes on 2 idle cores) are produced by separate scripts and read here. No GPU.
 
 # %%
 import copy
@@ -616,6 +617,68 @@ if long_data == "grid":
     assert m["hq"] < 0.9  # the target of issue 6 is not met yet (claim 3)
 
 # %% [markdown]
+# ### How long would 90 % take?
+#
+# Claim (3) says the target needs more updates. `benchmarks/toy_long.py` measures how many:
+# it trains this same recipe for 9000, 30000 and 60000 generator updates (each run decays
+# $\alpha$ to 0 over its own length; the longest takes about 6.5 minutes on one idle core)
+# and writes a score every 1500 updates to `benchmarks/results/toy_long.csv`, read here. Every
+# row carries the recipe it was trained with; the first check is that it is still ours.
+
+# %%
+long_path = Path("../benchmarks/results/toy_long.csv")  # written by benchmarks/toy_long.py
+with long_path.open() as f:
+    long_rows = list(csv.DictReader(f))
+for row in long_rows:
+    assert (row["data"], row["method"], row["loss"]) == ("grid", "sn", "ns")
+    assert all(float(row[k]) == long_setting[k] for k in ("alpha", "beta1", "beta2", "n_dis"))
+    assert (
+        int(row["width"]) == long_width and int(row["batch_size"]) == batch_size_D == batch_size_G
+    )
+    assert int(row["seed"]) == seed
+lengths = sorted({int(row["n_steps"]) for row in long_rows})
+by_length = {n: [row for row in long_rows if int(row["n_steps"]) == n] for n in lengths}
+fig, ax = plt.subplots(figsize=(7, 3.8))
+for n, rows_n in by_length.items():
+    ax.plot([int(r["step"]) for r in rows_n], [float(r["hq"]) for r in rows_n], marker=".",
+            label=f"{n} updates ({float(rows_n[-1]['seconds']):.0f} s)")  # fmt: skip
+ax.axhline(0.9, color="grey", ls="--", lw=1, label="target HQ 0.9")
+ax.set(xlabel="generator step", ylabel="high-quality fraction",
+       title="the recipe trained longer (alpha decayed to 0 over each run)")  # fmt: skip
+ax.legend(fontsize=7)
+fig.tight_layout()
+plt.show()
+final = {n: rows_n[-1] for n, rows_n in by_length.items()}
+for n, row in final.items():
+    print(f"{n:>6} updates: {row['modes']} modes, HQ {float(row['hq']):.3f}, "
+          f"KL {float(row['kl']):.3f}, {float(row['seconds']):.0f} s")  # fmt: skip
+
+# %% [markdown]
+# **Claims** (from the recorded runs).
+# (1) Longer training keeps every mode and sharpens them: all three runs end with 25 modes, and
+# each longer run ends with a higher high-quality fraction (measured 0.45, 0.76, 0.83) and a
+# lower KL to uniform (0.16, 0.02, 0.007).
+# (2) Still **not 90 %**: even 60000 updates, about six and a half times the one-minute budget,
+# end below the target, and the fraction has flattened: every score of the last 10000 updates
+# lies between 0.75 and 0.9 (measured 0.78 to 0.85). Patience alone does not close the gap on
+# a CPU budget; PacGAN, which reports 91 %, trains a generator of 4 layers of 400 units for
+# 400 epochs.
+# (3) The file agrees with this notebook: in full mode the 9000-update run is the run above
+# (same recipe, same seed, deterministic on a CPU), so its scores match.
+
+# %%
+ends = [final[n] for n in lengths]
+assert lengths == [9000, 30000, 60000] and all(int(row["modes"]) == 25 for row in ends)
+assert all(float(a["hq"]) < float(b["hq"]) for a, b in zip(ends, ends[1:], strict=False))
+assert all(float(a["kl"]) > float(b["kl"]) for a, b in zip(ends, ends[1:], strict=False))
+longest = by_length[lengths[-1]]
+last = [float(r["hq"]) for r in longest if int(r["step"]) > lengths[-1] - 10000]
+assert len(last) >= 5 and all(0.75 < hq < 0.9 for hq in last) and max(last) - min(last) < 0.1
+if long_data == "grid" and long_steps in by_length:
+    assert abs(float(final[long_steps]["hq"]) - m["hq"]) < 1e-3
+    assert int(final[long_steps]["modes"]) == m["modes"]
+
+# %% [markdown]
 # ### The same recipe without SN, and with the WGAN-GP critic
 #
 # Everything stays (setting, decay, sizes, updates, seed); only $D$ changes: no normalization
@@ -676,8 +739,9 @@ assert gp_m["modes"] < sn_m["modes"] and gp_m["kl"] > sn_m["kl"] + 1
 # - Longer training with $\alpha$ decayed linearly to 0 is what sharpens the generator: SN with
 #   the standard loss, $\alpha = 10^{-3}$, $\beta_1 = 0.5$, $\beta_2 = 0.9$, $n_{dis} = 1$,
 #   128-unit MLPs (batch norm in $G$), batches of 256 and 9000 updates (under a minute on one
-#   CPU core) captures all 25 grid modes with 45 % high-quality samples, twice the table's best,
-#   but still short of the 90 % that PacGAN reaches after far longer training.
+#   CPU core) captures all 25 grid modes with 45 % high-quality samples, twice the table's best.
+#   Training it 30000 and 60000 updates lifts that to 76 % and 83 % and then flattens: still
+#   short of the 90 % that PacGAN reaches after far longer training.
 #
 # ## Exercises
 #
