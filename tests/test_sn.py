@@ -417,19 +417,20 @@ def test_docstring_example_runs():
     assert result.attempted >= 5 and result.failed == 0, result
 
 
-@pytest.mark.parametrize("kind", ["conv2d", "conv4x4s2", "convT2d", "linear"])
-@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize(
+    ("kind", "channels_last"),
+    [(kind, False) for kind in ("conv2d", "conv4x4s2", "convT2d", "linear")]
+    + [(kind, True) for kind in ("conv2d", "conv4x4s2", "convT2d")],  # a 4-D layout only
+)
 def test_weight_gradient_equals_pytorch_with_gradient_penalty(kind, channels_last):
     """The hand-written backward (eq. 10) against autograd's, through a loss that includes a
     gradient penalty on the input (double backward through the layer), in any memory layout."""
     make, shape = MAKERS[kind]
     ours, theirs = _twins(make)
     x = torch.randn(shape, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    if channels_last and x.ndim == 4:
+    if channels_last:
         ours, theirs = (m.to(memory_format=torch.channels_last) for m in (ours, theirs))
         x = x.contiguous(memory_format=torch.channels_last)
-    elif channels_last:
-        pytest.skip("channels_last is for 4-D tensors")
     grads = []
     for layer in (ours, theirs):
         xr = x.clone().requires_grad_(True)
