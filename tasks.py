@@ -116,7 +116,8 @@ def cmd_lab(extra: list[str]) -> None:
     args = [python, "-m", "jupyterlab", f"--ServerApp.root_dir={ROOT / 'notebooks'}"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--allow-root")
-    run(*args, *extra, lesson_notebooks()[0].name)
+    # JupyterLab resolves the file to open against the working directory, not root_dir.
+    run(*args, *extra, lesson_notebooks()[0].name, cwd=ROOT / "notebooks")
 
 
 def cmd_test(extra: list[str]) -> None:
