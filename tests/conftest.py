@@ -9,6 +9,7 @@ chromium fails them (``python3 tasks.py test`` installs it there, so CI never sk
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import json
@@ -180,30 +181,43 @@ def jupyter_lab(tmp_path_factory):
         f"--ServerApp.root_dir={root_dir}", "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]  # fmt: skip
-    log = open(base / "lab.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root_dir)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"JupyterLab exited ({proc.returncode}):\n"
-                            f"{(base / 'lab.log').read_text()[-3000:]}")  # fmt: skip
-            try:
-                with urllib.request.urlopen(f"{url}/api/status", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("JupyterLab did not answer /api/status within 60 s")
-            time.sleep(0.3)
+    with running_server(cmd, env, base / "lab.log", f"http://127.0.0.1:{port}", root_dir) as url:
         yield url, root_dir
-    finally:
-        proc.terminate()
+
+
+@pytest.fixture
+def server_runner():
+    """:func:`running_server`, for test modules (they cannot import this conftest by name)."""
+    return running_server
+
+
+@contextlib.contextmanager
+def running_server(cmd: list[str], env: dict, log_path: Path, url: str, cwd: Path, timeout=90):
+    """Start ``cmd`` (a Jupyter server) logging to ``log_path``; yield ``url`` once its
+    ``/api/status`` answers; fail with the log if it exits or stays silent; stop it after."""
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+            deadline = time.monotonic() + timeout
+            while True:
+                if proc.poll() is not None:
+                    pytest.fail(f"{cmd[1:3]} exited ({proc.returncode}):\n"
+                                f"{log_path.read_text()[-3000:]}")  # fmt: skip
+                try:
+                    with urllib.request.urlopen(f"{url}/api/status", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(f"{url}/api/status did not answer within {timeout} s")
+                time.sleep(0.3)
+            yield url
+            assert proc.poll() is None, f"the server exited:\n{log_path.read_text()[-3000:]}"
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import sys
 import time
 import tomllib
@@ -27,7 +26,7 @@ def get_json(url: str) -> dict:
         return json.load(r)
 
 
-def test_lab_command_serves_the_lessons_with_the_kernel(tmp_path):
+def test_lab_command_serves_the_lessons_with_the_kernel(tmp_path, server_runner):
     if Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
         pytest.skip("runs through `python3 tasks.py test` (the project's .venv), which it reuses")
     with socket.socket() as sock:
@@ -43,35 +42,11 @@ def test_lab_command_serves_the_lessons_with_the_kernel(tmp_path):
         "--ServerApp.password=", "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]  # fmt: skip
-    log_path = tmp_path / "lab.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the lab command exited ({proc.returncode}):\n"
-                            f"{log_path.read_text()[-3000:]}")  # fmt: skip
-            try:
-                if get_json(f"{url}/api/status"):
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"JupyterLab did not answer within 90 s:\n{log_path.read_text()}")
-            time.sleep(0.5)
+    with server_runner(cmd, env, tmp_path / "lab.log", url, ROOT) as url:
         first = tomllib.loads((ROOT / "book.toml").read_text())["lessons"][0]["file"]
         contents = get_json(f"{url}/api/contents/{first}.ipynb?content=0")
         assert contents["type"] == "notebook"
         assert "sngan-teach" in get_json(f"{url}/api/kernelspecs")["kernelspecs"]
         time.sleep(1)  # the server has opened (or failed to open) the lesson by now
-        assert proc.poll() is None, log_path.read_text()
-        assert "No such file" not in log_path.read_text()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        assert "No such file" not in (tmp_path / "lab.log").read_text()
