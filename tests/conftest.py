@@ -1,10 +1,11 @@
 """Fixtures shared by the tests.
 
 Browser fixtures (tests/test_site.py, tests/test_lab.py): ``chromium_path``, ``browser``,
-``built_site``, ``site_url``, ``jupyter_lab``. They drive Debian's chromium through
-Playwright's Python API (never ``playwright install``); every test that uses them is skipped,
-with the reason, where no chromium is installed, except under ``CI=true``, where a missing
-chromium fails them (``python3 tasks.py test`` installs it there, so CI never skips them).
+``built_site``, ``site_url``, ``jupyter_lab`` (and ``server_runner``, which starts any Jupyter
+server for a test). They drive Debian's chromium through Playwright's Python API (never
+``playwright install``); every test that uses them is skipped, with the reason, where no
+chromium is installed, except under ``CI=true``, where a missing chromium fails them
+(``python3 tasks.py test`` installs it there, so CI never skips them).
 """
 
 from __future__ import annotations
@@ -192,7 +193,9 @@ def server_runner():
 
 
 @contextlib.contextmanager
-def running_server(cmd: list[str], env: dict, log_path: Path, url: str, cwd: Path, timeout=90):
+def running_server(
+    cmd: list[str], env: dict, log_path: Path, url: str, cwd: Path, timeout: float = 90
+):
     """Start ``cmd`` (a Jupyter server) logging to ``log_path``; yield ``url`` once its
     ``/api/status`` answers; fail with the log if it exits or stays silent; stop it after."""
     with log_path.open("w") as log:
@@ -201,7 +204,7 @@ def running_server(cmd: list[str], env: dict, log_path: Path, url: str, cwd: Pat
             deadline = time.monotonic() + timeout
             while True:
                 if proc.poll() is not None:
-                    pytest.fail(f"{cmd[1:3]} exited ({proc.returncode}):\n"
+                    pytest.fail(f"{' '.join(cmd[1:3])} exited ({proc.returncode}):\n"
                                 f"{log_path.read_text()[-3000:]}")  # fmt: skip
                 try:
                     with urllib.request.urlopen(f"{url}/api/status", timeout=2) as r:
