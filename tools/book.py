@@ -610,6 +610,10 @@ def config_yaml(book: dict, bib_files: list[str]) -> dict:
                     "widgets/embed-amd.js": {},
                 },
                 "nb_merge_streams": True,
+                # An output of sngan_teach.explore carries a live widget view (for JupyterLab)
+                # and a self-contained HTML slider with every frame; a static page has no
+                # kernel to drive the widget, so it shows the HTML.
+                "nb_mime_priority_overrides": [["html", "text/html", 5]],
                 "html_show_sourcelink": False,
                 "language": "en",
             },
