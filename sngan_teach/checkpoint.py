@@ -15,22 +15,55 @@ runs). It holds, by name:
 
 Writes go to a temporary file in the same folder, are flushed to disk, then renamed over the
 target (``os.replace`` is atomic on POSIX and Windows), so a crash mid-write never leaves a
-half-written checkpoint under the real name. Before writing, every floating-point tensor of
-the modules is checked: a NaN or inf raises ``FloatingPointError`` and the last good
-checkpoint stays the latest one.
+half-written checkpoint under the real name (a crash may leave the temporary
+``.ckpt_*.tmp`` file; ``Checkpointer.resume`` removes those). Before writing, every
+floating-point tensor of the modules is checked: a NaN or inf raises ``FloatingPointError``
+and the last good checkpoint stays the latest one. The state is serialized in memory and
+loaded back with ``weights_only=True`` first, so a state that could not be resumed from (a
+NumPy number in ``history``, say) raises ``TypeError`` instead of being written, and a full
+disk raises a plain ``OSError`` naming the file.
+
+A file that does not load (truncated, empty, not a checkpoint) raises ``CheckpointError``
+naming it; ``load_newest`` then falls back to the newest checkpoint that does load.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import tempfile
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torch import nn
 
 _NAME = re.compile(r"^ckpt_(\d{8})\.pt$")
+_PLAIN = (bool, int, float, str, bytes, type(None), torch.Tensor)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file exists but does not load as one (the message names the file)."""
+
+
+def _non_plain(obj: object, where: str) -> str | None:
+    """Where in ``obj`` the first value that is not a tensor, number, string, None, list, tuple
+    or dict sits (``"history[3]['loss_D'] is numpy.float32"``), or None."""
+    if isinstance(obj, dict):
+        items = obj.items()
+    elif isinstance(obj, (list, tuple)):
+        items = enumerate(obj)
+    elif type(obj) in _PLAIN or isinstance(obj, torch.Tensor):
+        return None
+    else:
+        return f"{where} is {type(obj).__module__}.{type(obj).__qualname__}"
+    for key, value in items:
+        found = _non_plain(value, f"{where}[{key!r}]")
+        if found:
+            return found
+    return None
 
 
 def _check_finite_modules(modules: dict[str, nn.Module]) -> None:
@@ -69,13 +102,34 @@ def training_state(
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
-    """Write ``state`` to ``path`` atomically (temporary file, fsync, rename); return the path."""
+    """Write ``state`` to ``path`` atomically (temporary file, fsync, rename); return the path.
+
+    The state is serialized in memory and loaded back with ``weights_only=True`` before
+    anything is written: ``TypeError`` (naming the value, e.g. a NumPy number in ``history``)
+    when it would not load. A failed write (disk full) raises ``OSError`` and leaves any older
+    file under ``path`` intact."""
     path = Path(path)
+    for part in ("history", "extra"):
+        found = _non_plain(state.get(part), part) if isinstance(state, dict) else None
+        if found:
+            raise TypeError(
+                f"not saving {path}: {found}; a checkpoint holds only tensors, numbers, "
+                "strings, None, lists and dicts (convert NumPy numbers with float() or int())"
+            )
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    buffer.seek(0)
+    try:
+        torch.load(buffer, weights_only=True)
+    except Exception as err:
+        raise TypeError(
+            f"not saving {path}: it would not load back with weights_only=True ({err})"
+        ) from err
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
+            f.write(buffer.getbuffer())
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -87,11 +141,24 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
-    """Load a checkpoint with ``weights_only=True`` (tensors and plain containers only)."""
+    """Load a checkpoint with ``weights_only=True`` (tensors and plain containers only).
+
+    Raises ``FileNotFoundError`` when there is no file and ``CheckpointError`` (naming the
+    file) when it does not load as a checkpoint: truncated, empty, not written by
+    ``torch.save``, holding anything but tensors and plain containers, or not a dict."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    return torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise CheckpointError(
+            f"checkpoint {path} does not load ({type(err).__name__}: {reason})"
+        ) from err
+    if not isinstance(state, dict):
+        raise CheckpointError(f"checkpoint {path} holds a {type(state).__name__}, not a dict")
+    return state
 
 
 def restore(
@@ -126,19 +193,57 @@ def restore(
     return int(state["step"])
 
 
+def _step_of(path: Path) -> int:
+    return int(_NAME.match(path.name).group(1))
+
+
 def list_checkpoints(directory: str | os.PathLike) -> list[Path]:
     """The ``ckpt_NNNNNNNN.pt`` files in ``directory``, oldest step first."""
     directory = Path(directory)
     if not directory.is_dir():
         return []
     found = [p for p in directory.iterdir() if _NAME.match(p.name)]
-    return sorted(found, key=lambda p: int(_NAME.match(p.name).group(1)))
+    return sorted(found, key=_step_of)
+
+
+def load_newest(
+    directory: str | os.PathLike, report: Callable[[str], None] | None = None
+) -> tuple[Path, dict] | None:
+    """The newest checkpoint in ``directory`` that loads, as ``(path, state)``; None if there
+    is no checkpoint. A newer file that does not load is skipped and named through ``report``
+    (default: ``warnings.warn``). ``CheckpointError`` when none of them loads."""
+    found = list_checkpoints(directory)
+    errors = []
+    for path in reversed(found):
+        try:
+            state = load_checkpoint(path)
+        except CheckpointError as err:
+            errors.append(str(err))
+            continue
+        for message in errors:
+            (report or warnings.warn)(f"{message}; using the older {path.name} instead")
+        return path, state
+    if errors:
+        raise CheckpointError(f"no checkpoint in {directory} loads: {'; '.join(errors)}")
+    return None
+
+
+def remove_stale_temp_files(directory: str | os.PathLike) -> list[Path]:
+    """Delete the ``.ckpt_*.tmp`` files that interrupted writes left in ``directory``; return
+    them. Only call this while no other process writes checkpoints there."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    stale = sorted(directory.glob(".ckpt_*.tmp"))
+    for path in stale:
+        path.unlink()
+    return stale
 
 
 def latest_step(directory: str | os.PathLike) -> int | None:
     """The step of the newest checkpoint in ``directory``, or None when there is none."""
     found = list_checkpoints(directory)
-    return int(_NAME.match(found[-1].name).group(1)) if found else None
+    return _step_of(found[-1]) if found else None
 
 
 class Checkpointer:
@@ -146,8 +251,9 @@ class Checkpointer:
 
     Pass it as ``callback`` to ``sngan_teach.gan.train``: ``checkpointer(step, history)``
     writes ``directory/ckpt_{step:08d}.pt`` atomically and keeps the newest ``keep`` files.
-    ``resume()`` restores the newest one into the same objects and returns
-    ``(step, history)``, or ``(0, [])`` when there is none yet.
+    ``resume()`` removes temporary files left by interrupted writes, restores the newest
+    checkpoint that loads (naming any newer one that does not) into the same objects and
+    returns ``(step, history)``, or ``(0, [])`` when there is none yet.
     """
 
     def __init__(
@@ -171,7 +277,9 @@ class Checkpointer:
             step, self.modules, self.optimizers, self.generators, history, self.extra
         )
         path = save_checkpoint(self.directory / f"ckpt_{step:08d}.pt", state)
-        for old in list_checkpoints(self.directory)[: -self.keep]:
+        # files of later steps (a run resumed from an older checkpoint) are left alone
+        done = [p for p in list_checkpoints(self.directory) if _step_of(p) <= step]
+        for old in done[: -self.keep]:
             old.unlink()
         return path
 
@@ -180,11 +288,15 @@ class Checkpointer:
         found = list_checkpoints(self.directory)
         return found[-1] if found else None
 
-    def resume(self) -> tuple[int, list[dict[str, float]]]:
-        """Restore the newest checkpoint; return ``(step, history)`` (``(0, [])`` if none)."""
-        path = self.latest()
-        if path is None:
+    def resume(
+        self, report: Callable[[str], None] | None = None
+    ) -> tuple[int, list[dict[str, float]]]:
+        """Restore the newest checkpoint that loads; return ``(step, history)`` (``(0, [])`` if
+        none). Skipped files are named through ``report`` (see ``load_newest``)."""
+        remove_stale_temp_files(self.directory)
+        found = load_newest(self.directory, report)
+        if found is None:
             return 0, []
-        state = load_checkpoint(path)
+        state = found[1]
         step = restore(state, self.modules, self.optimizers, self.generators)
         return step, list(state["history"])

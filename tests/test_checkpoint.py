@@ -178,3 +178,105 @@ def test_restore_names_missing_parts(tmp_path):
         ck.Checkpointer(tmp_path, modules, keep=0)
     with pytest.raises(ValueError, match="step must be"):
         ck.training_state(-1, modules)
+
+
+# ---- what goes wrong: corrupt files, stale temporary files, unloadable states, full disks ----
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2]),  # truncated
+        lambda p: p.write_bytes(b""),  # empty
+        lambda p: p.write_text("garbage, not a checkpoint\n"),  # text
+    ],
+    ids=["truncated", "empty", "text"],
+)
+def test_corrupt_newest_checkpoint_is_named_and_the_older_one_used(tmp_path, damage):
+    modules, optimizers, generators, _ = make_run()
+    saver = ck.Checkpointer(tmp_path, modules, optimizers, generators, keep=2)
+    saver(1, [{"step": 1.0}])
+    saver(2, [{"step": 2.0}])
+    damage(tmp_path / "ckpt_00000002.pt")
+    with pytest.raises(ck.CheckpointError, match="ckpt_00000002.pt"):
+        ck.load_checkpoint(tmp_path / "ckpt_00000002.pt")
+    reports = []
+    step, history = ck.Checkpointer(tmp_path, *make_run(seed=1)[:3]).resume(reports.append)
+    assert (step, history) == (1, [{"step": 1.0}])
+    assert (
+        len(reports) == 1 and "ckpt_00000002.pt" in reports[0] and "ckpt_00000001.pt" in reports[0]
+    )
+    damage(tmp_path / "ckpt_00000001.pt")
+    with pytest.raises(ck.CheckpointError, match="no checkpoint in .* loads"):
+        ck.Checkpointer(tmp_path, modules).resume()
+
+
+def test_resume_removes_temporary_files_of_interrupted_writes(tmp_path):
+    modules, optimizers, generators, _ = make_run()
+    saver = ck.Checkpointer(tmp_path, modules, optimizers, generators)
+    saver(1, [])
+    stale = tmp_path / ".ckpt_00000002.pt.abc123.tmp"
+    stale.write_bytes(b"x" * 1000)  # what a kill during a write leaves
+    other = tmp_path / "notes.tmp"
+    other.write_text("not ours")
+    assert saver.resume()[0] == 1
+    assert not stale.exists() and other.exists()
+
+
+def test_a_state_that_would_not_load_back_is_not_written(tmp_path):
+    import numpy as np
+
+    modules, *_ = make_run()
+    state = ck.training_state(1, modules, history=[{"step": 1, "loss_D": np.float32(0.5)}])
+    with pytest.raises(TypeError, match=r"history\[0\]\['loss_D'\] is numpy.float32"):
+        ck.save_checkpoint(tmp_path / "ckpt_00000001.pt", state)
+    state = ck.training_state(1, modules, extra={"seed": np.int64(3)})
+    with pytest.raises(TypeError, match=r"extra\['seed'\] is numpy.int64"):
+        ck.save_checkpoint(tmp_path / "ckpt_00000001.pt", state)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_full_disk_raises_oserror_and_keeps_the_old_file(tmp_path):
+    # a file-size limit makes the write fail as a full disk does (EFBIG instead of ENOSPC)
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import resource, signal, torch
+        from sngan_teach import checkpoint as ck
+        path = {str(tmp_path / "ckpt.pt")!r}
+        ck.save_checkpoint(path, {{"step": 1, "w": torch.zeros(10)}})
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, resource.RLIM_INFINITY))
+        try:
+            ck.save_checkpoint(path, {{"step": 2, "w": torch.zeros(100_000)}})
+        except OSError as err:
+            print("OSError", err)
+        print("step", ck.load_checkpoint(path)["step"])
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "OSError" in done.stdout and "step 1" in done.stdout
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]
+
+
+def test_load_checkpoint_names_a_text_file(tmp_path):
+    path = tmp_path / "ckpt_00000001.pt"
+    path.write_text("hello\n")
+    with pytest.raises(ck.CheckpointError, match="ckpt_00000001.pt does not load"):
+        ck.load_checkpoint(path)
+    torch.save([1, 2], path)
+    with pytest.raises(ck.CheckpointError, match="holds a list"):
+        ck.load_checkpoint(path)
+
+
+def test_pruning_keeps_checkpoints_of_later_steps(tmp_path):
+    modules, *_ = make_run()
+    saver = ck.Checkpointer(tmp_path, modules, keep=1)
+    saver(5, [])
+    saver(2, [])  # a run resumed from an older checkpoint: step 5 is not deleted by step 2
+    assert [p.name for p in ck.list_checkpoints(tmp_path)] == [
+        "ckpt_00000002.pt",
+        "ckpt_00000005.pt",
+    ]
