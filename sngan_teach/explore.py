@@ -210,7 +210,8 @@ def _widget(frames: _Frames):
         controls.append(
             kind(options=options, value=0, description=name, style={"description_width": "6em"})
         )
-    image = widgets.Image(value=frames.pngs[0], format="png")
+    width = int.from_bytes(frames.pngs[0][16:20], "big")  # the PNG header's width field
+    image = widgets.Image(value=frames.pngs[0], format="png", width=width)  # natural size
     caption = widgets.Label(value=frames.captions[0])
 
     def update(_change=None) -> None:
@@ -220,7 +221,9 @@ def _widget(frames: _Frames):
 
     for control in controls:
         control.observe(update, names="value")
-    return widgets.VBox([*controls, image, caption])
+    box = widgets.VBox([*controls, image, caption])
+    box.add_class("sngan-explore-widget")  # for the JupyterLab test (tests/test_lab.py)
+    return box
 
 
 def _show(bundle: dict) -> None:

@@ -1,16 +1,13 @@
-"""Lesson 03's iterations slider, driven in a real JupyterLab by headless Debian chromium.
+"""Lessons with interactive figures, run in a real JupyterLab and driven by headless chromium.
 
-A JupyterLab server runs on a free localhost port (fixture ``jupyter_lab`` in conftest.py) on
-a copy of the lesson, so the repository's notebook is never saved over. The test runs all
-cells, moves the first slider (the number of power iterations k) with the keyboard and checks
-that the line printed by the interact function follows: it names the slider's k, and its
-error is exactly what ``sngan_teach.power.show_convergence`` computes for the sliders' values.
+For each lesson in ``LESSONS``: a fresh copy (no outputs) opens in JupyterLab, Run All Cells
+executes it in quick mode, no cell outside those tagged ``raises-exception`` may show a
+traceback, and moving the first control of the first :func:`sngan_teach.explore.explore`
+figure must swap both the image and its caption, and moving it back must restore them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import re
 from pathlib import Path
 
@@ -18,77 +15,49 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LESSON = ROOT / "notebooks" / "03_power_iteration.ipynb"
 ARTIFACTS = ROOT / "_build" / "test-artifacts"
-LINE = re.compile(r"after k = (\d+) iterations: relative sigma error = (\S+)")
+LESSONS = ["03_power_iteration", "05_spectral_collapse", "07_toy_gan_lab"]
+EXPLORE = ".sngan-explore-widget"
 
 
-def expected_line(k: int, gap: float, shape: str, seed: int) -> str:
-    from sngan_teach.power import show_convergence
-
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        show_convergence(k, gap, shape, seed, plot=False)
-    return buffer.getvalue().strip()
+def lesson_path(name: str) -> Path:
+    matches = sorted((ROOT / "notebooks").glob(f"{name.split('_')[0]}_*.ipynb"))
+    if not matches:
+        pytest.fail(f"no notebooks/{name.split('_')[0]}_*.ipynb")
+    return matches[0]
 
 
-@pytest.fixture
-def lab_page(browser, jupyter_lab):
-    if not LESSON.exists():
-        pytest.fail(f"{LESSON.relative_to(ROOT)} is missing")
-    url, root_dir = jupyter_lab
-    nb = nbformat.read(LESSON, as_version=4)
+def uses_explore(nb) -> bool:
+    return any(c.cell_type == "code" and "explore(" in c.source for c in nb.cells)
+
+
+def open_fresh(browser, lab, path: Path):
+    """Copy the lesson without outputs into the lab's folder and open it."""
+    url, root_dir = lab
+    nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:  # a fresh notebook, so that only this run's outputs count
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-    nbformat.write(nb, root_dir / LESSON.name)
+    nbformat.write(nb, root_dir / path.name)
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(60_000)
-    page.goto(f"{url}/lab/tree/{LESSON.name}")
-    yield page
-    # the last state of the page, for whoever reads a failure
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "test_lab.png"), full_page=False)
-    context.close()
+    page.goto(f"{url}/lab/tree/{path.name}")
+    return context, page, nb
 
 
-def slider_state(cell) -> tuple[int, float, str, int]:
-    """(k, gap, shape, seed) as the interact widgets of the cell show them."""
-    readouts = cell.locator(".widget-readout")
-    k = int(readouts.nth(0).inner_text())
-    gap = float(readouts.nth(1).inner_text())
-    seed = int(readouts.nth(2).inner_text())
-    shape = cell.locator(".widget-dropdown select").first.input_value()
-    return k, gap, shape, seed
-
-
-def printed_line(cell, k: int) -> str:
-    """Wait for the interact output to report ``k`` and return that line."""
-    output = cell.locator(".jp-OutputArea-output").get_by_text(
-        re.compile(rf"after k = {k} iterations:")
-    )
-    output.first.wait_for(state="visible")
-    match = LINE.search(output.first.inner_text())
-    assert match, output.first.inner_text()
-    return match.group(0)
-
-
-def test_iterations_slider_drives_the_printed_error(lab_page):
-    page = lab_page
+def run_all(page, nb, timeout_ms: int = 420_000) -> None:
+    """Run All Cells, wait until the kernel is idle, and fail on any unexpected traceback."""
     # the kernel must be up: a Run All sent while it starts is dropped
     page.locator(".jp-StatusBar-TextItem").filter(
         has_text=re.compile(r"\(sngan-teach\) \| Idle")
     ).wait_for()
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-
-    # Run All: the execution indicator turns busy, and idle again once no cell is scheduled.
+    # the execution indicator turns busy, and idle again once no cell is scheduled
     indicator = ".jp-Notebook-ExecutionIndicator"
     page.locator(f'{indicator}[data-status="busy"]').wait_for(state="attached", timeout=30_000)
-    page.locator(f'{indicator}[data-status="idle"]').wait_for(state="attached", timeout=240_000)
-    # Only the cells tagged raises-exception may show a traceback.
-    nb = nbformat.read(LESSON, as_version=4)
+    page.locator(f'{indicator}[data-status="idle"]').wait_for(state="attached", timeout=timeout_ms)
     n_raising = sum("raises-exception" in c.metadata.get("tags", []) for c in nb.cells)
     stderr = page.locator(
         ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
@@ -98,26 +67,70 @@ def test_iterations_slider_drives_the_printed_error(lab_page):
         text[-1500:] for text in tracebacks
     )
 
-    # the first slider of the notebook is the iterations slider of the first interact cell
-    cell = page.locator(".jp-Cell").filter(has=page.locator(".widget-slider")).first
-    cell.locator(".widget-slider").first.wait_for(state="visible")
-    k0, gap, shape, seed = slider_state(cell)
-    assert "iterations" in cell.locator(".widget-slider .widget-label").first.inner_text()
-    first = printed_line(cell, k0)
-    assert first == expected_line(k0, gap, shape, seed)
 
-    handle = cell.locator(".widget-slider .noUi-handle").first
-    handle.focus()
-    seen = {k0: first}
-    for key, k in (("ArrowRight", k0 + 1), ("ArrowRight", k0 + 2), ("ArrowLeft", k0 + 1)):
+def shown(figure) -> tuple[str, str]:
+    """(image source, caption) the explore widget shows now."""
+    return (
+        figure.locator("img").first.get_attribute("src") or "",
+        figure.locator(".widget-label").last.inner_text().strip(),
+    )
+
+
+def wait_for_change(page, figure, old: tuple[str, str]) -> tuple[str, str]:
+    for _ in range(100):
+        now = shown(figure)
+        if now[0] != old[0] and now[1] != old[1]:
+            return now
+        page.wait_for_timeout(100)
+    return shown(figure)
+
+
+def move_first_control(page, figure, key: str) -> None:
+    """One step of the first control: the slider's handle, or the drop-down's next option."""
+    first = figure.locator(".widget-slider, .widget-dropdown").first
+    if "widget-slider" in (first.get_attribute("class") or ""):
+        first.locator(".noUi-handle").focus()
         page.keyboard.press(key)
-        assert slider_state(cell)[0] == k, f"after {key} the readout should show k = {k}"
-        line = printed_line(cell, k)
-        assert line == expected_line(k, gap, shape, seed), "the output does not follow k"
-        if k in seen:
-            assert line == seen[k], "the same k printed a different error"
-        seen[k] = line
+    else:
+        select = first.locator("select")
+        options = select.locator("option").all_inner_texts()
+        pos = options.index(select.evaluate("s => s.options[s.selectedIndex].text"))
+        select.select_option(index=(pos + (1 if key == "ArrowRight" else -1)) % len(options))
 
-    error = {k: float(LINE.search(line).group(2)) for k, line in seen.items()}
-    assert error[k0 + 1] < error[k0], "one more iteration should lower the error"
-    assert error[k0 + 2] < error[k0 + 1]
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_explore_figure_follows_its_control(browser, jupyter_lab, name):
+    path = lesson_path(name)
+    if not uses_explore(nbformat.read(path, as_version=4)):
+        pytest.fail(f"{path.name} has no explore() figure")
+    context, page, nb = open_fresh(browser, jupyter_lab, path)
+    try:
+        run_all(page, nb)
+        figure = page.locator(EXPLORE).first
+        figure.locator("img").first.wait_for(state="visible")
+        before = shown(figure)
+        assert before[0] and before[1], f"{path.name}: the explore figure shows no image/caption"
+
+        move_first_control(page, figure, "ArrowRight")
+        after = wait_for_change(page, figure, before)
+        assert after[0] != before[0], f"{path.name}: the image did not change with the control"
+        assert after[1] != before[1], f"{path.name}: the caption did not change ({after[1]!r})"
+
+        move_first_control(page, figure, "ArrowLeft")
+        back = wait_for_change(page, figure, after)
+        assert back[1] == before[1], f"{path.name}: moving back did not restore the caption"
+        page.wait_for_timeout(300)
+        tracebacks = [
+            t
+            for t in page.locator(
+                ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+            ).all_inner_texts()
+            if "Traceback" in t
+        ]
+        n_raising = sum("raises-exception" in c.metadata.get("tags", []) for c in nb.cells)
+        assert len(tracebacks) == n_raising, f"{path.name}: a traceback after moving the control"
+    finally:
+        # the last state of the page, for whoever reads a failure
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"test_lab_{name}.png"), full_page=False)
+        context.close()
