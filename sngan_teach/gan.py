@@ -141,12 +141,54 @@ def g_step(
 def update_ema(ema_G: nn.Module, net_G: nn.Module, decay: float) -> None:
     """Exponential moving average of G's weights: ``p_ema <- decay p_ema + (1 - decay) p``.
 
-    Buffers (batch-norm statistics) are copied. Use ``copy.deepcopy(net_G)`` as the start.
+    Buffers (batch-norm statistics) are copied from ``net_G``. Those statistics belong to
+    ``net_G``'s weights, not to the averaged ones: before sampling from or scoring ``ema_G``,
+    call :func:`recompute_bn_stats` on it. Use ``copy.deepcopy(net_G)`` as the start.
     """
     for p_ema, p in zip(ema_G.parameters(), net_G.parameters(), strict=True):
         p_ema.lerp_(p, 1.0 - decay)
     for b_ema, b in zip(ema_G.buffers(), net_G.buffers(), strict=True):
         b_ema.copy_(b)
+
+
+@torch.no_grad()
+def recompute_bn_stats(
+    net_G: nn.Module,
+    *,
+    z_dim: int,
+    generator: torch.Generator,
+    n_batches: int = 20,
+    batch_size: int = 128,
+) -> None:
+    """Recompute the batch-norm running statistics of ``net_G`` from its own outputs.
+
+    Every BN layer's running mean and variance are reset and replaced by the plain average of
+    the batch statistics over ``n_batches`` forward passes of ``batch_size`` codes
+    ``z ~ N(0, I)`` drawn from ``generator`` (BN's ``momentum=None`` mode). Needed for an EMA
+    generator (lesson 08): its weights are an average, so the statistics that
+    :func:`update_ema` copied from ``net_G`` do not describe its activations. The training flag
+    and each layer's momentum are restored; a network without BN is left unchanged.
+    """
+    _check_int("z_dim", z_dim, 1)
+    _check_int("n_batches", n_batches, 1)
+    _check_int("batch_size", batch_size, 2)
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    bns = [m for m in net_G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return
+    momenta, was_training = [m.momentum for m in bns], net_G.training
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average of the batch statistics
+    net_G.train()
+    try:
+        for _ in range(n_batches):
+            net_G(sample_z(batch_size, z_dim, generator))
+    finally:
+        for m, momentum in zip(bns, momenta, strict=True):
+            m.momentum = momentum
+        net_G.train(was_training)
 
 
 def _check_int(name: str, value: object, minimum: int) -> None:

@@ -12,6 +12,7 @@ from sngan_teach.gan import (
     check_finite,
     linear_lr,
     make_optimizers,
+    recompute_bn_stats,
     sample_z,
     train,
     train_step,
@@ -326,6 +327,32 @@ def test_update_ema():
         progress=False,
     )
     assert not torch.equal(ema_G[0].weight, net_G[0].weight)
+
+
+def test_recompute_bn_stats_describes_the_ema_generator_not_net_G():
+    torch.manual_seed(0)
+    net_G = nn.Sequential(nn.Linear(Z_DIM, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 2))
+    net_G(torch.randn(256, Z_DIM))  # net_G's own running statistics
+    ema_G = copy.deepcopy(net_G)
+    with torch.no_grad():
+        ema_G[0].weight.mul_(3.0)  # an average that differs from net_G
+        ema_G[0].bias.add_(1.0)
+    update_ema(ema_G, net_G, 1.0 - 1e-12)  # copies net_G's BN buffers
+    gen = torch.Generator().manual_seed(1)
+    z = torch.randn(20 * 64, Z_DIM, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        h = ema_G[0](z)  # what ema_G's BN layer really sees
+    assert (ema_G[1].running_mean - h.mean(0)).abs().max() > 0.5  # copied stats are wrong
+    ema_G.eval()
+    recompute_bn_stats(ema_G, z_dim=Z_DIM, generator=gen, n_batches=20, batch_size=64)
+    assert not ema_G.training and ema_G[1].momentum == 0.1
+    torch.testing.assert_close(ema_G[1].running_mean, h.mean(0), rtol=0, atol=1e-5)
+    batch_vars = torch.stack([c.var(0) for c in h.split(64)]).mean(0)
+    torch.testing.assert_close(ema_G[1].running_var, batch_vars, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="n_batches must be >= 1, got 0"):
+        recompute_bn_stats(ema_G, z_dim=Z_DIM, generator=gen, n_batches=0)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        recompute_bn_stats(ema_G, z_dim=Z_DIM, generator=0)
 
 
 def test_bf16_autocast_runs_and_returns_float32_losses():
