@@ -6,15 +6,23 @@ normalization with ``sngan_teach.regularizers.add_wn(net_D)``), so one architect
 method. Generators map ``z`` in R^128, z ~ N(0, I), to images in [-1, 1] of shape (N, 3, 32, 32);
 discriminators map images to one logit each, shape (N,).
 
-Where the paper is silent or public code disagrees with it (see paper-facts section 3):
+Where the paper is silent or public code disagrees with it:
 
 * Standard CNN, Table 3. The discriminator follows the *table*: channels 64, 64, 128, 128, 256,
   256, 512 with leaky-ReLU slope 0.1. The authors' chainer-gan-lib ``SNDCGANDiscriminator``
   instead doubles the channels at the stride-2 convolutions (64, 128, 128, 256, 256, 512, 512)
   and uses Chainer's default slope 0.2; ``w86763777/pytorch-gan-collections`` uses the doubled
-  channels with slope 0.1. Table 3 shows no BN after the generator's first dense layer; we put
-  BN + ReLU there, as chainer-gan-lib's ``DCGANGenerator`` does (its z is uniform by default; we
-  follow the paper's N(0, I)). Weights start from N(0, 0.02), as in chainer-gan-lib.
+  channels with slope 0.1. ``StandardDiscriminator(doubled=True)`` builds the doubled pattern,
+  for comparisons with those codes. Weights start from N(0, 0.02), as in chainer-gan-lib.
+* The generator's first layer. Table 3 shows no normalization after the dense layer
+  z -> 4x4x512. We reshape its 8192 outputs to 512 x 4 x 4 and apply ``BatchNorm2d(512)``,
+  then ReLU: statistics per channel over the batch and the 16 positions, 2 x 512 affine
+  parameters, the same kind of normalization as every later BN layer of the generator.
+  chainer-gan-lib's ``DCGANGenerator`` differs: it applies ``BatchNormalization(8192)`` to the
+  flattened dense outputs (statistics per unit over the batch alone, 2 x 8192 affine parameters)
+  and draws z from a uniform distribution. Neither form is the paper's; we keep one kind of BN
+  throughout G, and the parameter counts checked in lesson 08 follow from that choice. z is
+  N(0, I), as the paper states.
 * ResNet, Table 4 and Fig. 8. Block internals follow the official ``sngan_projection`` code:
   3x3 convolutions, nearest-neighbour x2 up-sampling before the generator block's first conv,
   2x2 average pooling after the discriminator block's second conv, 1x1 convolution shortcuts
@@ -90,25 +98,35 @@ class StandardDiscriminator(nn.Module):
     ``conv 3x3/1 64, conv 4x4/2 64, conv 3x3/1 128, conv 4x4/2 128, conv 3x3/1 256,
     conv 4x4/2 256, conv 3x3/1 512``; all with padding 1, so 32x32 -> 4x4x512 before the dense
     layer. Returns one logit per image, shape (N,). No SN inside: use ``add_sn(net_D)``.
+
+    ``doubled=True``: the channel pattern of chainer-gan-lib and pytorch-gan-collections,
+    ``64, 128, 128, 256, 256, 512, 512`` (each stride-2 convolution doubles the channels).
     """
 
-    def __init__(self, ch: int = 64, slope: float = 0.1, size: int = 32) -> None:
+    def __init__(
+        self, ch: int = 64, slope: float = 0.1, size: int = 32, doubled: bool = False
+    ) -> None:
         super().__init__()
         _check_positive("ch", ch)
+        if not isinstance(doubled, bool):
+            raise TypeError(f"doubled must be a bool, got {type(doubled).__name__}")
         _check_positive("size", size)
         if size % 8:
             raise ValueError(f"size must be a multiple of 8, got {size}")
         if not 0.0 <= slope < 1.0:
             raise ValueError(f"slope must be in [0, 1), got {slope}")
         self.slope, self.size = slope, size
-        self.c0 = nn.Conv2d(3, ch, 3, 1, 1)
-        self.c1 = nn.Conv2d(ch, ch, 4, 2, 1)
-        self.c2 = nn.Conv2d(ch, ch * 2, 3, 1, 1)
-        self.c3 = nn.Conv2d(ch * 2, ch * 2, 4, 2, 1)
-        self.c4 = nn.Conv2d(ch * 2, ch * 4, 3, 1, 1)
-        self.c5 = nn.Conv2d(ch * 4, ch * 4, 4, 2, 1)
-        self.c6 = nn.Conv2d(ch * 4, ch * 8, 3, 1, 1)
-        self.l7 = nn.Linear((size // 8) ** 2 * ch * 8, 1)
+        # output channels of c0..c6: Table 3's, or doubled at each stride-2 convolution
+        w = [1, 2, 2, 4, 4, 8, 8] if doubled else [1, 1, 2, 2, 4, 4, 8]
+        w = [ch * k for k in w]
+        self.c0 = nn.Conv2d(3, w[0], 3, 1, 1)
+        self.c1 = nn.Conv2d(w[0], w[1], 4, 2, 1)
+        self.c2 = nn.Conv2d(w[1], w[2], 3, 1, 1)
+        self.c3 = nn.Conv2d(w[2], w[3], 4, 2, 1)
+        self.c4 = nn.Conv2d(w[3], w[4], 3, 1, 1)
+        self.c5 = nn.Conv2d(w[4], w[5], 4, 2, 1)
+        self.c6 = nn.Conv2d(w[5], w[6], 3, 1, 1)
+        self.l7 = nn.Linear((size // 8) ** 2 * w[6], 1)
         for m in self.modules():
             if isinstance(m, (nn.Linear, nn.Conv2d)):
                 nn.init.normal_(m.weight, 0.0, 0.02)

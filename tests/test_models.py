@@ -45,6 +45,20 @@ def test_standard_discriminator_parameter_count_matches_table_3():
     assert count_parameters(StandardDiscriminator()) == expected
 
 
+def test_doubled_discriminator_is_chainer_gan_libs_channel_pattern():
+    layers = [(3, 64, 3), (64, 128, 4), (128, 128, 3), (128, 256, 4), (256, 256, 3)]
+    layers += [(256, 512, 4), (512, 512, 3)]
+    expected = sum(conv(c_in, c_out, k) for c_in, c_out, k in layers) + dense(4 * 4 * 512, 1)
+    net = StandardDiscriminator(doubled=True)
+    assert count_parameters(net) == expected
+    assert [m.out_channels for m in net.modules() if isinstance(m, nn.Conv2d)] == [
+        c_out for _, c_out, _ in layers
+    ]
+    assert net(torch.zeros(2, 3, 32, 32)).shape == (2,)
+    with pytest.raises(TypeError, match="doubled must be a bool"):
+        StandardDiscriminator(doubled=1)
+
+
 def test_resnet_generator_parameter_count_matches_table_4():
     ch = 256
     block = bn(ch) + conv(ch, ch, 3) + bn(ch) + conv(ch, ch, 3) + conv(ch, ch, 1)
