@@ -18,7 +18,10 @@ weights file is found, in order, at the ``weights`` argument, ``$SNGAN_INCEPTION
 torch hub's cache (where torch-fidelity's own download puts it). It is always passed to
 torch-fidelity explicitly, so torch-fidelity never starts a download of its own; a download
 happens only through ``get_inception_weights(download=True)``, with a socket time-out. Without
-weights, ``InceptionWeightsUnavailable`` is raised at once with instructions.
+weights, ``InceptionWeightsUnavailable`` is raised at once with instructions. torch-fidelity
+unpickles the file with ``weights_only=False``, which can run code, so the file's SHA-256 is
+compared with the published one (``INCEPTION_SHA256``) before it is handed on, and downloads
+are checked against it too; any other file raises ``InceptionWeightsInvalid`` naming it.
 
 ``StandInExtractor`` is a small fixed random network with the same interface, so the quick mode
 and the tests run every line of the evaluation without the Inception weights. Its numbers are
@@ -30,6 +33,7 @@ Evaluation runs with TF32 matmuls off (``no_tf32``), G in eval mode (BN running 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import socket
 import warnings
@@ -42,6 +46,7 @@ from scipy import linalg
 from torch import nn
 
 from sngan_teach.cifar import to_uint8
+from sngan_teach.gan import _check_int
 
 ENV_WEIGHTS = "SNGAN_INCEPTION_WEIGHTS"
 INCEPTION_URL = (
@@ -49,6 +54,9 @@ INCEPTION_URL = (
     "weights-inception-2015-12-05-6726825d.pth"
 )
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
+# SHA-256 of that file (its name carries the first 8 hex digits, torch hub's convention); the
+# same file is pytorch-fid's pt_inception-2015-12-05-6726825d.pth.
+INCEPTION_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
 
 # Paper Table 2, CIFAR-10 (v1 / ICLR numbers): IS mean, IS sd, FID.
 PAPER_TABLE2 = {
@@ -154,6 +162,27 @@ class InceptionWeightsUnavailable(FileNotFoundError):
     """The Inception weights for IS/FID are not on disk (and could not be downloaded)."""
 
 
+class InceptionWeightsInvalid(ValueError):
+    """A file given as the Inception weights is not that file (its SHA-256 differs)."""
+
+
+def check_inception_weights(path: str | os.PathLike) -> Path:
+    """Return ``path`` if its SHA-256 is ``INCEPTION_SHA256``; else raise
+    ``InceptionWeightsInvalid`` naming the file. Nothing in the file is loaded."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    if digest.hexdigest() != INCEPTION_SHA256:
+        raise InceptionWeightsInvalid(
+            f"{path} is not the Inception weights file {INCEPTION_FILE}: its SHA-256 is "
+            f"{digest.hexdigest()}, not {INCEPTION_SHA256}. It was not loaded (a weights file "
+            f"can run code when unpickled). Delete it and download {INCEPTION_URL} again."
+        )
+    return path
+
+
 def _hub_path() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
 
@@ -172,10 +201,11 @@ def get_inception_weights(
 ) -> Path:
     """Return the path of the Inception weights; download them into torch hub's cache first if
     ``download=True`` and they are missing. Raises ``InceptionWeightsUnavailable`` at once (or
-    after ``timeout`` seconds of silence from the network) with instructions."""
+    after ``timeout`` seconds of silence from the network) with instructions, and
+    ``InceptionWeightsInvalid`` when the file found is not the published one (SHA-256)."""
     found = find_inception_weights(weights)
     if found is not None:
-        return found
+        return check_inception_weights(found)
     how = (
         f"Download {INCEPTION_URL} (torch-fidelity's port of the TF Inception used for IS/FID) "
         f"and set ${ENV_WEIGHTS} to the file, or pass weights=PATH, or call "
@@ -189,7 +219,9 @@ def get_inception_weights(
     old = socket.getdefaulttimeout()
     socket.setdefaulttimeout(timeout)
     try:
-        torch.hub.download_url_to_file(INCEPTION_URL, str(target), progress=False)
+        torch.hub.download_url_to_file(
+            INCEPTION_URL, str(target), hash_prefix=INCEPTION_SHA256, progress=False
+        )
     except Exception as err:
         raise InceptionWeightsUnavailable(f"download failed ({err!r}). {how}") from err
     finally:
@@ -270,9 +302,10 @@ def generate_images(
     net_G: nn.Module, n: int, *, z_dim: int, generator: torch.Generator, batch_size: int = 500
 ) -> torch.Tensor:
     """``n`` images from ``net_G`` in eval mode (BN running statistics) as a uint8 CPU tensor
-    (n, 3, 32, 32); z ~ N(0, I) from ``generator`` (on G's device)."""
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    (n, 3, 32, 32); z ~ N(0, I) from ``generator`` (on G's device). ``ValueError`` when
+    ``net_G`` returns another shape."""
+    _check_int("n", n, 1)
+    _check_int("batch_size", batch_size, 1)
     was_training = net_G.training
     net_G.eval()
     try:
@@ -280,10 +313,56 @@ def generate_images(
         for start in range(0, n, batch_size):
             m = min(batch_size, n - start)
             z = torch.randn(m, z_dim, generator=generator, device=generator.device)
-            out.append(to_uint8(net_G(z)).cpu())
+            x = net_G(z)
+            if tuple(x.shape) != (m, 3, 32, 32):
+                raise ValueError(
+                    f"net_G must return images of shape ({m}, 3, 32, 32) for {m} codes, "
+                    f"got {tuple(x.shape)}"
+                )
+            out.append(to_uint8(x).cpu())
     finally:
         net_G.train(was_training)
     return torch.cat(out)
+
+
+def _check_images(name: str, images: object) -> None:
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"{name} must be a uint8 torch.Tensor, got {type(images).__name__}")
+    if images.dtype != torch.uint8:
+        raise TypeError(f"{name} must be uint8, got {images.dtype}")
+    if images.dim() != 4 or images.shape[1] != 3:
+        raise ValueError(f"{name} must have shape (N, 3, H, W), got {tuple(images.shape)}")
+
+
+def check_eval_sizes(
+    n_fake: int,
+    n_real: int,
+    *,
+    is_size: int = 5000,
+    is_runs: int = 10,
+    fid_real: int = 10000,
+    fid_fake: int = 5000,
+    all_splits: int = 10,
+    batch_size: int = 200,
+) -> None:
+    """Raise ``ValueError`` naming the argument unless :func:`evaluate` can score ``n_fake``
+    fakes against ``n_real`` real images with these sizes. Run it before a long training run so
+    that a bad size fails at start-up, not after training."""
+    for name, value, low in (("n_fake", n_fake, 2), ("n_real", n_real, 2), ("is_size", is_size, 1),
+                             ("is_runs", is_runs, 1), ("fid_real", fid_real, 2),
+                             ("fid_fake", fid_fake, 2), ("all_splits", all_splits, 1),
+                             ("batch_size", batch_size, 1)):  # fmt: skip
+        _check_int(name, value, low)
+    if is_runs * is_size > n_fake:
+        raise ValueError(f"is_runs * is_size must be <= {n_fake} fakes, got {is_runs * is_size}")
+    if fid_fake > n_fake or fid_real > n_real:
+        raise ValueError(
+            f"fid_fake, fid_real must be <= {n_fake}, {n_real}, got {fid_fake}, {fid_real}"
+        )
+    if all_splits > min(n_fake, n_real):
+        raise ValueError(
+            f"all_splits must be <= {min(n_fake, n_real)} (fewest images), got {all_splits}"
+        )
 
 
 @torch.no_grad()
@@ -292,8 +371,8 @@ def extract_features(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Run ``extractor`` over uint8 ``images`` in batches; return ``(features, logits)`` as
     float64 CPU tensors."""
-    if images.dtype != torch.uint8:
-        raise TypeError(f"images must be uint8, got {images.dtype}")
+    _check_images("images", images)
+    _check_int("batch_size", batch_size, 1)
     feats, logits = [], []
     with no_tf32():
         for start in range(0, images.shape[0], batch_size):
@@ -323,13 +402,11 @@ def evaluate(
       and sd over the runs; ``fid_paper``: the first ``fid_real`` real against the first
       ``fid_fake`` fakes (the paper's App. B.1 protocol, 10000 / 5000 by default).
     """
+    _check_images("fake_images", fake_images)
+    _check_images("real_images", real_images)
     n_fake, n_real = fake_images.shape[0], real_images.shape[0]
-    if is_runs * is_size > n_fake:
-        raise ValueError(f"is_runs * is_size must be <= {n_fake} fakes, got {is_runs * is_size}")
-    if fid_fake > n_fake or fid_real > n_real:
-        raise ValueError(
-            f"fid_fake, fid_real must be <= {n_fake}, {n_real}, got {fid_fake}, {fid_real}"
-        )
+    check_eval_sizes(n_fake, n_real, is_size=is_size, is_runs=is_runs, fid_real=fid_real,
+                     fid_fake=fid_fake, all_splits=all_splits, batch_size=batch_size)  # fmt: skip
     f_fake, l_fake = extract_features(extractor, fake_images, batch_size)
     f_real, l_real = extract_features(extractor, real_images, batch_size)
     is_all = inception_score_from_logits(l_fake, all_splits)
@@ -377,6 +454,10 @@ def torch_fidelity_metrics(
     ``fid=False``, ``frechet_inception_distance``). Images are not shuffled before splitting."""
     import torch_fidelity
 
+    _check_images("fake_images", fake_images)
+    _check_images("real_images", real_images)
+    _check_int("splits", splits, 1)
+    _check_int("batch_size", batch_size, 1)
     path = get_inception_weights(weights)
     with no_tf32():
         return torch_fidelity.calculate_metrics(

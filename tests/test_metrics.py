@@ -3,6 +3,10 @@ and the Inception path with stand-in weights (the real ones cannot be downloaded
 
 from __future__ import annotations
 
+import hashlib
+import http.server
+import pickle
+import threading
 import time
 from unittest import mock
 
@@ -132,6 +136,32 @@ def test_evaluate_with_stand_in_extractor():
         M.evaluate(fake, real, ext, is_size=50, is_runs=5)
 
 
+def test_evaluation_refuses_bad_sizes_and_inputs():
+    real = torch.from_numpy(fixture_images(40, seed=0)[0])
+    ext = M.StandInExtractor(seed=0)
+    sizes = {"is_size": 4, "is_runs": 5, "fid_real": 20, "fid_fake": 20, "all_splits": 4}
+    for change, match in [
+        ({"is_runs": 0}, "is_runs must be >= 1, got 0"),
+        ({"fid_fake": -3}, "fid_fake must be >= 2, got -3"),
+        ({"batch_size": 0}, "batch_size must be >= 1, got 0"),
+        ({"all_splits": 41}, "all_splits must be <= 40"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            M.evaluate(real, real, ext, **(sizes | change))
+        with pytest.raises(ValueError, match=match):
+            M.check_eval_sizes(40, 40, **(sizes | change))
+    with pytest.raises(TypeError, match="must be a uint8 torch.Tensor, got ndarray"):
+        M.extract_features(ext, real.numpy())
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+        M.extract_features(ext, real, batch_size=0)
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+        M.generate_images(StandardGenerator(z_dim=16, ch=32), 4, z_dim=16,
+                          generator=torch.Generator(), batch_size=0)  # fmt: skip
+    flat = torch.nn.Sequential(torch.nn.Linear(16, 3 * 28 * 28))
+    with pytest.raises(ValueError, match=r"shape \(4, 3, 32, 32\).*got \(4, 2352\)"):
+        M.generate_images(flat, 4, z_dim=16, generator=torch.Generator())
+
+
 def test_stand_in_extractor_is_deterministic_and_checks_dtype():
     x = torch.from_numpy(fixture_images(4, seed=0)[0])
     a, b = M.StandInExtractor(seed=3)(x), M.StandInExtractor(seed=3)(x)
@@ -166,11 +196,76 @@ def test_missing_weights_fail_fast_with_instructions(tmp_path, monkeypatch):
     with pytest.raises(M.InceptionWeightsUnavailable, match="download failed"):
         M.get_inception_weights(download=True, timeout=2)
     assert time.perf_counter() - start < 30
-    # the environment variable is honoured
+    # the environment variable is honoured (a stand-in file, accepted under its own hash)
     fake = tmp_path / "w.pth"
     fake.write_bytes(b"x")
     monkeypatch.setenv(M.ENV_WEIGHTS, str(fake))
+    monkeypatch.setattr(M, "INCEPTION_SHA256", hashlib.sha256(b"x").hexdigest())
     assert M.get_inception_weights() == fake
+
+
+def sha256_of(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class _Marker:
+    """Unpickling this creates the file ``path``: it stands for any code a pickle can run."""
+
+    def __init__(self, path) -> None:
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_a_weights_file_that_runs_code_is_refused_before_loading(tmp_path, monkeypatch):
+    marker = tmp_path / "code-ran"
+    evil = tmp_path / "weights-inception-2015-12-05-6726825d.pth"
+    evil.write_bytes(pickle.dumps({"fc.weight": _Marker(marker)}))
+    monkeypatch.delenv(M.ENV_WEIGHTS, raising=False)
+    for call in (
+        lambda: M.get_inception_weights(evil),
+        lambda: M.inception_extractor(evil),
+        lambda: M.torch_fidelity_metrics(*[torch.zeros(2, 3, 32, 32, dtype=torch.uint8)] * 2, evil),
+    ):
+        with pytest.raises(M.InceptionWeightsInvalid, match=str(evil)):
+            call()
+    assert not marker.exists()
+    # a garbage file is named too
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(b"not weights")
+    monkeypatch.setenv(M.ENV_WEIGHTS, str(garbage))
+    with pytest.raises(M.InceptionWeightsInvalid, match="garbage.pth.*SHA-256"):
+        M.get_inception_weights()
+
+
+def test_a_download_with_the_wrong_hash_is_refused_and_not_kept(tmp_path, monkeypatch):
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "w.pth").write_bytes(b"tampered")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(tmp_path / "www"), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setattr(
+            M, "INCEPTION_URL", f"http://127.0.0.1:{server.server_address[1]}/w.pth"
+        )
+        target = tmp_path / "hub" / "w.pth"
+        with pytest.raises(M.InceptionWeightsUnavailable, match="download failed"):
+            M.get_inception_weights(target, download=True, timeout=5)
+        assert not target.exists()
+        # the same file is accepted when it is the one the hash names
+        monkeypatch.setattr(M, "INCEPTION_SHA256", hashlib.sha256(b"tampered").hexdigest())
+        assert M.get_inception_weights(target, download=True, timeout=5) == target
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +286,8 @@ def random_inception_weights(tmp_path_factory):
     return d / "w.pth"
 
 
-def test_inception_path_matches_torch_fidelity_end_to_end(random_inception_weights):
+def test_inception_path_matches_torch_fidelity_end_to_end(random_inception_weights, monkeypatch):
+    monkeypatch.setattr(M, "INCEPTION_SHA256", sha256_of(random_inception_weights))
     x = torch.from_numpy(fixture_images(3, seed=0)[0])
     extract = M.inception_extractor(random_inception_weights)
     pool, logits = M.extract_features(extract, x)
