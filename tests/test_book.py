@@ -44,6 +44,16 @@ def test_bibtex_comes_from_book_toml():
     assert str(paper["year"]) in book.paper_citation(paper)
 
 
+def test_repository_buttons_only_when_book_toml_names_a_repository():
+    meta = {"title": "T", "authors": ["A"]}
+    config = book.config_yaml({"book": meta}, ["references.bib"])
+    assert "repository" not in config and not config["html"].get("use_repository_button")
+    named = {**meta, "repository": "https://example.org/owner/name"}
+    config = book.config_yaml({"book": named}, ["references.bib"])
+    assert config["repository"]["url"] == named["repository"]
+    assert config["html"]["use_repository_button"] is True
+
+
 def test_fill_rejects_unknown_markers():
     assert book.fill("a <!-- book:x --> b", {"x": "X"}, "t.md") == "a X b"
     with pytest.raises(book.BuildError, match="book:y"):

@@ -570,8 +570,9 @@ def results_notebook(
 
 
 def config_yaml(book: dict, bib_files: list[str]) -> dict:
+    """Jupyter Book's _config.yml. Repository buttons only when book.toml names a repository."""
     meta = book["book"]
-    return {
+    config = {
         "title": meta["title"],
         "author": ", ".join(meta.get("authors", [])),
         "copyright": time.strftime("%Y"),
@@ -589,11 +590,7 @@ def config_yaml(book: dict, bib_files: list[str]) -> dict:
             ],
         },
         "bibtex_bibfiles": bib_files,
-        "repository": {"url": meta.get("repository", ""), "branch": "main"},
-        "html": {
-            "use_repository_button": bool(meta.get("repository")),
-            "home_page_in_navbar": True,
-        },
+        "html": {"home_page_in_navbar": True},
         "latex": {"use_jupyterbook_latex": False},
         "sphinx": {
             "config": {
@@ -627,6 +624,10 @@ def config_yaml(book: dict, bib_files: list[str]) -> dict:
             },
         },
     }
+    if meta.get("repository"):
+        config["repository"] = {"url": meta["repository"], "branch": "main"}
+        config["html"]["use_repository_button"] = True
+    return config
 
 
 def toc_yaml(lessons: list[Lesson]) -> dict:
