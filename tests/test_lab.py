@@ -16,15 +16,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "_build" / "test-artifacts"
-LESSONS = ["03_power_iteration", "05_spectral_collapse", "07_toy_gan_lab"]
+LESSONS = ["03_power_iteration", "05_weight_norm", "07_toy_gan_lab"]
 EXPLORE = ".sngan-explore-widget"
 
 
 def lesson_path(name: str) -> Path:
-    matches = sorted((ROOT / "notebooks").glob(f"{name.split('_')[0]}_*.ipynb"))
-    if not matches:
-        pytest.fail(f"no notebooks/{name.split('_')[0]}_*.ipynb")
-    return matches[0]
+    path = ROOT / "notebooks" / f"{name}.ipynb"
+    if not path.exists():
+        pytest.fail(f"{path.relative_to(ROOT)} is missing")
+    return path
 
 
 def uses_explore(nb) -> bool:
