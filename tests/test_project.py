@@ -149,3 +149,166 @@ def test_ruff_is_clean():
     for args in (["check", "."], ["format", "--check", "."]):
         result = subprocess.run([ruff, *args], cwd=ROOT, capture_output=True, text=True)
         assert result.returncode == 0, f"ruff {' '.join(args)}:\n{result.stdout}{result.stderr}"
+
+
+# --------------------------------------------------------------------------------------------
+# learner-facing text speaks of the subject only
+
+ORGANISATIONAL = re.compile(
+    r"issue [0-9]|paper-facts|(first|second|this|previous) session|seed of this lesson", re.I
+)
+
+
+def _learner_facing_files() -> list[Path]:
+    files = sorted(NOTEBOOKS.glob("*.py"))
+    files += sorted((ROOT / "sngan_teach").rglob("*.py"))
+    files += sorted(p for p in (ROOT / "site").rglob("*") if p.is_file())
+    files += [ROOT / "README.md", ROOT / "benchmarks" / "RESULTS.md"]
+    return files
+
+
+def test_learner_facing_text_has_no_organisational_words():
+    found = []
+    for path in _learner_facing_files():
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if ORGANISATIONAL.search(line):
+                found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()[:120]}")
+    assert not found, "words about how the work is organised, not about the subject:\n" + (
+        "\n".join(found)
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# references: every lesson lists what it cites, and every key resolves
+
+BIB = ROOT / "site" / "references.bib"
+sys.path.insert(0, str(ROOT / "tools"))
+import book as book_tool  # noqa: E402  (tools/book.py: the paper's own bib key)
+
+sys.path.pop(0)
+
+
+def _fold(name: str) -> str:
+    """'Bottou' from 'Bottou', 'L{\\'e}on' -> 'leon': braces, TeX accents and diacritics off."""
+    import unicodedata
+
+    name = re.sub(r"\\[`'^\"~=.uvHck]\s*", "", name).replace("{", "").replace("}", "")
+    name = unicodedata.normalize("NFKD", name)
+    return "".join(ch for ch in name if not unicodedata.combining(ch)).strip().lower()
+
+
+def _first_surname(authors: str) -> str:
+    first = re.split(r"\s+and\s+", authors.strip())[0]
+    surname = first.split(",")[0] if "," in first else first.split()[-1]
+    return _fold(surname)
+
+
+def bib_entries() -> dict[str, tuple[str, int]]:
+    """key -> (first author's surname, year), from site/references.bib and the paper of
+    book.toml (which the site build adds when references.bib lacks it)."""
+    entries: dict[str, tuple[str, int]] = {}
+    text = BIB.read_text()
+    for match in re.finditer(r"@\w+\s*\{\s*([^,\s]+)\s*,(.*?)\n\}", text, re.S):
+        key, body = match.groups()
+        author = re.search(r"\bauthor\s*=\s*\{(.*?)\},?\s*\n", body, re.S)
+        year = re.search(r"\byear\s*=\s*\{?(\d{4})", body)
+        assert author and year, f"references.bib: {key} needs an author and a year"
+        entries[key] = (_first_surname(author.group(1)), int(year.group(1)))
+    paper = BOOK["paper"]
+    entries.setdefault(
+        book_tool.bib_key(paper), (_fold(paper["authors"][0].split()[-1]), int(paper["year"]))
+    )
+    return entries
+
+
+def test_references_bib_keys_are_unique():
+    keys = re.findall(r"@\w+\s*\{\s*([^,\s]+)\s*,", BIB.read_text())
+    assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
+
+
+def _lesson_markdown(name: str) -> str:
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    return "\n\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def split_references(markdown: str) -> tuple[str, str | None]:
+    """(the text before '## References', the section itself up to the next heading of level
+    1 or 2), or (all the text, None) when there is no such section."""
+    match = re.search(r"^## References[ \t]*$", markdown, re.M)
+    if match is None:
+        return markdown, None
+    rest = markdown[match.end() :]
+    end = re.search(r"^#{1,2} ", rest, re.M)
+    section = rest[: end.start()] if end else rest
+    after = rest[end.start() :] if end else ""
+    return markdown[: match.start()] + "\n" + after, section
+
+
+NAME = r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)*"
+VENUE = r"(?:[A-Z][\w&.-]*\s+){0,3}"
+# Surname et al. (2018) | Surname et al. (ICLR 2018) | Surname et al., 2018
+# Surname and Surname (2007) | Surname & Surname, ICML 2018 | A, B and C (2019)
+CITED_BY_NAMES = re.compile(
+    rf"\b(?P<s>{NAME})(?:,\s+{NAME})*(?:\s+et\s+al\.?|,?\s+(?:and|&)\s+{NAME})"
+    rf",?\s*\(?\s*{VENUE}(?P<y>(?:19|20)\d\d)\b"
+)
+# (Surname, 2017) | (Surname et al., 2017) | (Sedghi, Gupta and Long, ICLR 2019)
+CITED_IN_PARENS = re.compile(
+    rf"\(\s*(?P<s>{NAME})(?:,\s+{NAME})*(?:\s+et\s+al\.?|,?\s+(?:and|&)\s+{NAME})?"
+    rf",\s*{VENUE}(?P<y>(?:19|20)\d\d)\b"
+)
+
+
+def inline_citations(text: str) -> set[tuple[str, int]]:
+    """(first surname, year) of every citation written in the prose (code is skipped)."""
+    text = re.sub(r"```.*?```|~~~.*?~~~", " ", text, flags=re.S)
+    text = re.sub(r"`[^`\n]*`", " ", text)
+    text = re.sub(r"\s+", " ", text)  # a citation may wrap across lines
+    found = set()
+    for pattern in (CITED_BY_NAMES, CITED_IN_PARENS):
+        for m in pattern.finditer(text):
+            found.add((_fold(m.group("s")), int(m.group("y"))))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("as Kodali et al. (2017) observe", {("kodali", 2017)}),
+        ("spectral norm (Sedghi, Gupta and Long, ICLR 2019) of", {("sedghi", 2019)}),
+        ("Virmaux & Scaman (2018) show", {("virmaux", 2018)}),
+        ("Roy and Vetterli (2007) define", {("roy", 2007)}),
+        ("GAN Lab (Kahng et al., IEEE VIS 2018; see", {("kahng", 2018)}),
+        ("the paper, Miyato et al. (ICLR\n2018), says", {("miyato", 2018)}),
+        ("a limit (Yoshida, 2017).", {("yoshida", 2017)}),
+        ("SN and WN (2018 numbers), `Roy et al. (2007)`, Table 2 (2018)", set()),
+    ],
+)
+def test_inline_citation_patterns(text, expected):
+    assert inline_citations(text) == expected
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_lesson_references_resolve_and_cover_its_citations(name):
+    markdown = _lesson_markdown(name)
+    prose, section = split_references(markdown)
+    assert section is not None, f"{name} has no '## References' section (after Exercises)"
+    exercises = re.search(r"^#+ .*Exercises|\*\*Exercises", markdown, re.M)
+    assert exercises and exercises.start() < markdown.index("## References"), (
+        f"{name}: '## References' must come after the Exercises"
+    )
+    entries = bib_entries()
+    keys = re.findall(r"`([A-Za-z][\w:-]*\d{4}[\w:-]*)`", section)
+    assert keys, f"{name}: its References list names no bib key in backticks"
+    unknown = [k for k in keys if k not in entries]
+    assert not unknown, f"{name}: References keys missing from site/references.bib: {unknown}"
+    listed = {entries[k] for k in keys}
+    missing = sorted(
+        f"{surname.title()} ({year})"
+        for surname, year in inline_citations(prose)
+        if (surname, year) not in listed
+    )
+    assert not missing, (
+        f"{name} cites {', '.join(missing)} in its text but its References list has no entry "
+        "with that first author and year (add it, and to site/references.bib if new)"
+    )

@@ -797,9 +797,9 @@ def build(args: argparse.Namespace) -> Path:
     }
     for name in ("intro.md", "notation.md", "references.md"):
         (src / name).write_text(fill((site / name).read_text(), values, name))
-    bib = paper_bibtex(paper)
-    if (site / "references.bib").exists():
-        bib += "\n" + (site / "references.bib").read_text()
+    bib = (site / "references.bib").read_text() if (site / "references.bib").exists() else ""
+    if not re.search(rf"@\w+\{{\s*{re.escape(bib_key(paper))}\s*,", bib):
+        bib = paper_bibtex(paper) + "\n" + bib  # the paper itself, from book.toml
     (src / "references.bib").write_text(bib)
 
     results_nb, problems = results_notebook(
