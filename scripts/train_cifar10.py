@@ -22,20 +22,28 @@ at the paper's sizes, for G and for its EMA).
 
 Data: ``--data DIR`` or ``$SNGAN_CIFAR10_DIR``; add ``--download`` when online. Inception
 weights for IS/FID: ``--inception-weights FILE`` or ``$SNGAN_INCEPTION_WEIGHTS`` (or torch
-hub's cache); add ``--download`` to fetch them. Without weights, training still runs and
-``results.json`` says why it has no scores.
+hub's cache); add ``--download`` to fetch them. They are checked against their published
+SHA-256 before training starts; without them the script refuses to start unless you pass
+``--no-eval`` (no scores) or ``--stand-in`` (a stand-in network whose scores mean nothing).
 
 On CUDA the networks are compiled with ``torch.compile(mode="reduce-overhead")`` (CUDA graphs);
 this was checked on CPU only (mode "default", bf16, SN, channels-last: no graph breaks). If it
 fails on your GPU stack, add ``--compile default`` or ``--compile none`` and run again.
 
 Interrupted? Run the same command again: it resumes from the newest checkpoint in the output
-folder and ends with the same weights as an uninterrupted run (bitwise on CPU).
+folder that loads and ends with the same weights as an uninterrupted run (bitwise on CPU). The
+checkpoint stores the run's configuration; a resume with different settings (another
+``--loss``, say) is refused with the differing flags named. One run at a time may use a
+folder (a lock file ``.lock`` holds the running one's PID).
 
 A dry run of every code path on CPU in a minute, on a small stand-in written in CIFAR-10's
-format and with a stand-in feature extractor (its scores mean nothing):
+format and with a stand-in feature extractor (its scores mean nothing); it writes into
+``runs/cifar10/dry_{arch}_{loss}_{norm}`` unless ``--out`` is given:
 
-    python scripts/train_cifar10.py --dry-run --arch standard --out runs/cifar10/dry
+    python scripts/train_cifar10.py --dry-run --arch standard
+
+Exit codes: 0 done, 2 bad arguments or a run that cannot start or resume (the message says
+which flag to change), 3 NaN or inf in training, 4 a failed write (a full disk).
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ import argparse
 import copy
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -54,7 +63,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sngan_teach import cifar, metrics  # noqa: E402
+from sngan_teach import checkpoint, cifar, metrics  # noqa: E402
 from sngan_teach.checkpoint import Checkpointer  # noqa: E402
 from sngan_teach.gan import SETTINGS, train  # noqa: E402
 from sngan_teach.models import Z_DIM, build_models  # noqa: E402
@@ -70,6 +79,24 @@ PAPER_ROW = {
     ("resnet", "hinge", "sn"): "ResNet, SN, hinge",
     ("standard", "ns", "wn"): "standard CNN, weight norm",
 }
+WEIGHTS_ADVICE = (
+    "IS/FID need torch-fidelity's Inception weights: pass --inception-weights FILE (or set "
+    f"${metrics.ENV_WEIGHTS}), or add --download to fetch them; or add --no-eval to train "
+    "without scores (--stand-in scores with a stand-in network, not comparable to the paper)."
+)
+# Flags that may change when a run resumes; every other flag must match the checkpoint's.
+MAY_CHANGE_ON_RESUME = {
+    "device", "compile", "data", "download", "inception_weights", "out", "log_every",
+    "ckpt_every", "sample_every", "eval_fake", "eval_real", "no_eval", "stand_in", "progress",
+}  # fmt: skip
+
+
+class RunError(Exception):
+    """A run that cannot start or go on; the message says why and what to do."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -83,7 +110,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-g", type=int, default=128, help="fakes per G step")
     p.add_argument("--no-lr-decay", action="store_true", help="keep alpha constant")
     p.add_argument("--ema", type=float, default=0.9999, help="EMA decay of G (0: off)")
-    p.add_argument("--slim", type=int, default=1, help="divide channel counts (1: paper)")
+    p.add_argument(
+        "--slim", type=int, default=1, choices=[1, 2, 4, 8, 16, 32, 64],
+        help="divide channel counts (1: paper)",
+    )  # fmt: skip
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="default: cuda, else mps, else cpu")
     p.add_argument("--no-bf16", action="store_true", help="fp32 instead of bf16 autocast")
@@ -94,14 +124,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", default=None, help="CIFAR-10 root (default $SNGAN_CIFAR10_DIR)")
     p.add_argument("--download", action="store_true", help="download data/weights if missing")
     p.add_argument("--inception-weights", default=None)
-    p.add_argument("--out", default=None, help="default runs/cifar10/{arch}_{loss}_{norm}")
+    p.add_argument(
+        "--out", default=None,
+        help="default runs/cifar10/{arch}_{loss}_{norm} (dry runs: dry_{arch}_{loss}_{norm})",
+    )  # fmt: skip
     p.add_argument("--log-every", type=int, default=100)
     p.add_argument("--ckpt-every", type=int, default=5000)
     p.add_argument("--sample-every", type=int, default=5000)
     p.add_argument("--eval-fake", type=int, default=50_000, help="generated images for IS/FID")
     p.add_argument("--eval-real", type=int, default=50_000, help="training images for FID")
-    p.add_argument("--no-eval", action="store_true")
-    p.add_argument("--stand-in", action="store_true", help="stand-in extractor, no Inception")
+    p.add_argument("--no-eval", action="store_true", help="no IS/FID (no Inception weights needed)")
+    p.add_argument(
+        "--stand-in", action="store_true",
+        help="score with a stand-in network instead of Inception (its scores mean nothing)",
+    )  # fmt: skip
     p.add_argument(
         "--dry-run", action="store_true",
         help="tiny CPU run on a fixture in CIFAR-10's format, stand-in extractor",
@@ -115,14 +151,94 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.eval_fake, args.eval_real = 100, 100
         args.stand_in, args.compile = True, "none"
         args.device = args.device or "cpu"
+    if args.out is None:
+        name = f"{'dry_' if args.dry_run else ''}{args.arch}_{args.loss}_{args.norm}"
+        args.out = str(ROOT / "runs" / "cifar10" / name)
+    check_args(p, args)
+    return args
+
+
+def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse, through ``p.error`` (exit 2), everything that would fail later in the run."""
     for name in ("steps", "batch_d", "batch_g", "log_every", "ckpt_every", "sample_every"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if not 0 <= args.ema < 1:
         p.error(f"--ema must be in [0, 1), got {args.ema}")
-    if args.out is None:
-        args.out = str(ROOT / "runs" / "cifar10" / f"{args.arch}_{args.loss}_{args.norm}")
-    return args
+    if args.device is not None:
+        try:
+            device = torch.device(args.device)
+        except RuntimeError:
+            p.error(f"--device must be cpu, cuda, cuda:N or mps, got {args.device!r}")
+        if device.type == "cuda" and not torch.cuda.is_available():
+            p.error(f"--device {args.device}: PyTorch sees no CUDA GPU here; use --device cpu")
+        if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+            p.error(f"--device {args.device}: there are {torch.cuda.device_count()} GPUs")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            p.error(f"--device {args.device}: MPS is not available here; use --device cpu")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        p.error(f"--out {out} is a file; give a folder")
+    parent = next(a for a in (out, *out.parents) if a.exists())
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        p.error(f"--out {out}: cannot create or write a folder under {parent}")
+    if args.no_eval:
+        return
+    if args.eval_fake < 1 or args.eval_real < 1:
+        p.error(f"--eval-fake and --eval-real must be >= 1, got {args.eval_fake}, {args.eval_real}")
+    try:
+        metrics.check_eval_sizes(
+            args.eval_fake, args.eval_real, **eval_sizes(args.eval_fake, args.eval_real)
+        )
+    except ValueError as err:
+        p.error(f"--eval-fake {args.eval_fake} / --eval-real {args.eval_real} too small: {err}")
+    if args.stand_in or args.download:
+        return
+    try:
+        metrics.get_inception_weights(args.inception_weights)
+    except (metrics.InceptionWeightsUnavailable, metrics.InceptionWeightsInvalid) as err:
+        p.error(f"{str(getattr(err, 'problem', err)).rstrip('.')}. {WEIGHTS_ADVICE}")
+
+
+def run_config(args: argparse.Namespace) -> dict:
+    """Every flag of the run (stored in each checkpoint, compared on resume)."""
+    return dict(vars(args))
+
+
+def config_changes(saved: dict, now: dict) -> list[str]:
+    """The flags that differ between a checkpoint's configuration and this command's, as
+    ``--loss ns (checkpoint: hinge)``; flags in ``MAY_CHANGE_ON_RESUME`` may differ, and so
+    may ``--steps`` when the learning rate does not decay (it decays to 0 over ``--steps``)."""
+    free = MAY_CHANGE_ON_RESUME | ({"steps"} if now.get("no_lr_decay") else set())
+    return [
+        f"--{key.replace('_', '-')} {now[key]} (checkpoint: {saved[key]})"
+        for key in sorted(set(saved) & set(now) - free)
+        if saved[key] != now[key]
+    ]
+
+
+def lock_folder(out: Path):
+    """Hold an exclusive lock on ``out/.lock`` for as long as the returned file stays open
+    (the kernel drops it when the process ends, so a crashed run leaves no stale lock).
+    ``RunError`` naming the holder's PID when another run holds it."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here
+        return None
+    handle = open(out / ".lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise RunError(
+            f"another run (PID {holder}) is using {out}; wait for it to end, or pass another --out"
+        ) from None
+    handle.truncate(0)
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
 
 
 def eval_sizes(n_fake: int, n_real: int) -> dict[str, int]:
@@ -149,9 +265,85 @@ def save_grid(images: torch.Tensor, path: Path, nrow: int = 8) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        lock = lock_folder(out)
+    except OSError as err:
+        print(f"error: cannot use --out {out}: {err.strerror}; pass another --out", file=sys.stderr)
+        return 2
+    except RunError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.code
+    try:
+        return run(args, out)
+    except RunError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.code
+    except OSError as err:
+        newest = checkpoint.list_checkpoints(out)
+        resume = f"; the same command resumes from {newest[-1]}" if newest else ""
+        print(
+            f"error: could not write {err.filename or out}: {err.strerror or err}. Free space "
+            f"on that disk (a checkpoint of this run is about {checkpoint_megabytes(out)} MB) "
+            f"or pass --out on another disk{resume}.",
+            file=sys.stderr,
+        )
+        return 4
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def checkpoint_megabytes(out: Path) -> str:
+    sizes = [p.stat().st_size for p in checkpoint.list_checkpoints(out)]
+    return f"{max(sizes) / 1e6:.0f}" if sizes else "?"
+
+
+def resume_state(args: argparse.Namespace, out: Path) -> dict | None:
+    """The newest checkpoint in ``out`` that loads, checked against this command; None for a
+    fresh run. Removes temporary files of interrupted writes first."""
+    stale = checkpoint.remove_stale_temp_files(out)
+    if stale:
+        print(f"removed {len(stale)} temporary file(s) of interrupted checkpoint writes")
+    try:
+        found = checkpoint.load_newest(out, lambda m: print(f"warning: {m}", file=sys.stderr))
+    except checkpoint.CheckpointError as err:
+        raise RunError(
+            f"{err}. Move the ckpt_*.pt files away, or pass another --out, to start a fresh run"
+        ) from None
+    if found is None:
+        return None
+    path, state = found
+    saved = state.get("extra", {}).get("config")
+    if saved is None:
+        print(f"warning: {path} stores no configuration; it is not checked", file=sys.stderr)
+    else:
+        changes = config_changes(saved, run_config(args))
+        if changes:
+            raise RunError(
+                f"{out} holds a run with other settings: {', '.join(changes)}. Repeat the "
+                "original command to resume it, or pass another --out to start a fresh run."
+            )
+    if state["step"] > args.steps:
+        raise RunError(
+            f"{path} is at step {state['step']}, beyond --steps {args.steps}; pass --steps "
+            f"{state['step']} or more to resume it, or another --out to start a fresh run"
+        )
+    return state
+
+
+def run(args: argparse.Namespace, out: Path) -> int:
     device = torch.device(args.device) if args.device else metrics_device()
     cuda = device.type == "cuda"
+    state = resume_state(args, out)
+    weights = None
+    if not args.no_eval and not args.stand_in:  # resolved (and downloaded) before training
+        try:
+            weights = metrics.get_inception_weights(args.inception_weights, download=args.download)
+        except (metrics.InceptionWeightsUnavailable, metrics.InceptionWeightsInvalid) as err:
+            raise RunError(
+                f"{str(getattr(err, 'problem', err)).rstrip('.')}. {WEIGHTS_ADVICE}"
+            ) from None
     torch.manual_seed(args.seed)
     if cuda:
         torch.backends.cuda.matmul.allow_tf32 = True  # training only; evaluation turns it off
@@ -165,8 +357,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         images, _ = cifar.load_cifar10(data_root, download=args.download)
     except (cifar.CIFAR10NotFoundError, cifar.CIFAR10CorruptError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        raise RunError(
+            f"{err.problem}. Pass --data DIR (the folder that holds {cifar.BASE_FOLDER}) or set "
+            f"${cifar.ENV_DIR}; add --download to fetch CIFAR-10 when online; or try the script "
+            "on a small stand-in with --dry-run."
+        ) from None
+    n_real = min(args.eval_real, images.shape[0])
+    if not args.no_eval:
+        try:
+            metrics.check_eval_sizes(args.eval_fake, n_real, **eval_sizes(args.eval_fake, n_real))
+        except ValueError as err:
+            raise RunError(
+                f"the data has {images.shape[0]} images, too few for IS/FID ({err}); "
+                "lower --eval-real and --eval-fake, or add --no-eval"
+            ) from None
     sampler = cifar.DeviceSampler(images, device, seed=args.seed + 1, channels_last=cuda)
 
     # ---- models, normalization of D, optimizers ----
@@ -187,14 +391,18 @@ def main(argv: list[str] | None = None) -> int:
     fixed_z = torch.randn(64, Z_DIM, generator=torch.Generator().manual_seed(args.seed + 3))
 
     modules = {"net_G": net_G, "net_D": net_D} | ({"ema_G": ema_G} if ema_G else {})
-    config = vars(args) | {"setting_values": setting, "device_name": device_name(device)}
+    optimizers = {"opt_G": opt_G, "opt_D": opt_D}
+    generators = {"z": gen_z, "real": sampler.generator}
+    config = run_config(args) | {"setting_values": setting, "device_name": device_name(device)}
     (out / "config.json").write_text(json.dumps(config, indent=2))
     saver = Checkpointer(
-        out, modules, {"opt_G": opt_G, "opt_D": opt_D},
-        {"z": gen_z, "real": sampler.generator}, keep=2, extra={"arch": args.arch},
+        out, modules, optimizers, generators, keep=2,
+        extra={"arch": args.arch, "config": run_config(args)},
     )  # fmt: skip
-    start, history = saver.resume()
-    if start:
+    start, history = 0, []
+    if state is not None:
+        start = checkpoint.restore(state, modules, optimizers, generators)
+        history = list(state["history"])
         print(f"resuming from step {start} ({saver.latest()})")
 
     compile_mode = (
@@ -254,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
         "extractor": None, "scores": None, "torch_fidelity": None, "note": "",
     }  # fmt: skip
     if not args.no_eval:
-        results.update(evaluate_run(args, modules, images, device))
+        results.update(evaluate_run(args, modules, images, device, weights))
     (out / "results.json").write_text(json.dumps(results, indent=2))
     print(json.dumps({k: results[k] for k in ("extractor", "scores", "note")}, indent=2))
     return 0
@@ -273,18 +481,17 @@ def device_name(device: torch.device) -> str:
 
 
 def evaluate_run(
-    args: argparse.Namespace, modules: dict, images: torch.Tensor, device: torch.device
+    args: argparse.Namespace,
+    modules: dict,
+    images: torch.Tensor,
+    device: torch.device,
+    weights: Path | None,
 ) -> dict:
-    """IS and FID of G (and of its EMA) against the training images."""
-    if args.stand_in:
+    """IS and FID of G (and of its EMA) against the training images, with the Inception
+    ``weights`` (checked at start-up), or the stand-in extractor when ``weights`` is None."""
+    if weights is None:
         extractor, name = metrics.StandInExtractor().to(device), "stand-in (not Inception)"
-        weights = None
     else:
-        try:
-            weights = metrics.get_inception_weights(args.inception_weights, download=args.download)
-        except metrics.InceptionWeightsUnavailable as err:
-            print(f"no IS/FID: {err}", file=sys.stderr)
-            return {"note": f"no IS/FID: {err}"}
         extractor = metrics.inception_extractor(weights, device)
         name = "inception-v3-compat (torch-fidelity, TF 2015-12-05 weights)"
     n_real = min(args.eval_real, images.shape[0])

@@ -61,11 +61,21 @@ HOW_TO_GET = (
 
 
 class CIFAR10NotFoundError(FileNotFoundError):
-    """CIFAR-10 is not where it was looked for (the message says how to get it)."""
+    """CIFAR-10 is not where it was looked for (the message says how to get it; ``problem``
+    holds the message without that advice)."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"{problem}. {HOW_TO_GET}")
+        self.problem = problem
 
 
 class CIFAR10CorruptError(ValueError):
-    """A CIFAR-10 file exists but cannot be read as CIFAR-10 (the message says how to fix it)."""
+    """A CIFAR-10 file exists but cannot be read as CIFAR-10 (the message says how to fix it;
+    ``problem`` holds the message without that advice)."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"{problem}. Delete the folder and get it again. {HOW_TO_GET}")
+        self.problem = problem
 
 
 def resolve_root(root: str | os.PathLike | None = None) -> Path:
@@ -100,7 +110,7 @@ def download_cifar10(
         download_and_extract_archive(url, str(path), filename=ARCHIVE, md5=ARCHIVE_MD5)
     except Exception as err:  # URLError, timeouts, bad md5, tar errors: all mean "no data"
         raise CIFAR10NotFoundError(
-            f"could not download CIFAR-10 from {url} into {path}: {err!r}. {HOW_TO_GET}"
+            f"could not download CIFAR-10 from {url} into {path}: {err!r}"
         ) from err
     finally:
         socket.setdefaulttimeout(old)
@@ -131,26 +141,21 @@ def read_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     is not a CIFAR-10 batch (truncated, wrong keys, wrong shapes or dtype)."""
     path = Path(path)
     if not path.is_file():
-        raise CIFAR10NotFoundError(f"CIFAR-10 file {path} not found. {HOW_TO_GET}")
+        raise CIFAR10NotFoundError(f"CIFAR-10 file {path} not found")
     try:
         with open(path, "rb") as f:
             entry = pickle.load(f, encoding="bytes")
         data = np.asarray(_get(entry, "data"))
         labels = np.asarray(_get(entry, "labels"), dtype=np.int64)
     except Exception as err:
-        raise CIFAR10CorruptError(
-            f"{path} is not a readable CIFAR-10 batch ({err!r}); delete the folder and get it "
-            f"again. {HOW_TO_GET}"
-        ) from err
+        raise CIFAR10CorruptError(f"{path} is not a readable CIFAR-10 batch ({err!r})") from err
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         raise CIFAR10CorruptError(
-            f"{path}: data must be uint8 of shape (N, 3072), got {data.dtype} {data.shape}. "
-            f"{HOW_TO_GET}"
+            f"{path}: data must be uint8 of shape (N, 3072), got {data.dtype} {data.shape}"
         )
     if labels.shape != (data.shape[0],) or labels.min(initial=0) < 0 or labels.max(initial=0) > 9:
         raise CIFAR10CorruptError(
-            f"{path}: labels must be N={data.shape[0]} ints in 0..9, got shape {labels.shape}. "
-            f"{HOW_TO_GET}"
+            f"{path}: labels must be N={data.shape[0]} ints in 0..9, got shape {labels.shape}"
         )
     return data.reshape(-1, 3, 32, 32), labels
 
@@ -176,13 +181,11 @@ def load_cifar10(
     if download and not all((folder / name).is_file() for name in files):
         download_cifar10(path, timeout=timeout)
     if not folder.is_dir():
-        raise CIFAR10NotFoundError(f"no CIFAR-10 folder at {folder}. {HOW_TO_GET}")
+        raise CIFAR10NotFoundError(f"no CIFAR-10 folder at {folder}")
     images, labels = [], []
     for name in files:
         if check_md5 and (folder / name).is_file() and _md5(folder / name) != MD5[name]:
-            raise CIFAR10CorruptError(
-                f"{folder / name} does not match the md5 of the CIFAR-10 release. {HOW_TO_GET}"
-            )
+            raise CIFAR10CorruptError(f"{folder / name} does not match the md5 of the release")
         x, y = read_batch(folder / name)
         images.append(x)
         labels.append(y)

@@ -159,7 +159,16 @@ def fid_from_features(f1: torch.Tensor | np.ndarray, f2: torch.Tensor | np.ndarr
 
 
 class InceptionWeightsUnavailable(FileNotFoundError):
-    """The Inception weights for IS/FID are not on disk (and could not be downloaded)."""
+    """The Inception weights for IS/FID are not on disk (and could not be downloaded). The
+    message says how to get them; ``problem`` holds it without that advice."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(
+            f"{problem}. Download {INCEPTION_URL} (torch-fidelity's port of the TF Inception "
+            f"used for IS/FID) and set ${ENV_WEIGHTS} to the file, or pass weights=PATH, or "
+            "call get_inception_weights(download=True) when online."
+        )
+        self.problem = problem
 
 
 class InceptionWeightsInvalid(ValueError):
@@ -206,14 +215,9 @@ def get_inception_weights(
     found = find_inception_weights(weights)
     if found is not None:
         return check_inception_weights(found)
-    how = (
-        f"Download {INCEPTION_URL} (torch-fidelity's port of the TF Inception used for IS/FID) "
-        f"and set ${ENV_WEIGHTS} to the file, or pass weights=PATH, or call "
-        "get_inception_weights(download=True) when online."
-    )
     if not download:
         where = weights or os.environ.get(ENV_WEIGHTS) or _hub_path()
-        raise InceptionWeightsUnavailable(f"no Inception weights at {where}. {how}")
+        raise InceptionWeightsUnavailable(f"no Inception weights at {where}")
     target = _hub_path() if weights is None else Path(weights)
     target.parent.mkdir(parents=True, exist_ok=True)
     old = socket.getdefaulttimeout()
@@ -223,7 +227,7 @@ def get_inception_weights(
             INCEPTION_URL, str(target), hash_prefix=INCEPTION_SHA256, progress=False
         )
     except Exception as err:
-        raise InceptionWeightsUnavailable(f"download failed ({err!r}). {how}") from err
+        raise InceptionWeightsUnavailable(f"download failed ({err!r})") from err
     finally:
         socket.setdefaulttimeout(old)
     return target
