@@ -209,7 +209,7 @@ assert sigma_torch <= sigma_true * (1 + 1e-12)
 #
 # The vectors converge at rate $r^2$ per step and $\sigma$ at $r^4$: the estimate is
 # *quadratically* better than the vectors, because $\sigma$ is stationary at the top singular
-# vector. To see it we need matrices with a known spectrum: $W = U\,\mathrm{diag}(s)\,V^\top$
+# vector (the classical analysis of power iteration, e.g. Golub and Van Loan, 2013). To see it we need matrices with a known spectrum: $W = U\,\mathrm{diag}(s)\,V^\top$
 # with random orthonormal $U, V$ (QR of a Gaussian matrix).
 
 # %%
@@ -627,3 +627,11 @@ for k in range(2, 6):
     _, _, v_alg = power_iteration(W, u0, n_iterations=k)
     torch.testing.assert_close(v_alt, v_alg)
 print("v-only iteration on W^T W == Algorithm 1's v")
+
+# %% [markdown]
+# ## References
+#
+# - Golub and Van Loan (2013). *Matrix Computations*, 4th edition. Johns Hopkins University
+#   Press. `golub2013matrix`
+# - Miyato, Kataoka, Koyama and Yoshida (2018). *Spectral Normalization for Generative
+#   Adversarial Networks*. ICLR. `miyato2018spectral`
