@@ -209,8 +209,9 @@ assert sigma_torch <= sigma_true * (1 + 1e-12)
 #
 # The vectors converge at rate $r^2$ per step and $\sigma$ at $r^4$: the estimate is
 # *quadratically* better than the vectors, because $\sigma$ is stationary at the top singular
-# vector (the classical analysis of power iteration, e.g. Golub and Van Loan, 2013). To see it we need matrices with a known spectrum: $W = U\,\mathrm{diag}(s)\,V^\top$
-# with random orthonormal $U, V$ (QR of a Gaussian matrix).
+# vector (the classical analysis of power iteration, e.g. Golub and Van Loan, 2013). To see
+# it we need matrices with a known spectrum: $W = U\,\mathrm{diag}(s)\,V^\top$ with random
+# orthonormal $U, V$ (QR of a Gaussian matrix).
 
 # %%
 from sngan_teach.power import (
