@@ -121,8 +121,10 @@ def cmd_lab(extra: list[str]) -> None:
 
 
 def cmd_test(extra: list[str]) -> None:
-    """Everything in quick mode, on two pytest-xdist workers with one thread each: the site build
-    (tests/test_site.py, which executes every lesson once more) runs beside the rest."""
+    """The whole suite on two pytest-xdist workers with one thread each. The package tests and
+    the nbval run of every lesson go in quick mode; beside them, tests/test_site.py builds the
+    site at full size, which executes every lesson once as a reader runs it (the terminal
+    summary lists each lesson's full-size time)."""
     python = ensure_env()
     ensure_chromium()
     env = os.environ | {"SNGAN_BUDGET": "quick", "OMP_NUM_THREADS": "1"}

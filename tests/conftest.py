@@ -42,8 +42,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-# The suite builds the site in quick mode here, unless an up-to-date build is already there.
+# The suite builds the site at full size here, unless an up-to-date build is already there;
+# SITE_RECORD tells the terminal summary (root conftest.py) how long each lesson took in it.
 TEST_SITE_DIR = ROOT / "_build" / "test-site"
+SITE_RECORD = ROOT / "_build" / "test-artifacts" / "site-build.json"
 
 
 def free_port() -> int:
@@ -79,35 +81,49 @@ def browser(chromium_path):
 
 
 def _site_is_current(html_dir: Path) -> bool:
-    """A full build whose sources are those of the working tree now."""
+    """A build of every lesson at full size whose sources are those of the working tree now."""
     stamp = html_dir / book.STAMP_NAME
     if not stamp.is_file() or not (html_dir / "index.html").is_file():
         return False
     info = json.loads(stamp.read_text())
     lessons = book.lessons_of(book.load_book(ROOT))
-    return bool(info.get("all_lessons")) and info.get("source_hash") == book.source_hash(
-        ROOT, lessons
+    return (
+        bool(info.get("all_lessons"))
+        and info.get("budget") == "full"
+        and info.get("source_hash") == book.source_hash(ROOT, lessons)
     )
+
+
+def _record_site(path: Path, built_now: bool) -> None:
+    stamp = path / book.STAMP_NAME
+    info = json.loads(stamp.read_text()) if stamp.is_file() else {}
+    SITE_RECORD.parent.mkdir(parents=True, exist_ok=True)
+    SITE_RECORD.write_text(json.dumps({"site": str(path), "built_now": built_now, **info}))
 
 
 @pytest.fixture(scope="session")
 def built_site() -> Path:
-    """The HTML site, every lesson executed, built once per session.
+    """The HTML site, every lesson executed at full size, built once per session.
 
-    Reused without building when ``$SNGAN_SITE_DIR`` names a built site, or when
-    ``_build/html`` or ``_build/test-site`` holds a full build of the current sources (book.py
-    stamps each build with a hash of what it read). Otherwise ``tools/book.py build`` runs here
-    in quick mode (``SNGAN_BUDGET=quick``) into ``_build/test-site``.
+    This build is the suite's full-size run of every lesson (the rest of the suite runs them
+    in quick mode): the site an instructor publishes, with the sizes a reader gets. Reused
+    without building when ``$SNGAN_SITE_DIR`` names a built site, or when ``_build/html`` or
+    ``_build/test-site`` holds a full-size build of every lesson from the current sources
+    (book.py stamps each build with its budget and a hash of what it read). Otherwise
+    ``tools/book.py build --budget full`` runs here into ``_build/test-site``; the terminal
+    summary then lists each lesson's full-size time.
     """
     given = os.environ.get("SNGAN_SITE_DIR")
     if given:
         path = Path(given).resolve()
         assert (path / "index.html").is_file(), f"$SNGAN_SITE_DIR={given} has no index.html"
+        _record_site(path, built_now=False)
         return path
     for candidate in (ROOT / "_build" / "html", TEST_SITE_DIR):
         if _site_is_current(candidate):
+            _record_site(candidate, built_now=False)
             return candidate
-    cmd = [sys.executable, str(ROOT / "tools" / "book.py"), "build", "--budget", "quick",
+    cmd = [sys.executable, str(ROOT / "tools" / "book.py"), "build", "--budget", "full",
            "--out", str(TEST_SITE_DIR)]  # fmt: skip
     started = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=3600)
@@ -118,6 +134,7 @@ def built_site() -> Path:
             f"{(proc.stdout + proc.stderr)[-6000:]}",
             pytrace=False,
         )
+    _record_site(TEST_SITE_DIR, built_now=True)
     return TEST_SITE_DIR
 
 

@@ -1,7 +1,8 @@
 """The built Jupyter Book site, checked in a real browser (headless Debian chromium).
 
-The site is built once per session in quick mode (fixture ``built_site`` in conftest.py, which
-reuses an up-to-date build) and served on localhost. Each page is opened with every request
+The site is built once per session at full size, so that every lesson runs once as a reader
+runs it (fixture ``built_site`` in conftest.py, which reuses an up-to-date full-size build),
+and served on localhost. Each page is opened with every request
 that would leave the machine blocked and recorded; then the checks below run in the page.
 """
 
@@ -179,6 +180,66 @@ def test_lesson_page(visit, name):
     assert heading(v.page) == title
     # the page shows the outputs of the run, not just the code
     assert v.page.locator(".cell_output").count() > 0, f"{name}: no outputs on the page"
+
+
+SHOWN = """async root => {
+    const img = root.querySelector('img.sngan-explore-frame');
+    try { await img.decode(); } catch (e) { /* a broken image: naturalWidth stays 0 */ }
+    return {src: img.getAttribute('src'), complete: img.complete && img.naturalWidth > 0,
+            caption: root.querySelector('.sngan-explore-caption').innerText.trim()};
+}"""
+
+
+def uses_explore(name: str) -> bool:
+    nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+    return any(c.cell_type == "code" and "explore(" in c.source for c in nb.cells)
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_explore_sliders_work_without_a_kernel(visit, name):
+    """Every precomputed slider of the page: move it, and the image and its caption change;
+    move it back, and the first frame returns. Nothing is fetched from outside meanwhile."""
+    v = visit(f"notebooks/{name}")
+    page = v.page
+    figures = page.locator(".sngan-explore")
+    n_figures = figures.count()
+    if uses_explore(name):
+        assert n_figures > 0, f"{name} calls explore() but its page shows no slider"
+    for f in range(n_figures):
+        figure = figures.nth(f)
+        figure.scroll_into_view_if_needed()
+        ranges = figure.locator("input[type=range]")
+        assert ranges.count() > 0, f"{name}: explore figure {f} has no slider"
+        for r in range(ranges.count()):
+            slider = ranges.nth(r)
+            label = slider.get_attribute("name")
+            before = figure.evaluate(SHOWN)
+            assert before["complete"], f"{name}: figure {f} shows no image before moving {label}"
+            first, last = slider.get_attribute("value"), slider.get_attribute("max")
+            if last == "0":
+                continue  # a control with one value has nowhere to go
+            slider.focus()
+            page.keyboard.press("End")  # a real key press: the browser fires 'input'
+            after = figure.evaluate(SHOWN)
+            where = f"{name}: figure {f}, slider {label} moved from position {first} to {last}"
+            assert slider.input_value() == last, where + ": it did not move"
+            assert after["src"] != before["src"], where + ": the image stayed the same"
+            assert after["caption"] != before["caption"], where + ": the caption stayed the same"
+            assert after["complete"], where + ": the new image did not load"
+            page.keyboard.press("Home")
+            assert figure.evaluate(SHOWN) == before, where + ", and back: not the first frame"
+    page.wait_for_load_state("networkidle")
+    assert not v.external, f"{name}: requests leaving the machine: {v.external}"
+    assert not v.js_errors, f"{name}: JavaScript errors: {v.js_errors}"
+
+
+PAGE_LIMIT = 5_000_000  # bytes of HTML per page, frames of the sliders included
+
+
+def test_pages_stay_light(built_site):
+    sizes = {p.relative_to(built_site): p.stat().st_size for p in built_site.rglob("*.html")}
+    heavy = {str(p): size for p, size in sizes.items() if size > PAGE_LIMIT}
+    assert not heavy, f"pages over {PAGE_LIMIT / 1e6:.0f} MB: {heavy}"
 
 
 @pytest.mark.parametrize("name", EXTRA_PAGES)

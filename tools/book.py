@@ -27,7 +27,8 @@ What ``build`` does, in order (everything it writes lives under ``_build/``, nev
 5. Runs Jupyter Book 1 (Sphinx) on it with warnings as errors (``-W --keep-going``) from a
    clean output folder, execution off (step 3 already ran everything).
 6. Checks that no page references anything outside the site (CDN scripts, styles, fonts,
-   images) and writes ``.sngan-build.json`` (budget, lessons, source hash) next to the HTML.
+   images) and writes ``.sngan-build.json`` (budget, lessons, source hash, seconds per lesson)
+   next to the HTML.
 
 The exit status is non-zero on any failure, with the reason on stderr.
 """
@@ -771,6 +772,7 @@ def build(args: argparse.Namespace) -> Path:
 
     log(f"executing {len(lessons)} lesson(s), SNGAN_BUDGET={budget}")
     executed = {}
+    lesson_seconds = {}
     for lesson in lessons:
         t0 = time.perf_counter()
         executed[lesson.file] = execute_lesson(
@@ -778,7 +780,8 @@ def build(args: argparse.Namespace) -> Path:
             src / "notebooks" / f"{lesson.file}.ipynb",
             args.timeout or (300 if budget == "quick" else 7200),
         )
-        log(f"  {lesson.file}: {time.perf_counter() - t0:.1f} s")
+        lesson_seconds[lesson.file] = round(time.perf_counter() - t0, 1)
+        log(f"  {lesson.file}: {lesson_seconds[lesson.file]} s")
 
     import nbformat
     import yaml
@@ -849,6 +852,7 @@ def build(args: argparse.Namespace) -> Path:
         "all_lessons": len(lessons) == len(all_lessons),
         "source_hash": source_hash(root, lessons),
         "seconds": round(time.perf_counter() - started, 1),
+        "lesson_seconds": lesson_seconds,  # execution of each lesson, kernel start included
     }
     (out / STAMP_NAME).write_text(json.dumps(stamp, indent=1))
     log(
