@@ -1,26 +1,27 @@
-"""Generator updates per second of the CIFAR-10 training loop: fast loop vs a plain eager loop.
+"""Generator updates per second of the CIFAR-10 training loop: fast vs eager vs plain, one run.
 
-Lesson 08. For each architecture (the paper's standard CNN and ResNet, SN on D, hinge loss,
-n_dis = 5, 64 real images per D step, 128 fakes per G step) it times, side by side in one run
-on the same device:
+Lesson 08. For each recipe of ``sngan_teach.recipes`` (default: ``paper-cnn`` for the standard
+CNN, ``paper-resnet`` for the ResNet; SN on D, the recipe's loss, n_dis, batches and Adam), it
+times three loops side by side on the same device:
 
-* ``eager``: the loop most tutorials write: a DataLoader over float images, fp32, no
-  compile, ``torch.optim.Adam`` (for-each), D called separately on real and fake, and
+* ``plain``: the loop the public reimplementations write: a DataLoader over float images, fp32,
+  eager, ``torch.optim.Adam`` (for-each), D called separately on real and fake, and
   ``loss.item()`` every step (a host sync);
-* ``fast``: lesson 07's ``sngan_teach.gan.train_step`` unchanged, fed by
-  ``sngan_teach.cifar.DeviceSampler`` (uint8 data on the device, batches drawn there), with
-  bf16 autocast (SN's sigma stays fp32), channels_last, fused Adam, one D call on real + fake,
-  no host sync inside the step, and ``torch.compile`` (on CUDA, mode ``--compile``).
+* ``eager``: lesson 07's ``sngan_teach.gan.train_step`` unchanged, fed by
+  ``sngan_teach.cifar.DeviceSampler`` (uint8 data on the device, batches drawn there), one D
+  call on real + fake, no host sync inside the step; fp32, no compile, default memory format;
+* ``fast``: the same with bf16 autocast (SN's sigma stays fp32), channels-last, fused Adam and
+  ``torch.compile`` (mode ``--compile``; on CUDA ``reduce-overhead``, i.e. CUDA graphs).
 
 Data: the real CIFAR-10 training set when it is found (``$SNGAN_CIFAR10_DIR``), else 50 000
 random CIFAR-shaped uint8 images (the speed does not depend on the pixels).
 
-On one GPU (the figures to record in benchmarks/RESULTS.md):
+On one GPU (``benchmarks/gpu_check.sh`` runs this as its third step and records the result):
 
     python benchmarks/bench_cifar.py --steps 300 --warmup 50
 
 On a CPU, narrow the models (``--slim 8`` divides every channel count by 8) and time a few
-steps (what RESULTS.md records for this machine):
+steps:
 
     python benchmarks/bench_cifar.py --device cpu --slim 8 --steps 3 --warmup 1
 """
@@ -31,6 +32,7 @@ import argparse
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -41,22 +43,24 @@ if str(ROOT) not in sys.path:
 
 from sngan_teach import cifar  # noqa: E402
 from sngan_teach.gan import train_step  # noqa: E402
-from sngan_teach.losses import hinge_loss_D, hinge_loss_G  # noqa: E402
+from sngan_teach.losses import get_loss  # noqa: E402
 from sngan_teach.models import Z_DIM, build_models  # noqa: E402
+from sngan_teach.recipes import get_recipe  # noqa: E402
 from sngan_teach.runtime import default_device  # noqa: E402
 from sngan_teach.sn import add_sn  # noqa: E402
 
-ALPHA, BETAS, N_DIS, BATCH_D, BATCH_G = 2e-4, (0.0, 0.9), 5, 64, 128
+LOOPS = ("fast", "eager", "plain")
 
 
-def load_images() -> tuple[torch.Tensor, str]:
+def load_images(n_synthetic: int = 50_000) -> tuple[torch.Tensor, str]:
+    """The CIFAR-10 training set if found, else ``n_synthetic`` random uint8 images."""
     try:
         return cifar.load_cifar10()[0], "CIFAR-10 training set"
     except (cifar.CIFAR10NotFoundError, cifar.CIFAR10CorruptError):
         gen = torch.Generator().manual_seed(0)
-        return torch.randint(0, 256, (50_000, 3, 32, 32), dtype=torch.uint8, generator=gen), (
-            "synthetic CIFAR-shaped uint8 (CIFAR-10 not found)"
-        )
+        shape = (n_synthetic, 3, 32, 32)
+        images = torch.randint(0, 256, shape, dtype=torch.uint8, generator=gen)
+        return images, "synthetic CIFAR-shaped uint8 (CIFAR-10 not found)"
 
 
 def sync(device: torch.device) -> None:
@@ -64,17 +68,27 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def eager_loop(arch: str, slim: int, images: torch.Tensor, device: torch.device):
-    """The plain reference: returns ``step()`` doing one G update the common eager way."""
-    torch.manual_seed(0)
-    net_G, net_D = build_models(arch, slim)
+def _nets(recipe: dict, slim: int, seed: int) -> tuple[torch.nn.Module, torch.nn.Module]:
+    torch.manual_seed(seed)  # same seed: same weights and the same SN vectors u, v
+    net_G, net_D = build_models(recipe["arch"], slim)
     add_sn(net_D)
+    return net_G, net_D
+
+
+def plain_loop(
+    recipe: dict, slim: int, images: torch.Tensor, device: torch.device, seed: int = 0
+) -> Callable[[], float]:
+    """The plain reference: returns ``step()`` doing one G update the common eager way."""
+    net_G, net_D = _nets(recipe, slim, seed)
     net_G.to(device)
     net_D.to(device)
-    opt_G = torch.optim.Adam(net_G.parameters(), lr=ALPHA, betas=BETAS)
-    opt_D = torch.optim.Adam(net_D.parameters(), lr=ALPHA, betas=BETAS)
+    betas = (recipe["beta1"], recipe["beta2"])
+    opt_G = torch.optim.Adam(net_G.parameters(), lr=recipe["alpha"], betas=betas)
+    opt_D = torch.optim.Adam(net_D.parameters(), lr=recipe["alpha"], betas=betas)
+    loss_fn_D, loss_fn_G = get_loss(recipe["loss"])
+    batch_d, batch_g = recipe["batch_d"], recipe["batch_g"]
     data = torch.utils.data.TensorDataset(cifar.to_float(images))
-    loader = torch.utils.data.DataLoader(data, batch_size=BATCH_D, shuffle=True, drop_last=True)
+    loader = torch.utils.data.DataLoader(data, batch_size=batch_d, shuffle=True, drop_last=True)
     batches = iter(loader)
 
     def next_real() -> torch.Tensor:
@@ -86,14 +100,14 @@ def eager_loop(arch: str, slim: int, images: torch.Tensor, device: torch.device)
             return next(batches)[0].to(device)
 
     def step() -> float:
-        for _ in range(N_DIS):
+        for _ in range(recipe["n_dis"]):
             real = next_real()
-            fake = net_G(torch.randn(BATCH_D, Z_DIM, device=device)).detach()
-            loss_D = hinge_loss_D(net_D(real), net_D(fake))
+            fake = net_G(torch.randn(batch_d, Z_DIM, device=device)).detach()
+            loss_D = loss_fn_D(net_D(real), net_D(fake))
             opt_D.zero_grad()
             loss_D.backward()
             opt_D.step()
-        loss_G = hinge_loss_G(net_D(net_G(torch.randn(BATCH_G, Z_DIM, device=device))))
+        loss_G = loss_fn_G(net_D(net_G(torch.randn(batch_g, Z_DIM, device=device))))
         opt_G.zero_grad()
         loss_G.backward()
         opt_G.step()
@@ -102,34 +116,50 @@ def eager_loop(arch: str, slim: int, images: torch.Tensor, device: torch.device)
     return step
 
 
-def fast_loop(arch: str, slim: int, images: torch.Tensor, device: torch.device, mode: str):
-    """Lesson 07's train_step with the speed-ups; returns ``step()``."""
+def lesson_loop(
+    recipe: dict,
+    slim: int,
+    images: torch.Tensor,
+    device: torch.device,
+    *,
+    fast: bool,
+    mode: str = "none",
+    seed: int = 0,
+) -> dict:
+    """Lesson 07's ``train_step`` on a ``DeviceSampler``: the ``eager`` loop (``fast=False``:
+    fp32, no compile) or the ``fast`` one (``fast=True``: on CUDA bf16 autocast, channels-last
+    and fused Adam; ``torch.compile`` with ``mode`` unless ``"none"``).
+
+    Returns ``{"step", "net_G", "net_D", "opt_G", "opt_D", "sampler"}``; ``step()`` runs one
+    generator update and returns its losses as detached tensors. The same ``seed`` gives the
+    same weights, SN vectors, real batches and z in both loops.
+    """
     cuda = device.type == "cuda"
-    torch.manual_seed(0)
-    net_G, net_D = build_models(arch, slim)
-    add_sn(net_D)
-    memory = torch.channels_last if cuda else torch.contiguous_format
+    net_G, net_D = _nets(recipe, slim, seed)
+    memory = torch.channels_last if fast and cuda else torch.contiguous_format
     net_G.to(device, memory_format=memory)
     net_D.to(device, memory_format=memory)
-    opt_G = torch.optim.Adam(net_G.parameters(), lr=ALPHA, betas=BETAS, fused=cuda)
-    opt_D = torch.optim.Adam(net_D.parameters(), lr=ALPHA, betas=BETAS, fused=cuda)
-    sampler = cifar.DeviceSampler(images, device, seed=1, channels_last=cuda)
-    gen_z = torch.Generator(device=device).manual_seed(2)
+    betas, fused = (recipe["beta1"], recipe["beta2"]), fast and cuda
+    opt_G = torch.optim.Adam(net_G.parameters(), lr=recipe["alpha"], betas=betas, fused=fused)
+    opt_D = torch.optim.Adam(net_D.parameters(), lr=recipe["alpha"], betas=betas, fused=fused)
+    sampler = cifar.DeviceSampler(images, device, seed=seed + 1, channels_last=fast and cuda)
+    gen_z = torch.Generator(device=device).manual_seed(seed + 2)
     run_G, run_D = net_G, net_D
-    if mode != "none":
+    if fast and mode != "none":
         run_G, run_D = torch.compile(net_G, mode=mode), torch.compile(net_D, mode=mode)
-    autocast = torch.bfloat16 if cuda else None
+    autocast = torch.bfloat16 if fast and cuda else None
 
-    def step() -> None:
-        train_step(
-            run_G, run_D, opt_G, opt_D, sampler, z_dim=Z_DIM, generator=gen_z, loss="hinge",
-            n_dis=N_DIS, batch_size_D=BATCH_D, batch_size_G=BATCH_G, autocast_dtype=autocast,
+    def step() -> dict[str, torch.Tensor]:
+        return train_step(
+            run_G, run_D, opt_G, opt_D, sampler, z_dim=Z_DIM, generator=gen_z,
+            loss=recipe["loss"], n_dis=recipe["n_dis"], batch_size_D=recipe["batch_d"],
+            batch_size_G=recipe["batch_g"], autocast_dtype=autocast,
         )  # fmt: skip
 
-    return step
+    return {"step": step, "net_G": net_G, "net_D": net_D, "opt_G": opt_G, "opt_D": opt_D}
 
 
-def rate(step, n_steps: int, warmup: int, device: torch.device) -> float:
+def rate(step: Callable, n_steps: int, warmup: int, device: torch.device) -> float:
     """Generator updates per second over ``n_steps`` after ``warmup`` untimed ones."""
     for _ in range(warmup):
         step()
@@ -141,43 +171,82 @@ def rate(step, n_steps: int, warmup: int, device: torch.device) -> float:
     return n_steps / (time.perf_counter() - t0)
 
 
+def compile_mode(arg: str, device: torch.device) -> str:
+    """``auto`` -> ``reduce-overhead`` (CUDA graphs) on CUDA, ``none`` elsewhere."""
+    if arg != "auto":
+        return arg
+    return "reduce-overhead" if device.type == "cuda" else "none"
+
+
+def measure(
+    recipe_name: str,
+    slim: int,
+    images: torch.Tensor,
+    device: torch.device,
+    *,
+    steps: int,
+    warmup: int,
+    mode: str,
+    recipe: dict | None = None,
+) -> dict[str, float]:
+    """G updates/s of the ``fast``, ``eager`` and ``plain`` loops for one recipe (a row of
+    ``sngan_teach.recipes``, or ``recipe`` when given), measured one after the other."""
+    recipe = recipe or get_recipe(recipe_name)
+    out = {}
+    try:
+        out["fast"] = rate(
+            lesson_loop(recipe, slim, images, device, fast=True, mode=mode)["step"],
+            steps, warmup, device,
+        )  # fmt: skip
+        out["fast_compile"] = mode
+    except Exception as err:  # report a compile failure instead of hiding it
+        print(f"{recipe_name}: the fast loop failed with compile mode {mode!r}: {err!r}")
+        out["fast"] = rate(
+            lesson_loop(recipe, slim, images, device, fast=True)["step"], steps, warmup, device
+        )
+        out["fast_compile"] = f"none ({mode} failed: {type(err).__name__})"
+    eager = lesson_loop(recipe, slim, images, device, fast=False)["step"]
+    out["eager"] = rate(eager, steps, warmup, device)
+    out["plain"] = rate(plain_loop(recipe, slim, images, device), steps, warmup, device)
+    return out
+
+
+def device_description(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--device", default=None)
-    p.add_argument("--archs", nargs="+", default=["standard", "resnet"])
+    p.add_argument("--recipes", nargs="+", default=["paper-cnn", "paper-resnet"])
     p.add_argument("--slim", type=int, default=1, help="divide channel counts (1: paper)")
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--warmup", type=int, default=50)
     p.add_argument("--compile", default="auto", help="none|default|reduce-overhead|max-autotune")
     args = p.parse_args(argv)
     device = torch.device(args.device) if args.device else default_device()
-    mode = args.compile if args.compile != "auto" else (
-        "reduce-overhead" if device.type == "cuda" else "none"
-    )  # fmt: skip
+    mode = compile_mode(args.compile, device)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
-        name = torch.cuda.get_device_name(device)
-    else:
-        name = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     images, source = load_images()
-    print(f"device: {device} ({name}); torch {torch.__version__}; data: {source}")
-    print(f"slim {args.slim}; steps {args.steps} after {args.warmup} warm-up; compile: {mode}")
-    print(f"n_dis {N_DIS}, batch D {BATCH_D} real + {BATCH_D} fake, batch G {BATCH_G}")
-    print(f"{'arch':<10}{'eager G upd/s':>15}{'fast G upd/s':>15}{'fast/eager':>12}")
-    for arch in args.archs:
-        eager = rate(eager_loop(arch, args.slim, images, device), args.steps, args.warmup, device)
-        try:
-            fast = rate(
-                fast_loop(arch, args.slim, images, device, mode), args.steps, args.warmup, device
-            )
-        except Exception as err:  # report a compile failure instead of hiding it
-            print(f"{arch}: the fast loop failed with compile mode {mode!r}: {err!r}")
-            print(f"{arch}: timing the fast loop without compile instead")
-            fast = rate(
-                fast_loop(arch, args.slim, images, device, "none"), args.steps, args.warmup, device
-            )
-        print(f"{arch:<10}{eager:>15.3f}{fast:>15.3f}{fast / eager:>11.2f}x", flush=True)
+    print(f"device: {device} ({device_description(device)}); torch {torch.__version__}")
+    print(f"data: {source}; slim {args.slim}; {args.steps} steps after {args.warmup} warm-up")
+    print(
+        f"{'recipe':<14}{'fast':>10}{'eager':>10}{'plain':>10}{'fast/eager':>12}{'fast/plain':>12}"
+    )
+    for name in args.recipes:
+        r = measure(
+            name, args.slim, images, device, steps=args.steps, warmup=args.warmup, mode=mode
+        )
+        print(
+            f"{name:<14}{r['fast']:>10.3f}{r['eager']:>10.3f}{r['plain']:>10.3f}"
+            f"{r['fast'] / r['eager']:>11.2f}x{r['fast'] / r['plain']:>11.2f}x"
+            f"   (compile: {r['fast_compile']})",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
