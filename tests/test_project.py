@@ -312,3 +312,18 @@ def test_lesson_references_resolve_and_cover_its_citations(name):
         f"{name} cites {', '.join(missing)} in its text but its References list has no entry "
         "with that first author and year (add it, and to site/references.bib if new)"
     )
+
+
+@pytest.mark.parametrize("name", [n for n in LESSONS if not n.startswith("00_")])
+def test_lesson_has_an_explore_figure_and_no_interact(name):
+    """Every lesson from 01 on lets the reader move a control (sngan_teach.explore, which also
+    works on the static site); ipywidgets.interact would leave a dead slider there."""
+    code = "\n".join(
+        c.source
+        for c in nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4).cells
+        if c.cell_type == "code"
+    )
+    has_explore = re.search(r"\bexplore\(", code) is not None
+    calls_interact = re.search(r"\binteract(_manual)?\(", code) is not None
+    assert has_explore, f"{name} has no explore() figure"
+    assert not calls_interact, f"{name} still calls interact(): use sngan_teach.explore.explore"
