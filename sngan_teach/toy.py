@@ -13,10 +13,10 @@ results table ``benchmarks/toy_table.py`` reuses it.
 
 **Metrics** (VEEGAN/PacGAN definitions): a sample is *high quality* if it lies within
 ``3 std`` of its nearest centre; a mode is *captured* if at least one high-quality sample is
-nearest to it. The divergence is the KL divergence ``KL(p || U) = sum_k p_k log(K p_k)`` from the
-mode histogram ``p`` of the high-quality samples to the uniform distribution ``U`` over the ``K``
+nearest to it. The divergence is the KL divergence ``KL(p || U) = sum_j p_j log(M p_j)`` from the
+mode histogram ``p`` of the high-quality samples to the uniform distribution ``U`` over the ``M``
 modes (the reverse KL that PacGAN's tables report, with the generated distribution first). It is
-0 when every mode gets the same share and ``log K`` when one mode takes everything.
+0 when every mode gets the same share and ``log M`` when one mode takes everything.
 
 **Discriminator methods** (``METHODS``): ``"none"``; ``"sn"`` spectral normalization (ours);
 ``"wn"`` weight normalization without gamma; ``"clip"`` weight clipping to ``[-0.01, 0.01]``;
@@ -101,8 +101,8 @@ def sample_mixture(centres: Tensor, std: float, n: int, generator: torch.Generat
 def mode_metrics(samples: Tensor, centres: Tensor, std: float) -> dict[str, float | list[int]]:
     """Modes captured, fraction of high-quality samples and ``KL(p || U)`` (module docstring).
 
-    Returns ``{"modes", "hq", "kl", "counts"}``: ``counts[k]`` is the number of high-quality
-    samples nearest to centre ``k``. With no high-quality sample ``kl = log K``.
+    Returns ``{"modes", "hq", "kl", "counts"}``: ``counts[j]`` is the number of high-quality
+    samples nearest to centre ``j``. With no high-quality sample ``kl = log M`` (``M`` modes).
     """
     if samples.ndim != 2 or samples.shape[1] != centres.shape[1]:
         raise ValueError(
@@ -365,7 +365,8 @@ def lab(
 ) -> dict:
     """Train one configuration, draw its samples and landscape, and return the run.
 
-    The plain function behind the lesson's dropdown form (``ipywidgets.interact_manual``).
+    For runs of your own in lesson 07, whose interactive figure only flips between runs made
+    in advance: this one trains a new configuration (a few seconds to a minute on a CPU).
     """
     run = train_toy(data, method, loss, setting, n_steps, seed=seed)
     centres, _ = dataset(data)
