@@ -314,6 +314,11 @@ def resume_state(args: argparse.Namespace, out: Path) -> dict | None:
     if found is None:
         return None
     path, state = found
+    if state["step"] > args.steps:
+        raise RunError(
+            f"{path} is at step {state['step']}, beyond --steps {args.steps}; pass --steps "
+            f"{state['step']} or more to resume it, or another --out to start a fresh run"
+        )
     saved = state.get("extra", {}).get("config")
     if saved is None:
         print(f"warning: {path} stores no configuration; it is not checked", file=sys.stderr)
@@ -324,11 +329,6 @@ def resume_state(args: argparse.Namespace, out: Path) -> dict | None:
                 f"{out} holds a run with other settings: {', '.join(changes)}. Repeat the "
                 "original command to resume it, or pass another --out to start a fresh run."
             )
-    if state["step"] > args.steps:
-        raise RunError(
-            f"{path} is at step {state['step']}, beyond --steps {args.steps}; pass --steps "
-            f"{state['step']} or more to resume it, or another --out to start a fresh run"
-        )
     return state
 
 
