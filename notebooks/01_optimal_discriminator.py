@@ -40,7 +40,6 @@ import math
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
-from ipywidgets import FloatSlider, interact
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -55,6 +54,7 @@ from sngan_teach.densities import (
     plot_separation,
     separation_curves,
 )
+from sngan_teach.explore import explore
 from sngan_teach.runtime import pick, seed_all
 
 # The networks here are tiny: one thread is faster than two fighting over a shared CPU.
@@ -288,28 +288,22 @@ for gap in gaps:
     )
 
 # %% [markdown]
-# Move `gap` (the distance $m$ between the means) and `std` ($s$). The left panel shows the two
-# densities and $D^*$, the middle one $f^*$, the right one $|\nabla_x f^*|$ on a log axis.
+# How steep does $f^*$ get as the two densities separate, or sharpen? Move `gap` (the
+# distance $m$ between the means) and `std` ($s$). The left panel shows the two densities and
+# $D^*$, the middle one $f^*$, the right one $|\nabla_x f^*|$ on a log axis; the line under
+# the figure gives its size.
 
 
 # %%
-def show_separation(gap=2.0, std=0.5):
-    plot_separation(gap, std)
-    plt.show()
+def draw_separation(gap, std):
+    """lesson 01's figure for q = N(0, std^2), p_G = N(gap, std^2), and a one-line caption."""
+    slope = max_logit_gradient(gap, std)
+    fig = plot_separation(gap, std)
+    fig.axes[2].set_ylim(0.1, 1e3)  # one scale for every frame, so the slope's growth shows
+    return fig, f"gap m = {gap}, std s = {std}: max |df*/dx| = {slope:.4g}"
 
 
-_ = interact(
-    show_separation,
-    gap=FloatSlider(value=2.0, min=0.0, max=8.0, step=0.25, description="gap m"),
-    std=FloatSlider(value=0.5, min=0.1, max=2.0, step=0.05, description="std s"),
-)
-
-# %% [markdown]
-# The same function, drawn once at a fixed gap (this is what the static site shows):
-
-# %%
-plot_separation(gap=3.0, std=std)
-plt.show()
+explore(draw_separation, gap=[0.5, 1.0, 2.0, 4.0, 8.0], std=[0.25, 0.5, 1.0])
 
 # %%
 max_grads = [max_logit_gradient(gap, std) for gap in gaps]

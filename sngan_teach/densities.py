@@ -13,7 +13,7 @@ with ``q`` the data density and ``p_G`` the generator's. For a fixed ``G`` the m
 and its input gradient ``grad f*(x) = grad q / q - grad p_G / p_G`` (eq. 4) is unbounded when the
 two densities separate. This module holds the pieces lesson 01 reuses: Gaussian-mixture log
 densities and samplers, the closed-form ``D*`` and ``f*``, and the plain function behind the
-lesson's slider (:func:`separation_curves`, drawn by :func:`plot_separation`).
+lesson's interactive figure (:func:`separation_curves`, drawn by :func:`plot_separation`).
 """
 
 from __future__ import annotations
@@ -221,18 +221,18 @@ def max_logit_gradient(gap: float, std: float = 0.5, n_points: int = 401) -> flo
 
 
 def plot_separation(gap: float = 2.0, std: float = 0.5, n_points: int = 401):
-    """Draw the optimal discriminator for q = N(0, std^2), p_G = N(gap, std^2): the slider of
-    lesson 01.
+    """Draw the optimal discriminator for q = N(0, std^2), p_G = N(gap, std^2): the frames of
+    lesson 01's interactive figure.
 
     Three panels: the densities with D*(x); the logit f*(x); |d f*/dx| on a log axis. Returns
-    the matplotlib ``Figure`` (the caller shows it). The numbers come from
-    :func:`separation_curves`.
+    the matplotlib ``Figure`` without showing it (the caller shows it, or hands it to
+    :func:`sngan_teach.explore.explore`). The numbers come from :func:`separation_curves`.
     """
     import matplotlib.pyplot as plt
 
     c = separation_curves(gap, std, n_points)
     x = c["x"].numpy()
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4), constrained_layout=True)
+    fig, axes = plt.subplots(1, 3, figsize=(9, 3.2), layout="constrained")
     ax = axes[0]
     ax.plot(x, c["q"].numpy(), label="q (data)")
     ax.plot(x, c["p_G"].numpy(), label="p_G (generator)")
