@@ -46,7 +46,9 @@ from scipy.stats import wasserstein_distance
 from torch import nn
 from tqdm.auto import tqdm
 
+from sngan_teach.explore import explore
 from sngan_teach.lipschitz import (
+    input_gradient_norms,
     lipschitz_lower_estimate,
     product_bound,
     spectral_norm_exact,
@@ -265,11 +267,12 @@ assert est_shear <= bound_right * (1 + rtol)
 #
 # so the truth lies between the two numbers:
 # $\text{estimate} \le \|f\|_{\rm Lip} \le \text{bound}$. We try random MLPs (PyTorch's default
-# initialisation) of several depths and widths.
+# initialisation) of several depths and widths, and keep the gradient norm at every data
+# point for the figure.
 
 # %%
 x_data = torch.randn(n_points, d_in, generator=generator)
-records = []
+records, data_grad_norms = [], {}
 for width in widths:
     for depth in tqdm(depths, desc=f"width {width}"):
         seed_all(seed + 1000 * width + depth)
@@ -277,18 +280,45 @@ for width in widths:
         bound = product_bound(net)
         est = lipschitz_lower_estimate(net, x_data, n_steps=n_steps_pairs, generator=generator)
         records.append((width, depth, bound, est))
+        data_grad_norms[width, depth] = input_gradient_norms(net, x_data)
 
-fig, ax = plt.subplots(figsize=(6, 3.5))
-for width in widths:
-    rows = [r for r in records if r[0] == width]
-    ax.semilogy([r[1] for r in rows], [r[2] / r[3] for r in rows], "o-", label=f"width {width}")
-ax.set(
-    xlabel="hidden layers",
-    ylabel="bound / lower estimate",
-    title="The product bound gets looser with depth",
-)
-ax.legend()
-plt.show()
+# %% [markdown]
+# How loose is the bound for a deep or a wide network? Move the width and the number of hidden
+# layers. The left panel shows the ratio bound / estimate of every network tried, the chosen
+# one circled; the right panel places, on one log axis, the gradient norms at the data points,
+# the lower estimate and the bound of the chosen network: the distance between the last two
+# lines is how loose the bound is.
+
+
+# %%
+def draw_looseness(width, depth):
+    """Ratio bound / estimate over all networks, and one network's numbers on a log axis."""
+    fig, (ax_ratio, ax_line) = plt.subplots(1, 2, figsize=(8, 3.3), layout="constrained")
+    for w in widths:
+        ratios = [b / e for w_r, _, b, e in records if w_r == w]
+        ax_ratio.semilogy(depths, ratios, "o-", label=f"width {w}")
+    _, _, bound, est = next(r for r in records if r[:2] == (width, depth))
+    ax_ratio.semilogy([depth], [bound / est], "o", ms=14, mfc="none", mec="k", label="chosen")
+    ax_ratio.set(xlabel="hidden layers", ylabel="bound / lower estimate", title="Looseness")
+    ax_ratio.legend(fontsize=7)
+    norms = data_grad_norms[width, depth].numpy()
+    bins = np.logspace(-4, 4, 65)
+    ax_line.hist(norms, bins=bins, color="0.7", label="||grad f(x_i)|| at the data")
+    ax_line.axvline(est, color="C0", label="lower estimate")
+    ax_line.axvline(bound, color="C3", label="product bound")
+    ax_line.set(xscale="log", xlabel="Lipschitz constant, log scale", ylabel="data points")
+    ax_line.set_title(f"width {width}, {depth} hidden layers")
+    ax_line.legend(fontsize=7, loc="best")
+    caption = (
+        f"width {width}, {depth} hidden layers: estimate {est:.3g} <= bound {bound:.3g}, "
+        f"ratio {bound / est:.3g}"
+    )
+    return fig, caption
+
+
+explore(draw_looseness, width=widths, depth=depths)
+
+# %%
 for width, depth, bound, est in records:
     print(
         f"width {width:3d} depth {depth}: estimate {est:.3g} <= bound {bound:.3g}  "
