@@ -8,9 +8,11 @@ values, row-major 32 x 32) and whose ``b"labels"`` is a list of N ints in 0..9.
 
 Where the data is looked for, first hit wins: the ``root`` argument, ``$SNGAN_CIFAR10_DIR``,
 ``data/cifar10`` in the repository. ``root`` may be the folder that contains
-``cifar-10-batches-py`` or that folder itself. ``download=True`` fetches the archive through
-torchvision's downloader with a socket time-out, so a dead network fails in seconds instead of
-hanging.
+``cifar-10-batches-py`` or that folder itself. The batches are read with a restricted
+unpickler that admits only what they hold (NumPy arrays and dtypes, dicts, lists, bytes,
+strings, numbers), so a tampered file cannot run code; anything else is refused, naming the
+file. ``download=True`` fetches the archive through torchvision's downloader with a socket
+time-out, so a dead network fails in seconds instead of hanging.
 
 ``write_cifar10_fixture`` writes a small set in exactly that on-disk format (keys pickled as
 Python-2 strings, so torchvision's own reader accepts the files once its md5 check is set
@@ -125,6 +127,36 @@ def _md5(path: Path) -> str:
     return h.hexdigest()
 
 
+_RECONSTRUCT = np.zeros(1).__reduce__()[0]  # numpy's array reconstructor, any NumPy version
+_ALLOWED = {
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,  # written by NumPy 1
+    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,  # written by NumPy 2
+}
+
+
+def _latin1(text: str, encoding: str = "latin1") -> bytes:
+    # Python 3 pickles bytes at protocol 2 as _codecs.encode(text, "latin1"); only that
+    if encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(f"_codecs.encode with {encoding!r} is not allowed")
+    return text.encode("latin1")
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """An unpickler that builds only NumPy arrays, dtypes and Python's plain types."""
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) in _ALLOWED:
+            return _ALLOWED[module, name]
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1
+        raise pickle.UnpicklingError(
+            f"{module}.{name} is not allowed in a CIFAR-10 batch (it holds only arrays, "
+            "lists, dicts, bytes, strings and numbers)"
+        )
+
+
 def _get(entry: dict, key: str):
     # The real files are Python-2 pickles: read with encoding="bytes" their keys are bytes.
     if key.encode() in entry:
@@ -138,13 +170,14 @@ def read_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """Read one CIFAR-10 batch file: ``(images uint8 (N, 3, 32, 32), labels int64 (N,))``.
 
     Raises ``CIFAR10NotFoundError`` when the file is missing and ``CIFAR10CorruptError`` when it
-    is not a CIFAR-10 batch (truncated, wrong keys, wrong shapes or dtype)."""
+    is not a CIFAR-10 batch (truncated, wrong keys, wrong shapes or dtype, or a pickle that
+    would build anything but arrays and plain types: it is refused, not run)."""
     path = Path(path)
     if not path.is_file():
         raise CIFAR10NotFoundError(f"CIFAR-10 file {path} not found")
     try:
         with open(path, "rb") as f:
-            entry = pickle.load(f, encoding="bytes")
+            entry = _BatchUnpickler(f, encoding="bytes").load()
         data = np.asarray(_get(entry, "data"))
         labels = np.asarray(_get(entry, "labels"), dtype=np.int64)
     except Exception as err:

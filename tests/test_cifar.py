@@ -103,6 +103,44 @@ def test_truncated_file_is_corrupt(root):
         load_cifar10(root)
 
 
+class _Marker:
+    """Unpickling this creates the file ``path``: it stands for any code a pickle can run."""
+
+    def __init__(self, path) -> None:
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_a_batch_file_that_runs_code_is_refused(root, tmp_path):
+    marker = tmp_path / "code-ran"
+    bad = root / "cifar-10-batches-py" / "data_batch_4"
+    bad.write_bytes(pickle.dumps({b"data": _Marker(marker), b"labels": [0]}, protocol=2))
+    with pytest.raises(CIFAR10CorruptError, match="data_batch_4 .*open is not allowed"):
+        load_cifar10(root)
+    assert not marker.exists()
+    # nor does a numpy array smuggle it in as an object array
+    import numpy as np
+
+    smuggled = np.array([_Marker(marker)], dtype=object)
+    bad.write_bytes(pickle.dumps({b"data": smuggled, b"labels": [0]}, protocol=2))
+    with pytest.raises(CIFAR10CorruptError, match="data_batch_4"):
+        load_cifar10(root)
+    assert not marker.exists()
+
+
+def test_batches_pickled_with_numpy_1_names_load(root):
+    # the real files name numpy.core.multiarray (NumPy 1); NumPy 2 writes numpy._core.multiarray
+    path = root / "cifar-10-batches-py" / "data_batch_1"
+    expected = cifar.read_batch(path)
+    data = path.read_bytes()
+    assert b"numpy._core.multiarray\n_reconstruct" in data
+    path.write_bytes(data.replace(b"numpy._core.multiarray", b"numpy.core.multiarray"))
+    for got, want in zip(cifar.read_batch(path), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_wrong_shape_is_corrupt(root):
     path = root / "cifar-10-batches-py" / "data_batch_1"
     with open(path, "wb") as f:
