@@ -105,6 +105,14 @@ def test_results_page_policy(tmp_path):
             "display_data",
             data={"application/vnd.jupyter.widget-view+json": {"model_id": "m"}, "text/plain": "w"},
         ),
+        nbformat.v4.new_output(
+            "display_data",
+            data={
+                "application/vnd.jupyter.widget-view+json": {"model_id": "e"},
+                "text/html": '<div class="sngan-explore"></div>',
+                "text/plain": "interactive figure",
+            },
+        ),
     ]
     nb, problems = book.results_notebook(
         tmp_path, "# Results", [lesson], {lesson.file: _lesson_nb(outputs)}
@@ -114,7 +122,9 @@ def test_results_page_policy(tmp_path):
     assert "Not produced yet" in text and "Benchmark results" not in text and "### Layer" in text
     copied = [c for c in nb.cells if c.cell_type == "code"]
     assert len(copied) == 1 and copied[0].metadata["tags"] == ["remove-input"]
-    assert [o.get("name") for o in copied[0].outputs] == ["stdout"]
+    assert [o.get("name") for o in copied[0].outputs] == ["stdout", None]
+    # an explore() figure keeps its HTML slider, without the widget view that needs a kernel
+    assert set(copied[0].outputs[1]["data"]) == {"text/html", "text/plain"}
 
 
 def test_toy_pivot_puts_settings_in_columns(tmp_path):

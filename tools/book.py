@@ -438,7 +438,8 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 def results_outputs(outputs: list) -> list:
     """The outputs of a ``results`` cell worth repeating: no errors, no stderr (progress bars),
-    and no widget views, whose state stays on the lesson's page."""
+    and no widget views, whose state stays on the lesson's page; an explore() figure keeps its
+    self-contained HTML slider."""
     import copy
 
     kept = []
@@ -447,7 +448,10 @@ def results_outputs(outputs: list) -> list:
         if kind == "error" or (kind == "stream" and out.get("name") == "stderr"):
             continue
         if WIDGET_VIEW in out.get("data", {}):
-            continue  # its text/plain is only the widget's repr
+            if "text/html" not in out["data"]:
+                continue  # its text/plain is only the widget's repr
+            out = copy.deepcopy(out)
+            del out["data"][WIDGET_VIEW]
         kept.append(copy.deepcopy(out))
     return kept
 
