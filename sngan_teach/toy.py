@@ -159,7 +159,18 @@ def make_D(method: str = "sn", width: int = 128, depth: int = 2) -> nn.Sequentia
         layers += [nn.Linear(d_in, width), nn.LeakyReLU(0.1)]
         d_in = width
     layers.append(nn.Linear(d_in, 1))
-    net_D = nn.Sequential(*layers)
+    return apply_method(nn.Sequential(*layers), method)
+
+
+def apply_method(net_D: nn.Module, method: str) -> nn.Module:
+    """Bake ``method``'s normalization into ``net_D`` in place and return it.
+
+    ``"sn"``: spectral norm on every ``Linear``/convolution; ``"wn"``: weight norm on every one;
+    ``"ortho"``: orthonormal initialization; ``"clip"``: weights clipped to ``[-c, c]`` once at
+    the start. ``"none"`` and ``"gp"`` change nothing (they act through :func:`method_hooks`).
+    Shared by the 2-D toys and the digits networks (:mod:`sngan_teach.digits`).
+    """
+    check_method(method)
     if method == "sn":
         add_sn(net_D)
     elif method == "wn":

@@ -1,0 +1,273 @@
+"""The paper's robustness claim on 8x8 digits: every D method x settings A-F x seeds, plus n_dis.
+
+The paper (Table 1, Figs. 1-2) trains each discriminator method under six Adam settings A-F and
+finds spectral normalization good under all of them while the others degrade at the aggressive
+ones (D-F: alpha = 1e-3); Fig. 11 sweeps n_dis in {1, 2, 5, 10, 20} at setting D's alpha, beta1,
+beta2 and finds weight normalization worse as n_dis grows, SN not. This script repeats both on
+scikit-learn's 8x8 digits with :func:`sngan_teach.digits.train_digits` (a small DCGAN-style pair)
+and scores every run with the digits proxies (digits IS, digits FID against the held-out split,
+classes covered; :mod:`sngan_teach.digits`).
+
+Cells, all with the same number of generator updates (``--steps``) and seeds ``0 .. --seeds - 1``:
+
+- grid: methods ``sn, wn, ortho, clip, gp, none`` x settings ``A-F`` (n_dis of the setting); the
+  standard loss, except the Wasserstein loss for ``clip`` (WGAN) and ``gp`` (WGAN-GP);
+- sweep: ``sn, wn, gp`` at setting D's alpha, beta1, beta2 with n_dis in {1, 2, 10, 20} (the
+  n_dis = 5 cells are the grid's setting D); their ``setting`` column reads ``D`` and ``n_dis``
+  holds the value used.
+
+For every SN cell the true largest singular value of each layer's normalized weight
+(:func:`sngan_teach.digits.sn_layer_sigmas`) is recorded every ``--sigma-every`` updates into a
+second CSV (the Fig. 9 analogue). Rows are appended as cells finish; a cell whose key (method,
+setting, n_dis, seed, steps) is already in the CSV is skipped, so an interrupted run resumes.
+Cells run seed by seed (the grid first, in the order C, D, E, F, A, B, then the sweep), so a
+partial run holds whole seeds of the most telling settings first.
+
+Commands (from the repository root)::
+
+    .venv/bin/python benchmarks/robustness.py --estimate       # seconds per update, grid cost
+    nice -n 19 .venv/bin/python benchmarks/robustness.py --jobs 2   # the grid (resumes)
+    .venv/bin/python benchmarks/robustness.py --summary        # mean +- sd from the CSV
+    .venv/bin/python benchmarks/robustness.py --quick --out /tmp/r.csv   # seconds, for tests
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+METHODS = ("sn", "wn", "ortho", "clip", "gp", "none")
+# Table 1's settings in the order the cells run: the DCGAN setting C and the aggressive D-F
+# first, so a partial run holds the most telling cells (A and B, alpha = 1e-4, last).
+SETTING_NAMES = ("C", "D", "E", "F", "A", "B")
+SWEEP_METHODS = ("sn", "wn", "gp")
+SWEEP_N_DIS = (1, 2, 5, 10, 20)
+STEPS = 700  # generator updates per cell: the full grid fits 60 idle minutes on 2 cores
+SEEDS = 3
+SIGMA_EVERY = 50
+# The sizes every cell uses (the lessons read them from here).
+TRAIN_KW = {"z_dim": 32, "ch_G": 32, "ch_D": 16, "batch_size_D": 64, "batch_size_G": 64}
+N_EVAL = 1000
+QUICK = {"steps": 3, "seeds": 1, "settings": ("C", "D"), "n_dis": (1, 5), "n_eval": 100}
+FIELDS = [
+    "method", "loss", "setting", "alpha", "beta1", "beta2", "n_dis", "seed", "steps",
+    "digits_is", "digits_fid", "classes", "diverged", "seconds", "cpu_seconds",
+]  # fmt: skip
+SIGMA_FIELDS = ["method", "setting", "n_dis", "seed", "steps", "step", "layer", "sigma"]
+KEY = ("method", "setting", "n_dis", "seed", "steps")
+
+
+def plan(
+    steps: int,
+    seeds: int,
+    settings: tuple[str, ...] = SETTING_NAMES,
+    sweep_n_dis: tuple[int, ...] = SWEEP_N_DIS,
+    methods: tuple[str, ...] = METHODS,
+) -> list[tuple[str, str, int, int, int]]:
+    """Every cell as ``(method, setting, n_dis, seed, steps)``: seed by seed the grid, then the
+    n_dis sweep at setting D (without the cells the grid already has)."""
+    from sngan_teach.gan import SETTINGS
+
+    cells = []
+    for seed in range(seeds):
+        for setting in settings:
+            for method in methods:
+                cells.append((method, setting, int(SETTINGS[setting]["n_dis"]), seed, steps))
+    for seed in range(seeds):
+        for n_dis in sweep_n_dis:
+            for method in SWEEP_METHODS:
+                cell = (method, "D", n_dis, seed, steps)
+                if method in methods and cell not in cells:
+                    cells.append(cell)
+    return cells
+
+
+def run_cell(cell: tuple[str, str, int, int, int], n_eval: int, sigma_every: int):
+    """Train and score one cell; return its CSV row and its sigma rows."""
+    import torch
+
+    torch.set_num_threads(1)
+    from sngan_teach.digits import train_digits
+    from sngan_teach.gan import SETTINGS
+
+    method, setting, n_dis, seed, steps = cell
+    run = train_digits(
+        method,
+        setting,
+        steps,
+        seed=seed,
+        n_dis=n_dis,
+        n_eval=n_eval,
+        sigma_every=sigma_every,
+        **TRAIN_KW,
+    )
+    m = run["metrics"]
+    row = dict(zip(KEY, cell, strict=True)) | {"loss": run["loss"], **SETTINGS[setting]}
+    row["n_dis"] = n_dis
+    row |= {
+        "digits_is": round(m["digits_is"], 4),
+        "digits_fid": round(m["digits_fid"], 3),
+        "classes": m["classes"],
+        "diverged": int(run["diverged"]),
+        "seconds": round(run["seconds"], 1),
+        "cpu_seconds": round(run["cpu_seconds"], 1),
+    }
+    sigmas = [
+        dict(zip(KEY, cell, strict=True)) | {"step": s["step"], "layer": s["layer"]}
+        | {"sigma": round(s["sigma"], 5)}
+        for s in run["sigmas"]
+    ]  # fmt: skip
+    return row, sigmas
+
+
+def read_rows(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def row_key(row: dict) -> tuple[str, str, int, int, int]:
+    return (row["method"], row["setting"], int(row["n_dis"]), int(row["seed"]), int(row["steps"]))
+
+
+def append(path: Path, fields: list[str], rows: list[dict]) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fields)
+        if new:
+            writer.writeheader()
+        writer.writerows(rows)
+
+
+def mean_sd(values: list[float]) -> str:
+    values = [v for v in values if math.isfinite(v)]
+    if not values:
+        return "-"
+    sd = statistics.stdev(values) if len(values) > 1 else float("nan")
+    return f"{statistics.fmean(values):.2f} +- {sd:.2f}"
+
+
+def summarize(path: Path) -> None:
+    """Print mean +- sd (over seeds) of every cell group in the CSV, as markdown tables."""
+    from sngan_teach.gan import SETTINGS
+
+    rows = read_rows(path)
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["method"], r["setting"], int(r["n_dis"]), int(r["steps"])), []).append(
+            r
+        )
+    print(f"{len(rows)} rows in {path}")
+    print(
+        "| method | setting | n_dis | steps | seeds | diverged | digits IS | digits FID | classes |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    order = {m: i for i, m in enumerate(METHODS)}
+    for key in sorted(
+        groups, key=lambda k: (k[2] != SETTINGS[k[1]]["n_dis"], k[1], k[2], order[k[0]])
+    ):
+        g = groups[key]
+        print(
+            f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {len(g)} | "
+            f"{sum(int(r['diverged']) for r in g)} | "
+            f"{mean_sd([float(r['digits_is']) for r in g])} | "
+            f"{mean_sd([float(r['digits_fid']) for r in g])} | "
+            f"{mean_sd([float(r['classes']) for r in g])} |"
+        )
+
+
+def estimate(cells: list, n_updates: int = 20) -> None:
+    """Measure CPU seconds per generator update for every (method, n_dis) the plan uses and
+    print the plan's cost and the number of updates that fit 60 minutes on 2 cores."""
+    import torch
+
+    torch.set_num_threads(1)
+    from sngan_teach.digits import train_digits
+
+    per_update = {}
+    for method, n_dis in sorted({(c[0], c[2]) for c in cells}):
+        train_digits(method, "D", 2, n_dis=n_dis, n_eval=10, **TRAIN_KW)  # warm-up
+        run = train_digits(method, "D", n_updates, n_dis=n_dis, n_eval=10, **TRAIN_KW)
+        per_update[method, n_dis] = run["cpu_seconds"] / n_updates
+        ms_cpu, ms_wall = 1000 * per_update[method, n_dis], 1000 * run["seconds"] / n_updates
+        print(
+            f"{method:>5} n_dis {n_dis:>2}: {ms_cpu:6.1f} ms CPU, {ms_wall:6.1f} ms wall per update"
+        )
+    total = sum(per_update[c[0], c[2]] for c in cells)
+    print(f"{len(cells)} cells: {total:.2f} CPU s per generator update of every cell")
+    print(f"60 min on 2 cores = 7200 CPU s fit {7200 / total:.0f} updates per cell")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/robustness.csv")
+    parser.add_argument("--sigma-out", type=Path, default=None,
+                        help="per-layer sigma CSV (default: <out stem>_sigma.csv)")  # fmt: skip
+    parser.add_argument("--steps", type=int, default=STEPS, help="generator updates per cell")
+    parser.add_argument("--seeds", type=int, default=SEEDS)
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--sigma-every", type=int, default=SIGMA_EVERY)
+    parser.add_argument("--quick", action="store_true", help="a tiny grid in seconds (tests)")
+    parser.add_argument("--estimate", action="store_true", help="time the plan, train nothing")
+    parser.add_argument("--summary", action="store_true", help="print mean +- sd of --out")
+    args = parser.parse_args(argv)
+    if args.summary:
+        summarize(args.out)
+        return
+    for name in ("steps", "seeds", "jobs"):
+        if getattr(args, name) < 1:
+            raise SystemExit(f"--{name} must be >= 1, got {getattr(args, name)}")
+    n_eval = N_EVAL
+    if args.quick:
+        if args.out == parser.get_default("out"):
+            raise SystemExit("--quick needs --out: the committed CSV holds full-size cells only")
+        cells = plan(QUICK["steps"], QUICK["seeds"], QUICK["settings"], QUICK["n_dis"])
+        n_eval, args.sigma_every = QUICK["n_eval"], 1
+    else:
+        cells = plan(args.steps, args.seeds)
+    if args.estimate:
+        estimate(cells)
+        return
+    sigma_out = args.sigma_out or args.out.with_name(args.out.stem + "_sigma.csv")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    done = {row_key(r) for r in read_rows(args.out)}
+    todo = [c for c in cells if c not in done]
+    load = os.getloadavg()[0]
+    print(f"{len(todo)} of {len(cells)} cells to run on {platform.machine()}, {os.cpu_count()} "
+          f"CPUs, {args.jobs} job(s), load average {load:.1f}", flush=True)  # fmt: skip
+    t0 = time.perf_counter()
+
+    def record(i: int, row: dict, sigmas: list[dict]) -> None:
+        append(args.out, FIELDS, [row])
+        if sigmas:
+            append(sigma_out, SIGMA_FIELDS, sigmas)
+        print(f"[{i}/{len(todo)}] {row['method']:>5} {row['setting']} n_dis {row['n_dis']:>2} "
+              f"seed {row['seed']}: IS {row['digits_is']:.2f}, FID {row['digits_fid']:.1f}, "
+              f"classes {row['classes']}, diverged {row['diverged']}, {row['seconds']} s",
+              flush=True)  # fmt: skip
+
+    if args.jobs == 1:
+        for i, cell in enumerate(todo, 1):
+            record(i, *run_cell(cell, n_eval, args.sigma_every))
+    else:
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            futures = [pool.submit(run_cell, c, n_eval, args.sigma_every) for c in todo]
+            for i, future in enumerate(as_completed(futures), 1):
+                record(i, *future.result())
+    print(f"total {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""Tests for sngan_teach.digits (the 8x8 digits GAN, its classifier and proxy scores) and for
+benchmarks/robustness.py in its tiny mode."""
+
+import csv
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch.nn.utils import parametrize
+
+from sngan_teach.digits import (
+    N_HELD_OUT,
+    DigitsDiscriminator,
+    DigitsGenerator,
+    classes_covered,
+    classifier_accuracy,
+    digit_classifier,
+    digits_fid,
+    digits_is,
+    evaluate_digits,
+    load_digits_split,
+    make_D,
+    make_G,
+    real_floor,
+    real_sampler,
+    sn_layer_sigmas,
+    train_digits,
+)
+from sngan_teach.toy import METHODS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_split_is_fixed_disjoint_scaled_and_stratified():
+    x, y, x_held, y_held = load_digits_split()
+    assert x.shape == (1797 - N_HELD_OUT, 1, 8, 8) and x_held.shape == (N_HELD_OUT, 1, 8, 8)
+    assert x.min() == -1.0 and x.max() == 1.0  # pixels 0..16 -> x / 8 - 1
+    again = load_digits_split()
+    torch.testing.assert_close(again[0], x)
+    torch.testing.assert_close(again[3], y_held)
+    rows = {tuple(r.flatten().tolist()) for r in x}
+    assert not any(tuple(r.flatten().tolist()) in rows for r in x_held[:50])  # no image in both
+    share = torch.bincount(y_held, minlength=10) / len(y_held)
+    assert share.min() > 0.08 and share.max() < 0.12  # every digit about 10 %
+    x[0] = 5.0  # copies: the cached split stays intact
+    assert load_digits_split()[0].max() == 1.0
+
+
+def test_classifier_accuracy_at_least_95_percent():
+    acc = classifier_accuracy()
+    print(f"held-out accuracy {acc:.4f}")
+    assert acc >= 0.95
+
+
+def test_proxy_scores_rank_real_above_broken_generators():
+    x, _, x_held, _ = load_digits_split()
+    floor = real_floor(1000)
+    assert floor["digits_is"] > 8.5 and floor["held_out_is"] > 8.5
+    assert floor["classes"] == 10
+    one = x[:1].repeat(500, 1, 1, 1)  # a generator collapsed to one image
+    assert digits_is(one) == pytest.approx(1.0, abs=1e-3)
+    assert classes_covered(one) <= 1
+    assert digits_fid(one) > 50 * floor["digits_fid"]
+    noise = torch.rand(500, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    assert digits_fid(noise) > 50 * floor["digits_fid"]
+    # the FID of the held-out digits against themselves is 0 (up to sqrtm's error)
+    assert digits_fid(x_held) == pytest.approx(0.0, abs=1e-3)
+    assert digits_fid(x[:600], reference=x[:600]) == pytest.approx(0.0, abs=1e-3)
+
+
+def test_evaluate_digits_marks_non_finite_samples():
+    x = torch.full((4, 1, 8, 8), float("nan"))
+    m = evaluate_digits(x)
+    assert m["digits_is"] == 1.0 and math.isnan(m["digits_fid"]) and m["classes"] == 0
+
+
+def test_bad_inputs_raise():
+    with pytest.raises(ValueError, match="x must have shape"):
+        digits_is(torch.zeros(3, 8, 8))
+    with pytest.raises(TypeError, match="x must be a Tensor"):
+        digits_fid([1, 2])
+    with pytest.raises(ValueError, match="n must be"):
+        real_floor(1)
+    with pytest.raises(ValueError, match="method must be"):
+        make_D("bn")
+    with pytest.raises(ValueError, match="ch must be even"):
+        DigitsGenerator(ch=7)
+    with pytest.raises(ValueError, match="slope"):
+        DigitsDiscriminator(slope=1.5)
+    with pytest.raises(ValueError, match="setting must be"):
+        train_digits("sn", "G", 1)
+    with pytest.raises(ValueError, match="n_dis must be"):
+        train_digits("sn", "C", 1, n_dis=0)
+    with pytest.raises(TypeError, match="generator"):
+        real_sampler(torch.zeros(3, 1, 8, 8), 0)
+
+
+def test_networks_shapes_and_discriminator_methods():
+    torch.manual_seed(0)
+    net_G = make_G(z_dim=8, ch=8)
+    x = net_G(torch.randn(5, 8))
+    assert x.shape == (5, 1, 8, 8) and x.abs().max() <= 1.0
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in net_G.modules()) == 3
+    for method in METHODS:
+        net_D = make_D(method, ch=4)
+        assert net_D(x).shape == (5,)
+        assert net_D.features(x).shape == (5, 64)
+    sn = make_D("sn", ch=4)
+    layers = [m for m in sn.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Linear)]
+    assert len(layers) == 5 and all(parametrize.is_parametrized(m, "weight") for m in layers)
+    assert not any(parametrize.is_parametrized(m) for m in make_D("none", ch=4).modules())
+    # leaky ReLU with slope 0.1: a negative pre-activation is scaled by 0.1, not zeroed
+    h = torch.tensor([-2.0, 3.0])
+    assert torch.nn.functional.leaky_relu(h, sn.slope).tolist() == pytest.approx([-0.2, 3.0])
+    assert sn.slope == 0.1
+
+
+def test_sn_layer_sigmas_are_one_and_do_not_update_anything():
+    torch.manual_seed(0)
+    net_D = make_D("sn", ch=4)
+    net_D(torch.randn(8, 1, 8, 8))  # one training forward: u, v take one more step
+    state = {k: v.clone() for k, v in net_D.state_dict().items()}
+    sigmas = sn_layer_sigmas(net_D)
+    assert list(sigmas) == ["c0", "c1", "c2", "c3", "l4"]
+    assert all(abs(s - 1.0) < 0.05 for s in sigmas.values()), sigmas
+    for k, v in net_D.state_dict().items():
+        torch.testing.assert_close(v, state[k])
+    assert sn_layer_sigmas(make_D("wn", ch=4)) == {}
+
+
+def test_train_digits_runs_every_method_and_records_sigmas():
+    for method in METHODS:
+        run = train_digits(method, "D", 2, n_dis=2, ch_G=8, ch_D=4, n_eval=20, sigma_every=1)
+        assert run["loss"] == ("wgan" if method in ("clip", "gp") else "ns")
+        assert run["n_dis"] == 2 and not run["diverged"]
+        assert set(run["metrics"]) == {"digits_is", "digits_fid", "classes"}
+        assert run["samples"].shape == (20, 1, 8, 8)
+        assert (len(run["sigmas"]) == 2 * 5) == (method == "sn")
+    a = train_digits("sn", "C", 3, seed=4, ch_G=8, ch_D=4, n_eval=20)
+    b = train_digits("sn", "C", 3, seed=4, ch_G=8, ch_D=4, n_eval=20)
+    torch.testing.assert_close(a["samples"], b["samples"])  # seeded end to end
+
+
+def test_classifier_is_trained_once_per_process():
+    assert digit_classifier() is digit_classifier()
+
+
+def test_robustness_quick_writes_and_resumes(tmp_path):
+    out = tmp_path / "r.csv"
+    cmd = [sys.executable, str(ROOT / "benchmarks/robustness.py"), "--quick", "--out", str(out)]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True)
+    rows = list(csv.DictReader(out.open()))
+    methods = {r["method"] for r in rows}
+    assert methods == {"sn", "wn", "ortho", "clip", "gp", "none"}
+    assert {r["setting"] for r in rows} == {"C", "D"}
+    assert {int(r["n_dis"]) for r in rows if r["setting"] == "D"} == {1, 5}
+    assert len(rows) == len({(r["method"], r["setting"], r["n_dis"]) for r in rows})
+    for r in rows:
+        assert 1.0 <= float(r["digits_is"]) <= 10.0
+    sigma = list(csv.DictReader((tmp_path / "r_sigma.csv").open()))
+    assert {r["method"] for r in sigma} == {"sn"} and len(sigma) > 0
+    assert "0 of" not in first.stdout.splitlines()[0]
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True)
+    assert second.stdout.startswith(f"0 of {len(rows)} cells")
+    assert len(list(csv.DictReader(out.open()))) == len(rows)
