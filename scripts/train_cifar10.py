@@ -1,24 +1,38 @@
 """Train the paper's CIFAR-10 GAN (SN on D by default), checkpoint it, and score it with IS/FID.
 
 Lesson 08 explains every piece, shows how to run this script and reads the files it writes.
-The runs behind the paper's Table 2 (100k generator updates each; the time per run on a GPU
-is not measured yet: 100k divided by the rate that benchmarks/bench_cifar.py reports, plus a
-few minutes of evaluation):
+A run starts from a named recipe of ``sngan_teach.recipes`` (``--recipe``, default
+``paper-cnn``); every flag given on the command line overrides the recipe's value. Each recipe
+names the source of each value there: what the paper states (Table 1, App. B.2, 100k updates)
+and what comes from the authors' code (batch sizes, decay, the 50k updates of the ResNet
+config). The time per run on a GPU is not measured yet: ``--steps`` divided by the rate that
+``benchmarks/gpu_check.sh`` reports, plus a few minutes of evaluation.
 
-    # standard CNN, hinge loss                    (paper: IS 7.58 +- .12, FID 25.5)
-    python scripts/train_cifar10.py --arch standard --loss hinge
-    # standard CNN, non-saturating loss            (paper: IS 7.42 +- .08, FID 29.3)
-    python scripts/train_cifar10.py --arch standard --loss ns
-    # ResNet, hinge loss                           (paper: IS 8.22 +- .05, FID 21.7)
-    python scripts/train_cifar10.py --arch resnet --loss hinge
-    # standard CNN with a weight-normalized D, for Fig. 3 (paper: IS 6.84 +- .07, FID 34.7)
-    python scripts/train_cifar10.py --arch standard --loss ns --norm wn
+    # standard CNN, setting C, standard loss    (paper Table 2, "SN-GANs": IS 7.42, FID 29.3)
+    python scripts/train_cifar10.py --recipe paper-cnn
+    # the same with the hinge loss              (paper Table 2: IS 7.58, FID 25.5)
+    python scripts/train_cifar10.py --recipe paper-cnn --loss hinge
+    # ResNet, App. B.2, 50k updates as the official config (paper Table 2 after 100k: IS 8.22,
+    # FID 21.7; add --steps 100000)
+    python scripts/train_cifar10.py --recipe paper-resnet
+    # standard CNN with a weight-normalized D, for Fig. 3 (paper Table 2: IS 6.84, FID 34.7)
+    python scripts/train_cifar10.py --recipe paper-cnn --norm wn
+    # not the paper's: ResNet optimizer on the standard CNN, decay and an EMA of G
+    python scripts/train_cifar10.py --recipe fast-cnn
 
-Each writes into ``runs/cifar10/{arch}_{loss}_{norm}`` (or ``--out``): ``config.json``,
+The paper does not say which setting of Table 1 its standard-CNN rows used, nor its batch
+sizes; compare with those rows knowing that.
+
+Each writes into ``runs/cifar10/{recipe}_{loss}_{norm}`` (or ``--out``): ``config.json``,
 ``history.json`` (losses every ``--log-every`` steps), ``samples/step_XXXXXXXX.png`` (a fixed-z
 grid every ``--sample-every`` steps), ``ckpt_XXXXXXXX.pt`` (every ``--ckpt-every`` steps,
 atomic; the newest two are kept) and, at the end, ``results.json`` (IS and FID at 50k/50k and
-at the paper's sizes, for G and for its EMA).
+at the paper's sizes as we read them, for G and, when the recipe keeps one, for its EMA, whose
+batch-norm statistics are recomputed from its own outputs first).
+
+Real images go in as ``x / 127.5 - 1`` (256 levels in [-1, 1]); ``--dequantize`` adds
+U(0, 1/128) noise to ``x / 128 - 1`` instead, as the official ResNet code does. Generated
+images are rounded to 0..255 (``sngan_teach.cifar.to_uint8``) before they are scored.
 
 Data: ``--data DIR`` or ``$SNGAN_CIFAR10_DIR``; add ``--download`` when online. Inception
 weights for IS/FID: ``--inception-weights FILE`` or ``$SNGAN_INCEPTION_WEIGHTS`` (or torch
@@ -40,7 +54,7 @@ A dry run of every code path on CPU in a minute, on a small stand-in written in 
 format and with a stand-in feature extractor (its scores mean nothing); it writes into
 ``runs/cifar10/dry_{arch}_{loss}_{norm}`` unless ``--out`` is given:
 
-    python scripts/train_cifar10.py --dry-run --arch standard
+    python scripts/train_cifar10.py --dry-run --recipe paper-cnn
 
 Exit codes: 0 done, 2 bad arguments or a run that cannot start or resume (the message says
 which flag to change), 3 NaN or inf in training, 4 a failed write (a full disk).
@@ -65,14 +79,15 @@ if str(ROOT) not in sys.path:
 
 from sngan_teach import checkpoint, cifar, metrics  # noqa: E402
 from sngan_teach.checkpoint import Checkpointer  # noqa: E402
-from sngan_teach.gan import SETTINGS, train  # noqa: E402
+from sngan_teach.gan import SETTINGS, recompute_bn_stats, train  # noqa: E402
 from sngan_teach.models import Z_DIM, build_models  # noqa: E402
+from sngan_teach.recipes import RECIPES  # noqa: E402
 from sngan_teach.regularizers import add_wn  # noqa: E402
 from sngan_teach.sn import add_sn  # noqa: E402
 
-# App. B.2 (ResNet runs, after Gulrajani et al.) and the official sngan_projection config:
-# alpha = 2e-4, beta1 = 0, beta2 = 0.9, n_dis = 5. The default for both architectures here.
-SNGAN_SETTING = {"alpha": 2e-4, "beta1": 0.0, "beta2": 0.9, "n_dis": 5}
+# Flags whose default comes from the recipe (argparse default None: "not given").
+RECIPE_FLAGS = ["arch", "loss", "norm", "alpha", "beta1", "beta2", "n_dis", "batch_d"]
+RECIPE_FLAGS += ["batch_g", "lr_decay", "ema", "steps", "dequantize"]
 PAPER_ROW = {
     ("standard", "hinge", "sn"): "standard CNN, SN, hinge",
     ("standard", "ns", "sn"): "standard CNN, SN, standard loss",
@@ -101,15 +116,30 @@ class RunError(Exception):
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--arch", choices=["standard", "resnet"], default="standard")
-    p.add_argument("--loss", choices=["hinge", "ns"], default="hinge")
-    p.add_argument("--norm", choices=["sn", "wn", "none"], default="sn", help="normalization of D")
-    p.add_argument("--setting", choices=["sngan", *SETTINGS], default="sngan", help="Table 1")
-    p.add_argument("--steps", type=int, default=100_000, help="generator updates")
-    p.add_argument("--batch-d", type=int, default=64, help="real images per D step")
-    p.add_argument("--batch-g", type=int, default=128, help="fakes per G step")
-    p.add_argument("--no-lr-decay", action="store_true", help="keep alpha constant")
-    p.add_argument("--ema", type=float, default=0.9999, help="EMA decay of G (0: off)")
+    p.add_argument(
+        "--recipe", choices=sorted(RECIPES), default="paper-cnn",
+        help="preset of sngan_teach.recipes; the flags below override its values",
+    )  # fmt: skip
+    p.add_argument("--arch", choices=["standard", "resnet"])
+    p.add_argument("--loss", choices=["hinge", "ns"])
+    p.add_argument("--norm", choices=["sn", "wn", "none"], help="normalization of D")
+    p.add_argument("--setting", choices=sorted(SETTINGS), help="alpha, betas, n_dis of Table 1")
+    p.add_argument("--alpha", type=float, help="Adam's learning rate")
+    p.add_argument("--beta1", type=float)
+    p.add_argument("--beta2", type=float)
+    p.add_argument("--n-dis", type=int, help="D updates per G update")
+    p.add_argument("--steps", type=int, help="generator updates")
+    p.add_argument("--batch-d", type=int, help="real images per D step")
+    p.add_argument("--batch-g", type=int, help="fakes per G step")
+    p.add_argument(
+        "--lr-decay", action=argparse.BooleanOptionalAction,
+        help="decay alpha linearly to 0 over --steps (--no-lr-decay: keep it constant)",
+    )  # fmt: skip
+    p.add_argument("--ema", type=float, help="EMA decay of G (0: off)")
+    p.add_argument(
+        "--dequantize", action=argparse.BooleanOptionalAction,
+        help="real images as x/128 - 1 + U(0, 1/128), as the official ResNet code",
+    )  # fmt: skip
     p.add_argument(
         "--slim", type=int, default=1, choices=[1, 2, 4, 8, 16, 32, 64],
         help="divide channel counts (1: paper)",
@@ -126,7 +156,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--inception-weights", default=None)
     p.add_argument(
         "--out", default=None,
-        help="default runs/cifar10/{arch}_{loss}_{norm} (dry runs: dry_{arch}_{loss}_{norm})",
+        help="default runs/cifar10/{recipe}_{loss}_{norm} (dry runs: dry_{recipe}_...)",
     )  # fmt: skip
     p.add_argument("--log-every", type=int, default=100)
     p.add_argument("--ckpt-every", type=int, default=5000)
@@ -144,6 +174,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )  # fmt: skip
     p.add_argument("--progress", action="store_true", help="tqdm bar even when not a terminal")
     args = p.parse_args(argv)
+    apply_recipe(args)
     if args.dry_run:
         args.steps, args.slim = min(args.steps, 2), 8
         args.batch_d, args.batch_g = 8, 16
@@ -152,19 +183,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.stand_in, args.compile = True, "none"
         args.device = args.device or "cpu"
     if args.out is None:
-        name = f"{'dry_' if args.dry_run else ''}{args.arch}_{args.loss}_{args.norm}"
+        name = f"{'dry_' if args.dry_run else ''}{args.recipe}_{args.loss}_{args.norm}"
         args.out = str(ROOT / "runs" / "cifar10" / name)
     check_args(p, args)
     return args
 
 
+def apply_recipe(args: argparse.Namespace) -> None:
+    """Fill every flag the command line left out (None) from ``RECIPES[args.recipe]``;
+    ``--setting X`` sets alpha, beta1, beta2 and n_dis from Table 1 unless given one by one."""
+    recipe = RECIPES[args.recipe]
+    setting = SETTINGS[args.setting] if args.setting else {}
+    for key in RECIPE_FLAGS:
+        if getattr(args, key) is None:
+            setattr(args, key, setting.get(key, recipe[key]))
+
+
 def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse, through ``p.error`` (exit 2), everything that would fail later in the run."""
-    for name in ("steps", "batch_d", "batch_g", "log_every", "ckpt_every", "sample_every"):
+    for name in ("steps", "batch_d", "batch_g", "n_dis", "log_every", "ckpt_every", "sample_every"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if not 0 <= args.ema < 1:
         p.error(f"--ema must be in [0, 1), got {args.ema}")
+    if not args.alpha > 0 or not 0 <= args.beta1 < 1 or not 0 <= args.beta2 < 1:
+        p.error(
+            f"--alpha must be > 0 and --beta1, --beta2 in [0, 1), got {args.alpha}, "
+            f"{args.beta1}, {args.beta2}"
+        )
     if args.device is not None:
         try:
             device = torch.device(args.device)
@@ -209,7 +255,7 @@ def config_changes(saved: dict, now: dict) -> list[str]:
     """The flags that differ between a checkpoint's configuration and this command's, as
     ``--loss ns (checkpoint: hinge)``; flags in ``MAY_CHANGE_ON_RESUME`` may differ, and so
     may ``--steps`` when the learning rate does not decay (it decays to 0 over ``--steps``)."""
-    free = MAY_CHANGE_ON_RESUME | ({"steps"} if now.get("no_lr_decay") else set())
+    free = MAY_CHANGE_ON_RESUME | (set() if now.get("lr_decay") else {"steps"})
     return [
         f"--{key.replace('_', '-')} {now[key]} (checkpoint: {saved[key]})"
         for key in sorted(set(saved) & set(now) - free)
@@ -383,17 +429,19 @@ def run(args: argparse.Namespace, out: Path) -> int:
     net_G.to(device, memory_format=memory)
     net_D.to(device, memory_format=memory)
     ema_G = copy.deepcopy(net_G) if args.ema > 0 else None
-    setting = SNGAN_SETTING if args.setting == "sngan" else SETTINGS[args.setting]
-    betas = (setting["beta1"], setting["beta2"])
-    opt_G = torch.optim.Adam(net_G.parameters(), lr=setting["alpha"], betas=betas, fused=cuda)
-    opt_D = torch.optim.Adam(net_D.parameters(), lr=setting["alpha"], betas=betas, fused=cuda)
+    betas = (args.beta1, args.beta2)
+    opt_G = torch.optim.Adam(net_G.parameters(), lr=args.alpha, betas=betas, fused=cuda)
+    opt_D = torch.optim.Adam(net_D.parameters(), lr=args.alpha, betas=betas, fused=cuda)
     gen_z = torch.Generator(device=device).manual_seed(args.seed + 2)
     fixed_z = torch.randn(64, Z_DIM, generator=torch.Generator().manual_seed(args.seed + 3))
 
     modules = {"net_G": net_G, "net_D": net_D} | ({"ema_G": ema_G} if ema_G else {})
     optimizers = {"opt_G": opt_G, "opt_D": opt_D}
     generators = {"z": gen_z, "real": sampler.generator}
-    config = run_config(args) | {"setting_values": setting, "device_name": device_name(device)}
+    config = run_config(args) | {
+        "recipe_source": RECIPES[args.recipe]["source"],
+        "device_name": device_name(device),
+    }
     (out / "config.json").write_text(json.dumps(config, indent=2))
     saver = Checkpointer(
         out, modules, optimizers, generators, keep=2,
@@ -416,6 +464,8 @@ def run(args: argparse.Namespace, out: Path) -> int:
 
     def sample_grid(step: int) -> None:
         net = ema_G if ema_G is not None else net_G
+        if ema_G is not None:  # the EMA's own BN statistics (own generator: training RNG intact)
+            recompute_bn_stats(ema_G, z_dim=Z_DIM, generator=bn_generator(device, args.seed))
         was = net.training
         net.eval()
         with torch.no_grad():
@@ -429,16 +479,19 @@ def run(args: argparse.Namespace, out: Path) -> int:
             saver(step, history + rows)
             (out / "history.json").write_text(json.dumps(history + rows))
 
+    sample_real = sampler
+    if args.dequantize:  # noise drawn by the sampler's own generator: resumes stay exact
+        sample_real = lambda n: dequantize(sampler(n), sampler.generator)  # noqa: E731
     if start == 0:
         sample_grid(0)
     t0 = time.perf_counter()
     try:
         rows = train(
-            run_G, run_D, opt_G, opt_D, sampler, args.steps,
-            z_dim=Z_DIM, generator=gen_z, loss=args.loss, n_dis=int(setting["n_dis"]),
+            run_G, run_D, opt_G, opt_D, sample_real, args.steps,
+            z_dim=Z_DIM, generator=gen_z, loss=args.loss, n_dis=args.n_dis,
             batch_size_D=args.batch_d, batch_size_G=args.batch_g, autocast_dtype=autocast,
             ema_G=ema_G, ema_decay=args.ema if ema_G is not None else 0.0,
-            lr_decay=not args.no_lr_decay, start_step=start, log_every=args.log_every,
+            lr_decay=args.lr_decay, start_step=start, log_every=args.log_every,
             callback=callback, callback_every=math.gcd(args.ckpt_every, args.sample_every),
             progress=args.progress or sys.stderr.isatty(),
         )  # fmt: skip
@@ -454,11 +507,15 @@ def run(args: argparse.Namespace, out: Path) -> int:
     rate = (args.steps - start) / seconds if args.steps > start else float("nan")
     print(f"trained {args.steps - start} generator updates in {seconds:.1f} s ({rate:.2f}/s)")
 
+    # the row of the paper's Table 2 this run is the model of (none for a recipe not the paper's)
+    paper_row = (
+        PAPER_ROW.get((args.arch, args.loss, args.norm)) if args.recipe != "fast-cnn" else None
+    )
     results = {
-        "arch": args.arch, "loss": args.loss, "norm": args.norm, "steps": args.steps,
+        "recipe": args.recipe, "arch": args.arch, "loss": args.loss, "norm": args.norm,
+        "steps": args.steps,
         "device": device_name(device), "train_seconds": seconds, "updates_per_second": rate,
-        "paper_row": PAPER_ROW.get((args.arch, args.loss, args.norm)),
-        "paper": metrics.PAPER_TABLE2.get(PAPER_ROW.get((args.arch, args.loss, args.norm), "")),
+        "paper_row": paper_row, "paper": metrics.PAPER_TABLE2.get(paper_row or ""),
         "extractor": None, "scores": None, "torch_fidelity": None, "note": "",
     }  # fmt: skip
     if not args.no_eval:
@@ -466,6 +523,18 @@ def run(args: argparse.Namespace, out: Path) -> int:
     (out / "results.json").write_text(json.dumps(results, indent=2))
     print(json.dumps({k: results[k] for k in ("extractor", "scores", "note")}, indent=2))
     return 0
+
+
+def dequantize(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Real images ``x = u / 127.5 - 1`` (u in 0..255) -> ``u / 128 - 1 + U(0, 1/128)``: the
+    official ResNet pipeline's continuous version of the 256-level data, in [-1, 1)."""
+    noise = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    return (x + 1) * (127.5 / 128) - 1 + noise / 128
+
+
+def bn_generator(device: torch.device, seed: int) -> torch.Generator:
+    """The generator of the z used to recompute the EMA's BN statistics (fixed per run)."""
+    return torch.Generator(device=device).manual_seed(seed + 5)
 
 
 def metrics_device() -> torch.device:
@@ -502,6 +571,8 @@ def evaluate_run(
     for key in ("net_G", "ema_G"):
         if key not in modules:
             continue
+        if key == "ema_G":  # its own BN statistics, not those copied from net_G
+            recompute_bn_stats(modules[key], z_dim=Z_DIM, generator=bn_generator(device, args.seed))
         gen = torch.Generator(device=device).manual_seed(args.seed + 4)
         fake = metrics.generate_images(modules[key], args.eval_fake, z_dim=Z_DIM, generator=gen)
         scores[key] = metrics.evaluate(fake, real, extractor, **sizes)

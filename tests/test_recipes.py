@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+import torch
 
 from sngan_teach.gan import SETTINGS
 from sngan_teach.recipes import PUBLISHED, RECIPES, get_recipe
@@ -67,3 +74,72 @@ def test_published_rows_name_the_measurement_they_match():
     assert "50k real / 50k fake" in by_fid[16.77]["protocol"]
     assert "10k real / 5k fake" in by_fid[23.90]["protocol"]
     assert by_fid[17.81]["comparable"] is None and "z of size 100" in by_fid[17.81]["note"]
+
+
+# ---- scripts/train_cifar10.py --recipe ----------------------------------------------------
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_cifar10.py"
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("train_cifar10_recipes", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_script_takes_every_value_from_the_recipe(script, name):
+    args = script.parse_args(["--recipe", name, "--no-eval"])
+    for key in script.RECIPE_FLAGS:
+        assert getattr(args, key) == RECIPES[name][key], (name, key)
+    assert Path(args.out).name == f"{name}_{RECIPES[name]['loss']}_{RECIPES[name]['norm']}"
+
+
+def test_script_flags_override_the_recipe(script):
+    args = script.parse_args(["--recipe", "paper-cnn", "--no-eval", "--n-dis", "5", "--lr-decay"])
+    assert args.n_dis == 5 and args.lr_decay and args.beta1 == 0.5  # the rest stays
+    args = script.parse_args(["--recipe", "paper-resnet", "--no-eval", "--setting", "A"])
+    assert (args.alpha, args.beta1, args.beta2, args.n_dis) == (1e-4, 0.5, 0.9, 5)
+    args = script.parse_args(
+        ["--recipe", "paper-resnet", "--no-eval", "--setting", "A"] + ["--beta1", "0"]
+    )
+    assert args.beta1 == 0 and args.alpha == 1e-4
+
+
+def test_dequantize_is_the_official_x_over_128_plus_uniform_noise(script):
+    u = torch.arange(256, dtype=torch.float32).reshape(1, 1, 16, 16)
+    gen = torch.Generator().manual_seed(0)
+    x = script.dequantize(u / 127.5 - 1, gen)
+    noise = torch.rand(u.shape, generator=torch.Generator().manual_seed(0)) / 128
+    torch.testing.assert_close(x, u / 128 - 1 + noise, rtol=0, atol=1e-6)
+    assert x.min() >= -1 and x.max() < 1
+
+
+@pytest.mark.parametrize("name", ["paper-cnn", "paper-resnet"])
+def test_dry_run_of_each_paper_recipe_runs_on_the_cpu(tmp_path, name):
+    out = tmp_path / name
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--recipe", name, "--dry-run", "--out", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads((out / "results.json").read_text())
+    assert results["recipe"] == name and results["arch"] == RECIPES[name]["arch"]
+    config = json.loads((out / "config.json").read_text())
+    assert config["n_dis"] == RECIPES[name]["n_dis"] and config["recipe_source"]
+
+
+def test_ema_is_scored_with_its_own_batch_norm_statistics(tmp_path):
+    out = tmp_path / "fast"
+    flags = ["--recipe", "fast-cnn", "--dry-run", "--dequantize", "--out", str(out)]
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), *flags], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    state = torch.load(out / "ckpt_00000002.pt", weights_only=True)
+    ema, net = state["modules"]["ema_G"], state["modules"]["net_G"]
+    # the final grid recomputed the EMA's statistics after the last copy from net_G
+    assert not torch.equal(ema["bn0.running_mean"], net["bn0.running_mean"])
+    assert set(json.loads((out / "results.json").read_text())["scores"]) == {"net_G", "ema_G"}

@@ -58,8 +58,8 @@ def exits_with(capsys, call, code: int = 2) -> str:
 
 
 def test_dry_runs_have_their_own_default_folder(script):
-    assert Path(script.parse_args(["--dry-run"]).out).name == "dry_standard_hinge_sn"
-    assert Path(script.parse_args(["--no-eval"]).out).name == "standard_hinge_sn"
+    assert Path(script.parse_args(["--dry-run"]).out).name == "dry_paper-cnn_ns_sn"
+    assert Path(script.parse_args(["--no-eval"]).out).name == "paper-cnn_ns_sn"
 
 
 def test_bad_flags_are_refused_at_start_up(script, tmp_path, capsys, no_weights):
@@ -103,12 +103,12 @@ def test_resume_with_other_settings_is_refused_naming_them(script, tmp_path, cap
     out = tmp_path / "run"
     assert script.main(dry(out)) == 0
     config = (out / "config.json").read_text()
-    printed = exits_with(capsys, lambda: script.main(dry(out, "--loss", "ns")))
-    assert "--loss ns (checkpoint: hinge)" in printed and "another --out" in printed
+    printed = exits_with(capsys, lambda: script.main(dry(out, "--loss", "hinge")))
+    assert "--loss hinge (checkpoint: ns)" in printed and "another --out" in printed
     printed = exits_with(capsys, lambda: script.main(dry(out, "--arch", "resnet", "--seed", "1")))
     assert "--arch resnet (checkpoint: standard), --seed 1 (checkpoint: 0)" in printed
     assert (out / "config.json").read_text() == config  # written only after the check
-    assert json.loads((out / "results.json").read_text())["loss"] == "hinge"
+    assert json.loads((out / "results.json").read_text())["loss"] == "ns"
     # --steps below the checkpoint's step is named as such
     printed = exits_with(capsys, lambda: script.main(dry(out, "--steps", "1")))
     assert "is at step 2, beyond --steps 1" in printed
