@@ -118,21 +118,27 @@ def power_iteration(
         * the zero matrix gives ``sigma = 0`` and zero ``u``, ``v`` (the ``eps`` guard, as in
           PyTorch); a zero ``u`` stays zero, so do not warm start from it;
         * a rank-1 matrix, a ``1 x n`` row and an ``n x 1`` column are exact after one step;
+        * the iteration runs on ``W / max|W_ij|`` (``u`` and ``v`` do not depend on the scale),
+          so float32 entries near 1e20 or 1e-25 do not overflow or underflow the norms;
         * with a repeated top singular value (``sigma_1 = sigma_2``) ``sigma`` still
           converges, but ``u`` and ``v`` settle on a start-dependent vector of the top
           singular subspace.
 
     Raises:
         TypeError: ``W`` or ``u`` is not a floating tensor, ``n_iterations`` is not an int.
-        ValueError: ``W`` is not 2-D or empty, ``u`` has the wrong shape,
-            ``n_iterations < 1`` or ``eps <= 0``.
+        ValueError: ``W`` is not 2-D, empty or holds inf or NaN, ``u`` has the wrong shape,
+            ``n_iterations < 1``, or ``eps`` is not a finite number ``> 0``.
     """
     W = _check_matrix(W)
     n_iterations = _check_int("n_iterations", n_iterations, 1)
     if isinstance(eps, bool) or not isinstance(eps, (int, float)):
         raise TypeError(f"eps must be a float, got {type(eps).__name__}")
+    if not math.isfinite(eps):
+        raise ValueError(f"eps must be a finite number > 0, got {eps}")
     if not eps > 0:
         raise ValueError(f"eps must be > 0, got {eps}")
+    if not bool(torch.isfinite(W).all()):
+        raise ValueError("W must hold finite numbers, got inf or NaN entries")
     m = W.shape[0]
     if u is None:
         gen_device = generator.device if generator is not None else W.device
@@ -148,7 +154,8 @@ def power_iteration(
             )
         u = u.to(dtype=W.dtype, device=W.device)
     with torch.no_grad():
-        Wd = W.detach()
+        # max |W_ij| = 1 (a zero W stays zero): the norms below cannot overflow or underflow
+        Wd = W.detach() / W.detach().abs().amax().clamp_min(torch.finfo(W.dtype).tiny)
         u = _normalize(u.detach(), eps)
         for _ in range(n_iterations):
             v = _normalize(Wd.T @ u, eps)  # v <- W^T u / ||W^T u||

@@ -8,6 +8,8 @@ writes ``W / sigma(W)`` inline first and then proves this module equal to it and
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -174,6 +176,8 @@ def _check_int_at_least(name: str, value: object, low: int) -> None:
 def _check_eps(eps: object) -> None:
     if not isinstance(eps, (int, float)) or isinstance(eps, bool):
         raise TypeError(f"eps must be a float, got {type(eps).__name__} {eps!r}")
+    if not math.isfinite(eps):
+        raise ValueError(f"eps must be a finite number > 0, got {eps}")
     if not eps > 0:
         raise ValueError(f"eps must be > 0, got {eps}")
 
@@ -239,7 +243,7 @@ def spectral_norm(
             ``nn.ConvTranspose2d``.
         name: the name of the parameter to normalize. Default ``"weight"``.
         n_power_iterations: power-iteration steps per training forward, ``>= 1``. Default 1.
-        eps: guards the normalisation of ``u`` and ``v`` against division by zero, ``> 0``.
+        eps: guards the normalisation of ``u`` and ``v`` against division by zero; finite, ``> 0``.
             Default ``1e-12``. It does not enter ``sigma`` itself.
         dim: the output axis of the weight. Default ``None``: 1 for ``ConvTranspose1d/2d/3d``
             (whose weight is ``(in, out, kh, kw)``), 0 otherwise.
@@ -255,7 +259,7 @@ def spectral_norm(
             argument has the wrong type.
         ValueError: no parameter called ``name``, a weight with fewer than 2 dimensions, a lazy
             (uninitialised) weight, a weight already spectrally normalized,
-            ``n_power_iterations < 1``, ``eps <= 0`` or ``dim`` out of range.
+            ``n_power_iterations < 1``, ``eps`` not a finite number ``> 0`` or ``dim`` out of range.
 
     Example::
 

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from sngan_teach.gan import SETTINGS, make_optimizers, sample_z, train
+from sngan_teach.gan import SETTINGS, _check_int, make_optimizers, sample_z, train
 from sngan_teach.regularizers import (
     add_wn,
     clip_weights_,
@@ -245,7 +245,8 @@ def train_toy(
 
     Returns a dict with ``net_G``, ``net_D``, ``history`` (losses), ``curve`` (metrics every
     ``eval_every`` steps, and at the end), ``samples``, ``metrics`` (the final
-    :func:`mode_metrics`), ``seconds`` and the arguments.
+    :func:`mode_metrics`), ``seconds`` and the arguments. Bad arguments raise ``ValueError`` or
+    ``TypeError`` naming them before any training.
     """
     check_method(method)
     if isinstance(setting, dict):
@@ -257,6 +258,17 @@ def train_toy(
         hyper = SETTINGS[setting]
     else:
         raise ValueError(f"setting must be one of {sorted(SETTINGS)} or a dict, got {setting!r}")
+    n_dis = hyper["n_dis"]
+    if isinstance(n_dis, bool) or not float(n_dis).is_integer() or n_dis < 1:
+        raise ValueError(f"setting's n_dis must be a whole number >= 1, got {n_dis!r}")
+    sizes = {"n_steps": (n_steps, 0), "z_dim": (z_dim, 1), "width": (width, 1),
+             "depth_G": (depth_G, 1), "depth_D": (depth_D, 1), "batch_size_D": (batch_size_D, 1),
+             "batch_size_G": (batch_size_G, 1), "n_eval": (n_eval, 1),
+             "eval_every": (eval_every, 0)}  # fmt: skip
+    if width_D is not None:
+        sizes["width_D"] = (width_D, 1)
+    for name, (value, low) in sizes.items():
+        _check_int(name, value, low)
     centres, std = dataset(data)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -287,7 +299,7 @@ def train_toy(
         z_dim=z_dim,
         generator=gen,
         loss=loss_fns if loss_fns is not None else loss,
-        n_dis=int(hyper["n_dis"]),
+        n_dis=int(n_dis),
         batch_size_D=batch_size_D,
         batch_size_G=batch_size_G,
         penalty=penalty,

@@ -216,6 +216,26 @@ def test_bad_input_raises_naming_the_argument(kwargs, error, text):
         power_iteration(**kwargs)
 
 
+def test_huge_and_tiny_float32_entries_give_the_right_sigma():
+    # ||W^T u||^2 overflows float32 near 1e20 (and underflows near 1e-25): rescaling first
+    base = torch.randn(20, 10, generator=gen(50), dtype=F64)
+    true = torch.linalg.svdvals(base)[0]
+    for scale in (1e20, 1e-25):
+        sigma, u, v = power_iteration((base * scale).float(), n_iterations=100, generator=gen(51))
+        assert torch.isfinite(sigma) and u.norm() == pytest.approx(1, rel=1e-5)
+        assert sigma.double() / scale == pytest.approx(true.item(), rel=1e-4), scale
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("-inf"), float("nan")])
+def test_non_finite_entries_are_refused(bad):
+    W = torch.ones(3, 2)
+    W[1, 0] = bad
+    with pytest.raises(ValueError, match="W must hold finite numbers"):
+        power_iteration(W)
+    with pytest.raises(ValueError, match="eps must be a finite number > 0, got inf"):
+        power_iteration(torch.ones(3, 2), eps=float("inf"))
+
+
 def test_numpy_integers_are_accepted_and_bools_rejected():
     W = torch.randn(4, 3, generator=gen(40), dtype=F64)
     a = power_iteration(W, n_iterations=np.int64(3), generator=gen(41))

@@ -288,6 +288,11 @@ def test_bad_arguments():
         spectral_norm(nn.Linear(2, 2), eps=-1e-12)
     with pytest.raises(ValueError, match=r"eps must be > 0, got 0"):
         spectral_norm(nn.Linear(2, 2), eps=0)
+    for eps in (float("inf"), float("nan")):
+        with pytest.raises(ValueError, match=r"eps must be a finite number > 0, got (inf|nan)"):
+            spectral_norm(nn.Linear(2, 2), eps=eps)
+        with pytest.raises(ValueError, match=r"eps must be a finite number > 0"):
+            add_sn(nn.Sequential(nn.Linear(2, 2)), eps=eps)
     with pytest.raises(ValueError, match="has no parameter named 'kernel'"):
         spectral_norm(nn.Linear(2, 2), name="kernel")
     with pytest.raises(TypeError, match="Linear.bias must be a torch.Tensor, got NoneType"):

@@ -162,6 +162,19 @@ def test_train_toy_rejects_bad_arguments():
         train_toy(loss="lsgan", n_steps=1)
     with pytest.raises(ValueError, match="data must be one of"):
         train_toy(data="spiral", n_steps=1)
+    # each of these failed only after training, or not at all
+    for kwargs, error, text in [
+        ({"n_eval": 0}, ValueError, "n_eval must be >= 1, got 0"),
+        ({"width": 0}, ValueError, "width must be >= 1, got 0"),
+        ({"width_D": 0}, ValueError, "width_D must be >= 1, got 0"),
+        ({"depth_G": 0}, ValueError, "depth_G must be >= 1, got 0"),
+        ({"z_dim": 2.5}, TypeError, "z_dim must be an int"),
+        ({"eval_every": -1}, ValueError, "eval_every must be >= 0, got -1"),
+        ({"setting": {"alpha": 1e-3, "beta1": 0.5, "beta2": 0.9, "n_dis": 2.7}}, ValueError,
+         r"n_dis must be a whole number >= 1, got 2.7"),
+    ]:  # fmt: skip
+        with pytest.raises(error, match=text):
+            train_toy(n_steps=1, **kwargs)
 
 
 def test_plots_and_lab_run():
