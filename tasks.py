@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -44,12 +45,33 @@ def venv_bin(name: str) -> Path:
 
 
 def run(*cmd: object, env: dict[str, str] | None = None, cwd: Path = ROOT) -> None:
-    """Echo and run a command; exit with its status when it fails."""
+    """Echo and run a command; exit with its status when it fails.
+
+    SIGTERM and SIGINT sent to this process are passed on to the command, and this process
+    waits for it to end, so stopping ``tasks.py`` stops what it started (JupyterLab included).
+    A Ctrl-C typed in the terminal already reaches the command, so it is not sent twice."""
     args = [str(c) for c in cmd]
     print("+", " ".join(args), flush=True)
-    result = subprocess.run(args, env=env, cwd=cwd)
-    if result.returncode != 0:
-        sys.exit(result.returncode)
+    child = subprocess.Popen(args, env=env, cwd=cwd)
+    in_terminal = (
+        hasattr(os, "tcgetpgrp")
+        and sys.stdin is not None
+        and sys.stdin.isatty()
+        and os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
+    )
+
+    def forward(signum: int, frame: object) -> None:
+        if not (signum == signal.SIGINT and in_terminal):
+            child.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        returncode = child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if returncode != 0:
+        sys.exit(128 - returncode if returncode < 0 else returncode)  # -N: killed by signal N
 
 
 def ensure_env() -> Path:
@@ -149,9 +171,9 @@ def cmd_sync(extra: list[str]) -> None:
 
 
 def cmd_refresh(extra: list[str]) -> None:
-    python = ensure_env()
     if not extra:
         sys.exit("usage: python3 tasks.py refresh notebooks/NN_topic.ipynb [...]")
+    python = ensure_env()
     env = os.environ | {"SNGAN_BUDGET": "quick"}
     run(python, ROOT / "tools" / "refresh_outputs.py", *extra, env=env)
 
@@ -166,8 +188,13 @@ COMMANDS = {
 
 
 def main(argv: list[str]) -> None:
-    if not argv or argv[0] not in COMMANDS:
+    if argv[:1] in (["-h"], ["--help"], ["help"]):
+        print(__doc__)
+        return
+    if not argv:
         sys.exit(__doc__)
+    if argv[0] not in COMMANDS:
+        sys.exit(f"unknown command {argv[0]!r}; use one of: {', '.join(COMMANDS)}\n{__doc__}")
     COMMANDS[argv[0]](argv[1:])
 
 
