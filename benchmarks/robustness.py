@@ -20,8 +20,9 @@ For every SN cell the true largest singular value of each layer's normalized wei
 (:func:`sngan_teach.digits.sn_layer_sigmas`) is recorded every ``--sigma-every`` updates into a
 second CSV (the Fig. 9 analogue). Rows are appended as cells finish; a cell whose key (method,
 setting, n_dis, seed, steps) is already in the CSV is skipped, so an interrupted run resumes.
-Cells run seed by seed (the grid first, in the order C, D, E, F, A, B, then the sweep), so a
-partial run holds whole seeds of the most telling settings first.
+Cells run setting by setting, every seed of a setting before the next setting (the grid first,
+in the order C, D, E, F, A, B, then the sweep), so a partial run holds whole settings with all
+their seeds, the most telling ones first.
 
 Commands (from the repository root)::
 
@@ -49,11 +50,11 @@ sys.path.insert(0, str(ROOT))
 
 METHODS = ("sn", "wn", "ortho", "clip", "gp", "none")
 # Table 1's settings in the order the cells run: the DCGAN setting C and the aggressive D-F
-# first, so a partial run holds the most telling cells (A and B, alpha = 1e-4, last).
+# first, so a partial run holds the most telling settings (A and B, alpha = 1e-4, last).
 SETTING_NAMES = ("C", "D", "E", "F", "A", "B")
 SWEEP_METHODS = ("sn", "wn", "gp")
 SWEEP_N_DIS = (1, 2, 5, 10, 20)
-STEPS = 700  # generator updates per cell: the full grid fits 60 idle minutes on 2 cores
+STEPS = 650  # G updates per cell: the full grid fits 60 idle minutes on 2 cores (--estimate)
 SEEDS = 3
 SIGMA_EVERY = 50
 # The sizes every cell uses (the lessons read them from here).
@@ -75,17 +76,18 @@ def plan(
     sweep_n_dis: tuple[int, ...] = SWEEP_N_DIS,
     methods: tuple[str, ...] = METHODS,
 ) -> list[tuple[str, str, int, int, int]]:
-    """Every cell as ``(method, setting, n_dis, seed, steps)``: seed by seed the grid, then the
-    n_dis sweep at setting D (without the cells the grid already has)."""
+    """Every cell as ``(method, setting, n_dis, seed, steps)``: the grid setting by setting
+    (every seed of a setting before the next one), then the n_dis sweep at setting D, value by
+    value (without the cells the grid already has)."""
     from sngan_teach.gan import SETTINGS
 
     cells = []
-    for seed in range(seeds):
-        for setting in settings:
+    for setting in settings:
+        for seed in range(seeds):
             for method in methods:
                 cells.append((method, setting, int(SETTINGS[setting]["n_dis"]), seed, steps))
-    for seed in range(seeds):
-        for n_dis in sweep_n_dis:
+    for n_dis in sweep_n_dis:
+        for seed in range(seeds):
             for method in SWEEP_METHODS:
                 cell = (method, "D", n_dis, seed, steps)
                 if method in methods and cell not in cells:
