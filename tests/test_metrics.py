@@ -115,6 +115,23 @@ def test_fid_bad_input():
 # ---- Evaluation with a stand-in extractor -------------------------------------------------
 
 
+def test_is_paper_draws_disjoint_random_sets_and_reports_their_spread():
+    gen = torch.Generator().manual_seed(0)
+    logits = 3 * torch.randn(60, 10, generator=gen, dtype=torch.float64)
+    images = torch.arange(60, dtype=torch.uint8).view(60, 1, 1, 1).expand(60, 3, 32, 32)
+
+    def by_index(x):  # image i (all pixels i) -> logits[i]
+        return logits[x[:, 0, 0, 0].long()].float(), logits[x[:, 0, 0, 0].long()]
+
+    out = M.evaluate(images, images, by_index, is_size=6, is_runs=10, fid_real=60, fid_fake=60)
+    order = torch.randperm(60, generator=torch.Generator().manual_seed(0))
+    per_set = [M.inception_score_from_logits(logits[idx], 1)[0] for idx in order.view(10, 6)]
+    assert out["is_paper"] == pytest.approx(np.mean(per_set), rel=1e-12)
+    assert out["is_paper_sd"] == pytest.approx(np.std(per_set), rel=1e-12)
+    # at n_fake = is_runs * is_size the consecutive splits of is_all are other sets
+    assert out["is_paper"] != pytest.approx(out["is_all"], rel=1e-9)
+
+
 def test_evaluate_with_stand_in_extractor():
     torch.manual_seed(0)
     net_G = StandardGenerator(z_dim=16, ch=32)
