@@ -57,6 +57,7 @@ SWEEP_N_DIS = (1, 2, 5, 10, 20)
 STEPS = 650  # G updates per cell: the full grid fits 60 idle minutes on 2 cores (--estimate)
 SEEDS = 3
 SIGMA_EVERY = 50
+BURN_IN = 100  # updates before the sigma summary counts (the paper's Fig. 9 plots from the start)
 # The sizes every cell uses (the lessons read them from here).
 TRAIN_KW = {"z_dim": 32, "ch_G": 32, "ch_D": 16, "batch_size_D": 64, "batch_size_G": 64}
 N_EVAL = 1000
@@ -190,6 +191,24 @@ def summarize(path: Path) -> None:
         )
 
 
+def summarize_sigmas(path: Path, burn_in: int = BURN_IN) -> None:
+    """Print, per SN layer, the range of the true sigma(W_bar) after ``burn_in`` updates over
+    every recorded step of every SN cell, and the share of records within [1, 1.05] (Fig. 9)."""
+    rows = [r for r in read_rows(path) if int(r["step"]) > burn_in]
+    if not rows:
+        print(f"no sigma rows after {burn_in} updates in {path}")
+        return
+    cells = {row_key(r) for r in rows}
+    print(f"sigma(W_bar) of SN's layers after {burn_in} updates, {len(cells)} cells, {path}")
+    print("| layer | records | min | median | max | share in [1, 1.05] |")
+    print("|---|---|---|---|---|---|")
+    for layer in sorted({r["layer"] for r in rows}):
+        values = [float(r["sigma"]) for r in rows if r["layer"] == layer]
+        inside = sum(1.0 - 1e-6 <= v <= 1.05 for v in values) / len(values)
+        print(f"| {layer} | {len(values)} | {min(values):.4f} | {statistics.median(values):.4f} | "
+              f"{max(values):.4f} | {inside:.3f} |")  # fmt: skip
+
+
 def estimate(cells: list, n_updates: int = 20) -> None:
     """Measure CPU seconds per generator update for every (method, n_dis) the plan uses and
     print the plan's cost and the number of updates that fit 60 minutes on 2 cores."""
@@ -227,6 +246,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.summary:
         summarize(args.out)
+        summarize_sigmas(args.sigma_out or args.out.with_name(args.out.stem + "_sigma.csv"))
         return
     for name in ("steps", "seeds", "jobs"):
         if getattr(args, name) < 1:
