@@ -91,8 +91,8 @@ n_z = pick(quick=2_001, full=20_001)  # quadrature nodes over z for the generato
 #
 # where $q$ is the data density, $p_G$ the generator's, and $D(x) = \mathcal{A}(f(x))$ with
 # $\mathcal{A}$ the sigmoid. For a fixed $G$ the integrand can be maximised at every $x$
-# separately. With $a = q(x)$, $b = p_G(x)$ and $t = D(x) \in (0, 1)$, the function
-# $a \log t + b \log(1 - t)$ has derivative $a/t - b/(1-t)$, which is zero at $t = a/(a+b)$,
+# separately. With $a = q(x)$, $b = p_G(x)$ and $y = D(x) \in (0, 1)$, the function
+# $a \log y + b \log(1 - y)$ has derivative $a/y - b/(1-y)$, which is zero at $y = a/(a+b)$,
 # and it is concave, so that is the maximum:
 #
 # $$
@@ -113,10 +113,10 @@ q, p_G = log_q.exp(), log_p_G.exp()
 
 D_star = q / (q + p_G)  # the formula, written inline
 
-t = torch.linspace(1e-5, 1 - 1e-5, 100_001, dtype=torch.float64)
+y = torch.linspace(1e-5, 1 - 1e-5, 100_001, dtype=torch.float64)  # candidate values of D(x)
 some = torch.arange(0, n_grid, 40)  # eleven x's across the grid
-integrand = q[some, None] * torch.log(t) + p_G[some, None] * torch.log1p(-t)
-D_search = t[integrand.argmax(dim=1)]
+integrand = q[some, None] * torch.log(y) + p_G[some, None] * torch.log1p(-y)
+D_search = y[integrand.argmax(dim=1)]
 for xi, d_s, d_f in zip(x[some], D_search, D_star[some], strict=True):
     print(f"x = {xi:5.2f}   grid search D = {d_s:.5f}   q/(q+p_G) = {d_f:.5f}")
 

@@ -99,17 +99,17 @@ activations = {
     "sigmoid": (nn.Sigmoid(), 0.25),
     "tanh": (nn.Tanh(), 1.0),
 }
-t = torch.linspace(-6, 6, 120_001, requires_grad=True)
+x_grid = torch.linspace(-6, 6, 120_001, requires_grad=True)
 pair_x = 12 * torch.rand(1_000_000, generator=generator) - 6
 pair_y = pair_x + 0.5 * torch.randn(1_000_000, generator=generator)
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
 measured = {}
 for name, (act, _) in activations.items():
-    (slope,) = torch.autograd.grad(act(t).sum(), t)
+    (slope,) = torch.autograd.grad(act(x_grid).sum(), x_grid)
     ratios = (act(pair_x) - act(pair_y)).abs() / (pair_x - pair_y).abs()
     measured[name] = (slope.abs().max().item(), ratios.max().item())
-    ax.plot(t.detach(), slope, label=name)
+    ax.plot(x_grid.detach(), slope, label=name)
 ax.set(xlabel="x", ylabel="a'(x)", title="Slopes of the activations")
 ax.legend(fontsize=8)
 plt.show()
@@ -487,8 +487,8 @@ assert all(est < 0.5 for _, depth, _, est in normalized if depth == depths[-1])
 # 2017), a gradient penalty (WGAN-GP; Gulrajani et al., 2017) or spectral normalization
 # (lesson 04; the paper's App. E uses it on a WGAN-GP critic).
 #
-# In one dimension the best critic is explicit: $W_1 = \int |F_q(t) - F_{p_G}(t)|\,dt$ with
-# $F$ the CDFs, and $f^*(x) = \int_{-\infty}^x \mathrm{sign}(F_{p_G}(t) - F_q(t))\,dt$, a function
+# In one dimension the best critic is explicit: $W_1 = \int |F_q(y) - F_{p_G}(y)|\,dy$ with
+# $F$ the CDFs, and $f^*(x) = \int_{-\infty}^x \mathrm{sign}(F_{p_G}(y) - F_q(y))\,dy$, a function
 # with slope $\pm 1$, reaches it. We check that on samples. Then we train two critics (MLPs
 # with 2 hidden layers) by gradient ascent on $\mathbb{E}_q f - \mathbb{E}_{p_G} f$: one is
 # divided by its layers' spectral norms after every step, exactly as in step 4, the other is
