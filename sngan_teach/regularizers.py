@@ -273,12 +273,13 @@ def gradient_penalty(
 
     .. math:: E_{\hat x}[(\lVert\nabla_x D(\hat x)\rVert_2 - 1)^2]
 
-    ``x_hat = alpha * real + (1 - alpha) * fake`` with one ``alpha ~ U[0, 1]`` per sample, drawn
-    from ``generator``. ``real`` and ``fake`` are detached (the penalty trains D only); the input
-    gradient is taken with ``create_graph=True``, so ``penalty.backward()`` reaches D's weights
-    (a double backward, which is why WGAN-GP is slower, lesson 06). The caller multiplies by
-    ``lambda`` (10 in the paper, §4.1). The penalty acts only where the ``x_hat`` fall: lesson 06
-    maps ``||grad_x D||`` over the plane to show it. Introduced in lesson 06.
+    ``x_hat = t * real + (1 - t) * fake`` with one interpolation weight ``t ~ U[0, 1]`` per
+    sample, drawn from ``generator``. ``real`` and ``fake`` are detached (the penalty trains D
+    only); the input gradient is taken with ``create_graph=True``, so ``penalty.backward()``
+    reaches D's weights (a double backward, which is why WGAN-GP is slower, lesson 06). The
+    caller multiplies by ``lambda`` (10 in the paper, §4.1). The penalty acts only where the
+    ``x_hat`` fall: lesson 06 maps ``||grad_x D||`` over the plane to show it. Introduced in
+    lesson 06.
     """
     _check_net(net_D)
     real = _check_batch("real", real)
@@ -294,34 +295,39 @@ def gradient_penalty(
             "real and fake must share dtype and device, "
             f"got {real.dtype}/{real.device} and {fake.dtype}/{fake.device}"
         )
-    alpha = _rand((real.shape[0],) + (1,) * (real.dim() - 1), real, generator)
-    x_hat = alpha * real.detach() + (1 - alpha) * fake.detach()
+    t = _rand((real.shape[0],) + (1,) * (real.dim() - 1), real, generator)
+    x_hat = t * real.detach() + (1 - t) * fake.detach()
     return _input_grad_penalty(net_D, x_hat)
 
 
 def dragan_penalty(
-    net_D: nn.Module, real: Tensor, generator: torch.Generator | None = None, c: float = 0.5
+    net_D: nn.Module,
+    real: Tensor,
+    generator: torch.Generator | None = None,
+    noise_scale: float = 0.5,
 ) -> Tensor:
     r"""DRAGAN's gradient penalty (Kodali et al., 2017).
 
     The same :math:`E[(\lVert\nabla_x D(\hat x)\rVert_2 - 1)^2]` as WGAN-GP, but at noisy
     copies of the real data instead of real-fake interpolates.
 
-    ``x_hat = real + c * std(real) * eps`` with ``eps ~ N(0, I)`` drawn from ``generator`` and
-    ``std(real)`` the standard deviation of the whole batch; so ``c`` sets the radius of the
-    neighbourhood of the data that gets penalized, in units of the data's spread. (The DRAGAN
-    paper writes ``delta ~ N(0, cI)``; its code draws ``c * std(x) * U[0, 1)`` and interpolates
-    toward it. We keep the symmetric Gaussian.) ``create_graph=True`` as in
-    :func:`gradient_penalty`; the caller multiplies by ``lambda`` (10). Introduced in lesson 06.
+    ``x_hat = real + noise_scale * std(real) * eps`` with ``eps ~ N(0, I)`` drawn from
+    ``generator`` and ``std(real)`` the standard deviation of the whole batch; so ``noise_scale``
+    sets the radius of the neighbourhood of the data that gets penalized, in units of the data's
+    spread. (The DRAGAN paper writes ``delta ~ N(0, cI)``; its code draws
+    ``c * std(x) * U[0, 1)`` and interpolates toward it. We keep the symmetric Gaussian, and call
+    the scale ``noise_scale`` because ``c`` is the weight-clipping bound in these lessons.)
+    ``create_graph=True`` as in :func:`gradient_penalty`; the caller multiplies by ``lambda``
+    (10). Introduced in lesson 06.
     """
     _check_net(net_D)
     real = _check_batch("real", real)
     _check_generator(generator)
-    if isinstance(c, bool) or not isinstance(c, int | float):
-        raise TypeError(f"c must be a number, got {type(c).__name__}")
-    if not (c > 0 and math.isfinite(c)):
-        raise ValueError(f"c must be a finite number > 0, got {c}")
+    if isinstance(noise_scale, bool) or not isinstance(noise_scale, int | float):
+        raise TypeError(f"noise_scale must be a number, got {type(noise_scale).__name__}")
+    if not (noise_scale > 0 and math.isfinite(noise_scale)):
+        raise ValueError(f"noise_scale must be a finite number > 0, got {noise_scale}")
     real = real.detach()
     std = real.std() if real.numel() > 1 else real.new_tensor(1.0)
-    x_hat = real + c * std * _rand(tuple(real.shape), real, generator, normal=True)
+    x_hat = real + noise_scale * std * _rand(tuple(real.shape), real, generator, normal=True)
     return _input_grad_penalty(net_D, x_hat)

@@ -243,8 +243,8 @@ def test_gradient_penalty_matches_naive_interpolates():
     D = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 1))
     real, fake = torch.randn(6, 2), torch.randn(6, 2)
     gp = gradient_penalty(D, real, fake, generator=torch.Generator().manual_seed(7))
-    alpha = torch.rand(6, 1, generator=torch.Generator().manual_seed(7))
-    x = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    t = torch.rand(6, 1, generator=torch.Generator().manual_seed(7))
+    x = (t * real + (1 - t) * fake).requires_grad_(True)
     (g,) = torch.autograd.grad(D(x).sum(), x)
     torch.testing.assert_close(gp, (g.norm(dim=1) - 1).pow(2).mean())
 
@@ -252,7 +252,7 @@ def test_gradient_penalty_matches_naive_interpolates():
 def test_dragan_matches_naive_noisy_copies():
     D = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 1))
     real = torch.randn(6, 2)
-    dp = dragan_penalty(D, real, generator=torch.Generator().manual_seed(7), c=0.3)
+    dp = dragan_penalty(D, real, generator=torch.Generator().manual_seed(7), noise_scale=0.3)
     eps = torch.randn(6, 2, generator=torch.Generator().manual_seed(7))
     x = (real + 0.3 * real.std() * eps).requires_grad_(True)
     (g,) = torch.autograd.grad(D(x).sum(), x)
@@ -322,10 +322,10 @@ def test_penalty_bad_arguments():
         gradient_penalty(3, x, x)
     with pytest.raises(ValueError, match="dtype and device"):
         gradient_penalty(D, x, x.float())
-    with pytest.raises(ValueError, match="c must be a finite number > 0"):
-        dragan_penalty(D, x, c=0)
-    with pytest.raises(TypeError, match="c must be a number"):
-        dragan_penalty(D, x, c=None)
+    with pytest.raises(ValueError, match="noise_scale must be a finite number > 0, got 0"):
+        dragan_penalty(D, x, noise_scale=0)
+    with pytest.raises(TypeError, match="noise_scale must be a number"):
+        dragan_penalty(D, x, noise_scale=None)
 
 
 def test_weight_layers_and_as_matrix():
