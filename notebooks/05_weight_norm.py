@@ -17,8 +17,9 @@
 # # Watch weight normalization collapse the rank while spectral normalization keeps it
 #
 # Spectral normalization (SN) divides a weight matrix by *one* number, its largest singular
-# value. Weight normalization (WN) divides every row by its own norm. Both make a layer's
-# Lipschitz constant controllable, so why does the paper (§3.2, §4.1.1, Fig. 3) prefer SN? Because
+# value. Weight normalization (WN; Salimans and Kingma, 2016) divides every row by its own
+# norm. Both make a layer's Lipschitz constant controllable, so why does the paper (§3.2,
+# §4.1.1, Fig. 3) prefer SN? Because
 # WN, pushed by a discriminator that wants large outputs, spends its whole fixed budget of
 # "squared singular value" on a single direction: the layer collapses toward rank one and the
 # discriminator looks at the data through a keyhole. SN fixes only the top singular value and
@@ -51,6 +52,7 @@ from sklearn.datasets import load_digits
 from torch import nn
 from tqdm.auto import tqdm
 
+from sngan_teach.explore import explore
 from sngan_teach.regularizers import (
     add_wn,
     clip_weights_,
@@ -59,7 +61,7 @@ from sngan_teach.regularizers import (
     weight_norm,
 )
 from sngan_teach.runtime import pick, seed_all
-from sngan_teach.sn import add_sn, spectral_norm
+from sngan_teach.sn import add_sn, estimated_sigma, spectral_norm
 from sngan_teach.spectra import (
     effective_rank,
     layer_singular_values,
@@ -75,6 +77,7 @@ torch.set_num_threads(1)  # small matrices: one thread is fastest and keeps timi
 d_o, d_i = 8, 16  # d_o x d_i: the toy layer W of steps 1-2
 n_toy_steps = pick(quick=200, full=400)  # optimizer steps maximizing ||W_bar h||
 toy_lr = 0.01  # alpha, Adam, for the toy
+d_o_values = [2, 4, 8, 16]  # output widths d_o offered by the interactive figure of step 2
 
 batch_size = 64  # real and fake samples per discriminator step
 n_steps_D = pick(quick=400, full=1500)  # discriminator updates in step 3
@@ -82,6 +85,11 @@ alpha, beta1, beta2 = 1e-3, 0.5, 0.999  # Adam; an aggressive alpha shows the ef
 width = 128  # hidden units per layer of net_D
 c = 0.01  # weight clipping bound (paper §4.1)
 ortho_coef = 1e-2  # coefficient of the orthonormal penalty ||W^T W - I||_F^2
+record_every = 25  # D updates between two readings of sigma(W_bar) of the SN layers
+alpha_C = 2e-4  # alpha of the paper's setting C (its Fig. 9), for comparison
+k_more = 5  # k, power iterations per update in the comparison run
+n_catch_up = 200  # k, power iterations run on a frozen trained W in step 4
+n_ex_steps = 400  # optimizer steps of exercise 1, both modes: with fewer, some rows lag
 
 # %% [markdown]
 # ## Step 1: weight normalization without γ, and the budget it fixes
@@ -187,9 +195,10 @@ h = h / h.norm()
 
 
 def maximize_norm(layer, n_steps):
-    """Adam on -||layer(h)||^2; returns the objective and the singular values at every step."""
+    """Adam on -||layer(h)||^2; returns the objective after every step and the singular values
+    at the start (row 0) and after every step (row i after step i)."""
     opt = torch.optim.Adam(layer.parameters(), lr=toy_lr)
-    objective, sigmas = [], []
+    objective, sigmas = [], [layer_singular_values(layer)[""]]
     for _ in range(n_steps):
         loss = -layer(h).pow(2).sum()
         opt.zero_grad()
@@ -242,13 +251,66 @@ assert obj_wn[-1] > 0.99 * d_o
 assert abs(sig_wn[-1, 0] - math.sqrt(d_o)) < 0.01 * math.sqrt(d_o)
 assert sig_wn[-1, 1:].max() < 0.05
 assert np.allclose((sig_wn**2).sum(axis=1), d_o, atol=1e-4)  # the budget, at every step
-assert sig_wn[0, 1] > 0.5  # ...and it was not rank one to begin with
+assert sig_wn[0, 1] > 0.5  # ...and it was not rank one at the start
 
 assert obj_sn[-1] > 0.99
 assert np.abs(sig_sn[:, 0] - 1).max() < 0.02  # sigma_1(W_bar_SN) = 1 all along
 assert sig_sn[-1, -1] > 0.05  # the smallest singular value is still alive: full rank
 assert effective_rank(torch.from_numpy(sig_sn[-1])) > d_o / 3
 assert effective_rank(torch.from_numpy(sig_wn[-1])) < 1.05
+
+# %% [markdown]
+# **Move the sliders.** The same two runs for output widths $d_o$ from 2 to 16 ($d_i = 16$),
+# shown at a few optimizer steps: the bars are the singular values of $\bar W$. Under WN the
+# budget $d_o$ drains into $\sigma_1$ (dashed line: its limit $\sqrt{d_o}$) at every width, and
+# a wider layer has more to lose; under SN the largest bar sits at 1 and the others keep their
+# heights.
+
+# %%
+steps_shown = [step for step in (0, 10, 25, 50, 100, 200, 400) if step <= n_toy_steps]
+sweep_gen = torch.Generator().manual_seed(seed + 1)  # the sweep's own draws
+sweep = {}
+for d in tqdm(d_o_values, desc="toy runs per d_o"):
+    W0_d = torch.randn(d, d_i, generator=sweep_gen) / math.sqrt(d_i)
+    for name, normalize in [("WN", weight_norm), ("SN", spectral_norm)]:
+        layer = nn.Linear(d_i, d, bias=False)
+        with torch.no_grad():
+            layer.weight.copy_(W0_d)
+        sweep[d, name] = maximize_norm(normalize(layer), n_toy_steps)[1]
+
+
+def draw_spectra(step, d_o):
+    fig, axes = plt.subplots(1, 2, figsize=(6, 3.2), sharey=True, layout="constrained")
+    ranks_now = {}
+    for ax, name, limit in zip(axes, ["WN", "SN"], [math.sqrt(d_o), 1.0], strict=True):
+        s_now = sweep[d_o, name][step]
+        ranks_now[name] = effective_rank(torch.from_numpy(s_now))
+        ax.bar(np.arange(1, d_o + 1), s_now, color="C3" if name == "WN" else "C0", label="σ_t")
+        ax.axhline(limit, ls="--", color="k", lw=0.8, label=f"{limit:.2f}")
+        ax.set(xlabel="index t", title=f"{name}, step {step}", ylim=(0, 4.3))
+        ax.legend(fontsize=8, loc="upper right")
+    axes[0].set_ylabel(r"singular value $\sigma_t(\bar W)$")
+    caption = (
+        f"d_o = {d_o}, after {step} steps: effective rank WN {ranks_now['WN']:.2f}, "
+        f"SN {ranks_now['SN']:.2f}"
+    )
+    return fig, caption
+
+
+explore(draw_spectra, step=steps_shown, d_o=d_o_values)
+
+# %% [markdown]
+# **Claim.** At every width the WN layer ends rank one (effective rank below 1.05) from a start
+# that was not, while the SN layer ends with more than a third of its directions in use.
+
+# %%
+for d in d_o_values:
+    r_wn_start = effective_rank(torch.from_numpy(sweep[d, "WN"][0]))
+    r_wn_end = effective_rank(torch.from_numpy(sweep[d, "WN"][-1]))
+    r_sn_end = effective_rank(torch.from_numpy(sweep[d, "SN"][-1]))
+    print(f"d_o = {d:2d}: WN {r_wn_start:.2f} -> {r_wn_end:.2f}, SN at the end {r_sn_end:.2f}")
+    assert r_wn_end < 1.05 < r_wn_start, (d, r_wn_start, r_wn_end)
+    assert r_sn_end > d / 3, (d, r_sn_end)
 
 # %% [markdown]
 # ## Step 3: effective rank, a number for "how many directions"
@@ -262,7 +324,7 @@ assert effective_rank(torch.from_numpy(sig_wn[-1])) < 1.05
 # It is 1 for a rank-one matrix and $r$ when $r$ singular values are equal and the rest vanish.
 # Squared, because Fig. 3 plots $\sigma_t^2$ and because $\sigma_t^2$ is the share of the budget
 # $\lVert \bar W\rVert_F^2$ spent on direction $t$ (for WN, $p_t = \sigma_t^2 / d_o$ exactly).
-# (Roy and Vetterli's original effective rank uses $\sigma_t$ unsquared; it ranks matrices
+# (Roy and Vetterli's (2007) original effective rank uses $\sigma_t$ unsquared; it ranks matrices
 # the same way here but is less harsh on a dominant direction.)
 
 
@@ -301,7 +363,9 @@ assert abs(effective_rank(torch.ones(5)) - 5) < 1e-9  # five equal directions
 # | SN | $\bar W_{SN} = W / \sigma(W)$ on every layer (lesson 04) |
 # | orthonormal | orthonormal init, plus $\beta \sum_l \lVert W_l^T W_l - I \rVert_F^2$ |
 #
-# Lesson 06 looks at the last two regularizers closely; here we only read their spectra.
+# Weight clipping comes from WGAN (Arjovsky, Chintala and Bottou, 2017), orthonormal
+# regularization from Brock et al. (2017); lesson 06 looks at both closely, here we only read
+# their spectra.
 
 # %%
 digits = torch.tensor(load_digits().data, dtype=torch.float32) / 8 - 1  # 1797 x 64, in [-1, 1]
@@ -325,17 +389,20 @@ def make_D():
     )
 
 
-def train_D(method):
+def train_D(method, lr=alpha, n_power_iterations=1):
+    """Train net_D with one method; for SN, also return sigma(W_bar) of every layer, read
+    every record_every updates (one row per reading)."""
     torch.manual_seed(seed)  # the same initial weights for every method
     net_D = make_D()
     if method == "WN":
         add_wn(net_D)
     elif method == "SN":
-        add_sn(net_D)
+        add_sn(net_D, n_power_iterations=n_power_iterations)
     elif method == "orthonormal":
         orthogonal_init_(net_D, generator=torch.Generator().manual_seed(seed))
-    opt_D = torch.optim.Adam(net_D.parameters(), lr=alpha, betas=(beta1, beta2))
-    for _ in range(n_steps_D):
+    opt_D = torch.optim.Adam(net_D.parameters(), lr=lr, betas=(beta1, beta2))
+    trace = []
+    for step in range(1, n_steps_D + 1):
         x = digits[torch.randint(len(digits), (batch_size,), generator=gen)]
         loss_D = F.softplus(-net_D(x)).mean() + F.softplus(net_D(sample_fake(batch_size))).mean()
         if method == "orthonormal":
@@ -345,28 +412,143 @@ def train_D(method):
         opt_D.step()
         if method == "WC":
             clip_weights_(net_D, c)
-    return net_D
+        if method == "SN" and step % record_every == 0:
+            trace.append([s[0].item() for s in layer_singular_values(net_D).values()])
+    return net_D, np.array(trace)
 
 
 methods = ["none", "WC", "WN", "SN", "orthonormal"]
-nets = {m: train_D(m) for m in tqdm(methods, desc="training net_D")}
+runs = {m: train_D(m) for m in tqdm(methods, desc="training net_D")}
+nets = {m: runs[m][0] for m in methods}
 spectra = {m: layer_singular_values(nets[m]) for m in methods}
+torch.manual_seed(seed)
+spectra_init = layer_singular_values(make_D())  # the common start of every method but one
 print("layers:", {name: tuple(s.shape) for name, s in spectra["SN"].items()})
 
 # %% [markdown]
-# First, did each method do what it says? WN rows have unit norm (budget $d_o$ per layer), SN's
-# top singular value is close to 1, clipping keeps every entry in $[-c, c]$. "Close": with one
-# power iteration per step, $\sigma$ is an estimate that lags a little behind a fast-moving $W$,
-# so the true $\sigma_1(\bar W_{SN})$ sits slightly above 1 (the paper's Fig. 9 shows
-# deviations of up to 5–10 %).
+# First, did each method do what it says? Under WN every layer keeps the budget $d_o$. (Clipping
+# needs no such check: the clamp after each step holds every entry in $[-c, c]$ by
+# construction. What it does to the spectrum inside that box is the question of the next cells.)
 
 # %%
+hidden = ["0", "2", "4"]  # module names of the three hidden Linear layers in make_D
+last = hidden[-1]  # the last hidden layer, closest to the output
 for name, s in spectra["WN"].items():
     d_out = nets["WN"].get_submodule(name).weight.shape[0]
     assert abs(s.pow(2).sum().item() - d_out) < 1e-3, name  # the budget d_o of every layer
+
+# %% [markdown]
+# For SN, be precise about *which* number is 1. The layer divides by the estimate
+# $\hat\sigma = u^\top W v$ of lesson 04, with $u, v$ carried over from update to update, not by
+# $\sigma(W)$ itself. So the matrix it uses, $\bar W = W / \hat\sigma$, has
+#
+# $$\sigma(\bar W) = \frac{\sigma(W)}{\hat\sigma} \ge 1, \qquad\text{because}\qquad
+#   \hat\sigma = u^\top W v \le \lVert u \rVert\, \sigma(W)\, \lVert v \rVert = \sigma(W)$$
+#
+# for unit $u, v$, with equality only when $u, v$ are the top singular vectors. Exact SN,
+# $W / \sigma(W)$, has spectral norm 1 by definition; the layer reaches 1 plus the *lag* of its
+# estimate. How large is that lag, and why? For each SN layer we print $\sigma(\bar W)$, the
+# ratio $\sigma_2 / \sigma_1$ of $W$, the share $(v^\top v_1)^2$ of the stored $v$ that lies on
+# the top right singular vector $v_1$, and how many more power iterations, run on the frozen
+# $W$ from the stored vectors, bring $\sigma(W) / \hat\sigma$ within $10^{-3}$ of 1.
+
+# %%
+lag = {}
+print(
+    f"{'layer':>5} {'shape':>10} {'sigma(W_bar)':>12} {'s2/s1':>6} {'(v.v1)^2':>8} {'catch-up':>8}"
+)
 for name, s in spectra["SN"].items():
-    assert abs(s[0].item() - 1) < 0.1, (name, s[0].item())
-assert max(p.abs().max().item() for p in nets["WC"].parameters()) <= c
+    layer = nets["SN"].get_submodule(name)
+    W = layer.parametrizations.weight.original.detach().double()
+    sigma_W = torch.linalg.matrix_norm(W, ord=2).item()
+    sigma_hat = estimated_sigma(layer).item()
+    torch.testing.assert_close(
+        s[0].item(), sigma_W / sigma_hat
+    )  # sigma(W_bar) = sigma(W)/sigma_hat
+    _, S, Vh = torch.linalg.svd(W, full_matrices=False)
+    v = layer.parametrizations.weight[0]._v.double()
+    share_v1 = (Vh[0] @ v).item() ** 2
+    n_needed = None  # power iterations until sigma(W) / (u^T W v) < 1 + 1e-3
+    for n in range(n_catch_up + 1):
+        if n > 0:
+            u = F.normalize(W @ v, dim=0)
+            v = F.normalize(W.T @ u, dim=0)
+            if sigma_W / (u @ W @ v).item() < 1 + 1e-3:
+                n_needed = n
+                break
+    gap = (S[1] / S[0]).item() if len(S) > 1 else float("nan")
+    lag[name] = (s[0].item(), gap, share_v1, n_needed)
+    print(
+        f"{name:>5} {str(tuple(W.shape)):>10} {s[0].item():>12.4f} {gap:>6.3f} {share_v1:>8.2f} "
+        f"{n_needed if n_needed is not None else '> ' + str(n_catch_up):>8}"
+    )
+
+# %% [markdown]
+# **Claims.** (a) In every layer $\sigma(\bar W) \ge 1$: the estimate never overshoots. (b) The
+# excess is the estimate's lag and nothing else: iterating further on the frozen $W$, the same
+# vectors reach $\sigma(W)$ to $10^{-3}$, within the budget of iterations of the cell above (and
+# one iteration per update is far from enough). (c) The cause is the crowded top of the spectrum
+# of the $128$-unit hidden layers: $\sigma_2 / \sigma_1 > 0.9$, so one iteration shrinks $v$'s
+# component along $v_2$ relative to $v_1$ only by the factor $(\sigma_2/\sigma_1)^2$, close to 1;
+# the stored $v$ is a blend of several top directions, more than a tenth of it off $v_1$. The
+# $1 \times 128$ output layer has a single direction, and there the estimate is exact to
+# $10^{-3}$.
+
+# %%
+for name, (sigma_bar, _, _, n_needed) in lag.items():
+    assert sigma_bar >= 1 - 1e-5, (name, sigma_bar)
+    assert n_needed is not None, name
+for name in hidden:
+    sigma_bar, gap, share_v1, n_needed = lag[name]
+    assert gap > 0.9 and share_v1 < 0.9 and n_needed > 1, (name, lag[name])
+assert lag["6"][0] < 1 + 1e-3 and lag["6"][3] == 1, lag["6"]
+
+# %% [markdown]
+# **The paper's Fig. 9 at small scale.** The paper plots $\sigma(\bar W)$ of each layer during
+# training (CIFAR-10, setting C, one iteration per update) and finds it between 1 and 1.05, and
+# more than 0.1 off early on for its last two layers. The readings `train_D` took every
+# `record_every` updates give our version, for the run above ($\alpha = 10^{-3}$, $k = 1$), for
+# $k = 5$ iterations per update, and for setting C's five times smaller $\alpha = 2 \times
+# 10^{-4}$. If the lag came mostly from $W$ moving fast, the smaller step would help as much as
+# the extra iterations; if it comes from the crowded spectrum, the extra iterations help more.
+
+# %%
+traces = {
+    f"alpha = {alpha:g}, k = 1": runs["SN"][1],
+    f"alpha = {alpha:g}, k = {k_more}": train_D("SN", n_power_iterations=k_more)[1],
+    f"alpha = {alpha_C:g}, k = 1": train_D("SN", lr=alpha_C)[1],
+}
+steps_read = record_every * np.arange(1, len(runs["SN"][1]) + 1)
+fig, axes = plt.subplots(1, 3, figsize=(9, 3), sharey=True, layout="constrained")
+for ax, (label, trace) in zip(axes, traces.items(), strict=True):
+    ax.axhspan(1, 1.05, color="0.9", label="1 to 1.05")
+    for j, name in enumerate(hidden):
+        ax.plot(steps_read, trace[:, j], lw=1, label=f"layer {name}")
+    ax.set(xlabel="D update", title=label)
+    ax.title.set_fontsize(9)
+axes[0].set_ylabel(r"$\sigma(\bar W) = \sigma(W) / \hat\sigma$")
+axes[0].legend(fontsize=7)
+fig.suptitle(r"Fig. 9 at small scale: $\sigma(\bar W)$ of the SN layers during training")
+plt.show()
+mean_excess = {label: (trace[:, :3] - 1).mean() for label, trace in traces.items()}
+for label, trace in traces.items():
+    print(
+        f"{label:>20}: sigma(W_bar) - 1 over the hidden layers: mean {mean_excess[label]:.3f}, "
+        f"largest {(trace[:, :3] - 1).max():.3f}"
+    )
+
+# %% [markdown]
+# **Claims.** Five iterations per update cut the mean lag of the hidden layers by more than a
+# third; a five times smaller learning rate cuts it by less than that. The lag is mostly the
+# crowded spectrum, not the size of the step. Its mean is a few percent, the order of the
+# paper's Fig. 9, with peaks above the 1.05 of that figure.
+
+# %%
+excess_k1, excess_k5, excess_C = mean_excess.values()
+assert excess_k5 < 2 / 3 * excess_k1, mean_excess
+assert excess_C > excess_k5, mean_excess
+assert 0 < excess_k1 < 0.1, mean_excess
+assert (traces[f"alpha = {alpha:g}, k = 1"][:, :3] - 1).max() > 0.05  # peaks above 1.05
 
 # %% [markdown]
 # Now the paper's Fig. 3: for each layer, the squared singular values sorted, scaled so the
@@ -374,8 +556,6 @@ assert max(p.abs().max().item() for p in nets["WC"].parameters()) <= c
 # and has a single singular value, so we plot the three hidden layers.
 
 # %%
-hidden = ["0", "2", "4"]  # module names of the three hidden Linear layers in make_D
-last = hidden[-1]  # the last hidden layer, closest to the output
 fig = plot_layer_spectra(
     {m: spectra[m] for m in ["WC", "WN", "SN"]},
     layers=hidden,
@@ -383,10 +563,10 @@ fig = plot_layer_spectra(
 )
 plt.show()
 
-ranks = {m: {k: effective_rank(spectra[m][k]) for k in hidden} for m in methods}
-print(f"{'effective rank':>14}" + "".join(f"{'layer ' + k:>10}" for k in hidden))
+ranks = {m: {name: effective_rank(spectra[m][name]) for name in hidden} for m in methods}
+print(f"{'effective rank':>14}" + "".join(f"{'layer ' + name:>10}" for name in hidden))
 for m in methods:
-    print(f"{m:>14}" + "".join(f"{ranks[m][k]:>10.1f}" for k in hidden))
+    print(f"{m:>14}" + "".join(f"{ranks[m][name]:>10.1f}" for name in hidden))
 
 # %% [markdown]
 # **Claims.** In every hidden layer SN keeps a higher effective rank than WN and than weight
@@ -396,9 +576,9 @@ for m in methods:
 # few components.
 
 # %%
-for k in hidden:
-    assert ranks["SN"][k] > ranks["WN"][k], (k, ranks["SN"][k], ranks["WN"][k])
-    assert ranks["SN"][k] > ranks["WC"][k], (k, ranks["SN"][k], ranks["WC"][k])
+for name in hidden:
+    assert ranks["SN"][name] > ranks["WN"][name], (name, ranks["SN"][name], ranks["WN"][name])
+    assert ranks["SN"][name] > ranks["WC"][name], (name, ranks["SN"][name], ranks["WC"][name])
 assert ranks["WN"][last] < 0.5 * ranks["SN"][last]
 assert ranks["WC"][last] < 0.5 * ranks["SN"][last]
 # The curves: the 10th-largest squared singular value, relative to the first
@@ -441,11 +621,11 @@ assert ranks["orthonormal"][last] > ranks["SN"][last]
 # Solution: every row independently climbs to C's top eigenvector, so W_bar -> s q_1^T: rank one
 # again. A batch of inputs does not help; only a loss that needs several directions would.
 eigvals = torch.linspace(2.0, 0.2, d_i)
-Q, _ = torch.linalg.qr(torch.randn(d_i, d_i, generator=gen))
+Q, _ = torch.linalg.qr(torch.randn(d_i, d_i, generator=torch.Generator().manual_seed(seed)))
 C_cov = Q @ torch.diag(eigvals) @ Q.T
 ex_layer = weight_norm(nn.Linear(d_i, d_o, bias=False))
 ex_opt = torch.optim.Adam(ex_layer.parameters(), lr=toy_lr)
-for _ in range(n_toy_steps):
+for _ in range(n_ex_steps):
     ex_loss = -torch.einsum("ij,jk,ik->", ex_layer.weight, C_cov, ex_layer.weight)
     ex_opt.zero_grad()
     ex_loss.backward()
@@ -466,11 +646,12 @@ assert alignment.min() > 0.95
 # directions. The pull toward large outputs exists with any parametrization; WN can only answer
 # it by concentrating (its budget is fixed), an unnormalized layer by growing its top singular
 # value. SN takes away the reward for growing sigma_1, so nothing drives the concentration.
-print({k: (round(ranks["none"][k], 1), round(ranks["SN"][k], 1)) for k in hidden})
+print({name: (round(ranks["none"][name], 1), round(ranks["SN"][name], 1)) for name in hidden})
 assert ranks["none"][last] < 0.5 * ranks["SN"][last]
 sigma1_none = spectra["none"][last][0].item()
-print(f"sigma_1 of the unnormalized layer {last}:", round(sigma1_none, 2))
-assert sigma1_none > 1  # it grew past what SN allows
+sigma1_start = spectra_init[last][0].item()  # the same layer at the common start
+print(f"sigma_1 of the unnormalized layer {last}: {sigma1_start:.2f} -> {sigma1_none:.2f}")
+assert sigma1_none > 2 * sigma1_start  # it grew, where SN holds sigma_1 at 1
 
 # %% [markdown]
 # **3. Count the SN budget.** Under SN, what are the smallest and largest possible values of
@@ -480,10 +661,32 @@ assert sigma1_none > 1  # it grew past what SN allows
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
 # Solution: sigma_1 = 1 and 0 <= sigma_t <= 1 for t >= 2, so 1 <= sum sigma_t^2 <= min(d_o, d_i):
 # anywhere from rank one to an orthonormal matrix. SN does not fix the budget; it caps each
-# direction at 1.
-for k in hidden:
-    s = spectra["SN"][k]
-    budget = s.pow(2).sum().item()
-    print(f"layer {k}: sum sigma^2 = {budget:.1f} (range [1, {len(s)}])")
-    assert 1 - 0.1 <= budget <= len(s) * 1.05**2
-    assert budget > 1.5  # well above rank one
+# direction at 1. Read with the exact sigma_1 (s / s[0], exact SN), the trained layers sit well
+# inside that range, and training has moved them from where they started.
+budgets = {}
+for name in hidden:
+    s_exact = spectra["SN"][name] / spectra["SN"][name][0]  # W / sigma(W): exact SN
+    s_start = spectra_init[name] / spectra_init[name][0]
+    budgets[name] = (s_exact.pow(2).sum().item(), s_start.pow(2).sum().item())
+    print(
+        f"layer {name}: sum sigma^2 = {budgets[name][0]:.1f} (range [1, {len(s_exact)}]), "
+        f"at the start {budgets[name][1]:.1f}"
+    )
+for name, (budget, _) in budgets.items():
+    assert 1.5 < budget < 0.9 * len(spectra["SN"][name]), (name, budget)  # neither end
+# not fixed: training moved it by more than 20 % in some layer (WN's cannot move at all)
+assert max(abs(b - b0) / b0 for b, b0 in budgets.values()) > 0.2, budgets
+
+# %% [markdown]
+# ## References
+#
+# - Miyato, Kataoka, Koyama and Yoshida (2018). *Spectral Normalization for Generative
+#   Adversarial Networks*. ICLR. `miyato2018spectral`
+# - Salimans and Kingma (2016). *Weight Normalization: A Simple Reparameterization to Accelerate
+#   Training of Deep Neural Networks*. NeurIPS. `salimans2016weight`
+# - Arjovsky, Chintala and Bottou (2017). *Wasserstein Generative Adversarial Networks*. ICML.
+#   `arjovsky2017wasserstein`
+# - Brock, Lim, Ritchie and Weston (2017). *Neural Photo Editing with Introspective Adversarial
+#   Networks*. ICLR. `brock2017neural`
+# - Roy and Vetterli (2007). *The Effective Rank: A Measure of Effective Dimensionality*.
+#   EUSIPCO. `roy2007effective`
