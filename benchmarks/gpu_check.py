@@ -76,6 +76,7 @@ TARGETS = {
     "fast_over_plain": 10.0,
 }
 TOL_FIRST, TOL_LAST, SIGMA_BAND = 0.05, 0.25, (0.95, 1.05)
+SECTION = "## CIFAR-10 on a GPU: `gpu_check.sh` (lesson 08)"
 
 
 def compiled_graphs() -> int:
@@ -233,7 +234,7 @@ def run_script(device: torch.device, out: Path, *, steps: int, cpu: bool) -> dic
 def results_entry(report: dict, command: str) -> str:
     """A dated RESULTS.md entry for the report."""
     lines = [
-        f"### {report['date']}, {report['gpu']}: `gpu_check.sh`",
+        f"### {report['date']}, {report['gpu']} (one GPU, nothing else running on it)",
         "",
         f"Machine: {report['gpu']}, torch {report['torch']}, CUDA {report['cuda']}; "
         f"{report['data']}. Every figure below comes from one run of:",
@@ -269,6 +270,20 @@ def results_entry(report: dict, command: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def add_results_entry(path: Path, entry: str) -> None:
+    """Insert ``entry`` at the end of the section ``SECTION`` of RESULTS.md (appended, with the
+    heading, when the file has no such section)."""
+    text = path.read_text()
+    start = text.find(SECTION + "\n")
+    if start < 0:
+        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{entry}"
+    else:
+        end = text.find("\n## ", start + len(SECTION))
+        end = len(text) if end < 0 else end + 1
+        text = text[:end].rstrip("\n") + "\n\n" + entry + "\n" + text[end:]
+    path.write_text(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -372,8 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     if cpu:
         (out / "RESULTS_entry.md").write_text(entry)
     else:
-        with open(ROOT / "benchmarks" / "RESULTS.md", "a") as f:
-            f.write("\n" + entry)
+        add_results_entry(ROOT / "benchmarks" / "RESULTS.md", entry)
     print(entry)
     print(f"wrote {out / 'gpu_check.json'} in {report['seconds']} s")
     # On a CPU the networks are too narrow for the parity thresholds to mean anything (a layer

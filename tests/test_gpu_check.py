@@ -28,6 +28,18 @@ def test_compiled_graph_counter_sees_a_recompilation():
     assert gpu_check.compiled_graphs() == before + 1
 
 
+def test_results_entry_goes_at_the_end_of_its_section(tmp_path):
+    path = tmp_path / "RESULTS.md"
+    path.write_text(f"# Results\n\n{gpu_check.SECTION}\n\nintro\n\n## Other\n\ntext\n")
+    gpu_check.add_results_entry(path, "### new entry\n")
+    text = path.read_text()
+    assert text.index("intro") < text.index("### new entry") < text.index("## Other")
+    bare = tmp_path / "bare.md"
+    bare.write_text("# Results\n")
+    gpu_check.add_results_entry(bare, "### new entry\n")
+    assert bare.read_text().endswith(f"{gpu_check.SECTION}\n\n### new entry\n")
+
+
 def test_fast_and_eager_loops_start_from_the_same_state():
     recipe = get_recipe("paper-cnn") | {"batch_d": 4, "batch_g": 4}
     images = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8)
