@@ -33,7 +33,8 @@
 # - why the Wasserstein GAN needs a 1-Lipschitz critic (Kantorovich–Rubinstein duality).
 #
 # **What you need**: lesson 01; singular values (the SVD) at the level of "$W = U \Sigma V^\top$".
-# Full mode takes one to two minutes on a 2-core CPU; no GPU.
+# In full mode the lesson computes for about 35 seconds (measured on a 2-core CPU; just over two
+# minutes in all on a busy shared machine); no GPU.
 
 # %%
 import math
