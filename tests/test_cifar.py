@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torchvision
+from fault_helpers import Marker
 
 from sngan_teach import cifar
 from sngan_teach.cifar import (
@@ -103,27 +104,17 @@ def test_truncated_file_is_corrupt(root):
         load_cifar10(root)
 
 
-class _Marker:
-    """Unpickling this creates the file ``path``: it stands for any code a pickle can run."""
-
-    def __init__(self, path) -> None:
-        self.path = str(path)
-
-    def __reduce__(self):
-        return (open, (self.path, "w"))
-
-
 def test_a_batch_file_that_runs_code_is_refused(root, tmp_path):
     marker = tmp_path / "code-ran"
     bad = root / "cifar-10-batches-py" / "data_batch_4"
-    bad.write_bytes(pickle.dumps({b"data": _Marker(marker), b"labels": [0]}, protocol=2))
+    bad.write_bytes(pickle.dumps({b"data": Marker(marker), b"labels": [0]}, protocol=2))
     with pytest.raises(CIFAR10CorruptError, match="data_batch_4 .*open is not allowed"):
         load_cifar10(root)
     assert not marker.exists()
     # nor does a numpy array smuggle it in as an object array
     import numpy as np
 
-    smuggled = np.array([_Marker(marker)], dtype=object)
+    smuggled = np.array([Marker(marker)], dtype=object)
     bad.write_bytes(pickle.dumps({b"data": smuggled, b"labels": [0]}, protocol=2))
     with pytest.raises(CIFAR10CorruptError, match="data_batch_4"):
         load_cifar10(root)

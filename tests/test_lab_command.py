@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from fault_helpers import alive
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,16 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 def get_json(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=5) as r:
         return json.load(r)
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie, finished but not yet reaped, does not count)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
 
 
 def answers(port: int) -> bool:

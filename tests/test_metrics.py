@@ -13,6 +13,7 @@ from unittest import mock
 import numpy as np
 import pytest
 import torch
+from fault_helpers import Marker
 from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
 from torch_fidelity.metric_isc import isc_features_to_metric
 
@@ -225,20 +226,10 @@ def sha256_of(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-class _Marker:
-    """Unpickling this creates the file ``path``: it stands for any code a pickle can run."""
-
-    def __init__(self, path) -> None:
-        self.path = str(path)
-
-    def __reduce__(self):
-        return (open, (self.path, "w"))
-
-
 def test_a_weights_file_that_runs_code_is_refused_before_loading(tmp_path, monkeypatch):
     marker = tmp_path / "code-ran"
     evil = tmp_path / "weights-inception-2015-12-05-6726825d.pth"
-    evil.write_bytes(pickle.dumps({"fc.weight": _Marker(marker)}))
+    evil.write_bytes(pickle.dumps({"fc.weight": Marker(marker)}))
     monkeypatch.delenv(M.ENV_WEIGHTS, raising=False)
     for call in (
         lambda: M.get_inception_weights(evil),

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from fault_helpers import alive
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = str(ROOT / "tasks.py")
@@ -20,16 +21,6 @@ def tasks(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, TASKS, *args], capture_output=True, text=True, timeout=60, env=env
     )
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie, finished but not yet reaped, does not count)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
 
 
 def wait_gone(pid: int, seconds: float) -> bool:
