@@ -52,7 +52,7 @@ folder (a lock file ``.lock`` holds the running one's PID).
 
 A dry run of every code path on CPU in a minute, on a small stand-in written in CIFAR-10's
 format and with a stand-in feature extractor (its scores mean nothing); it writes into
-``runs/cifar10/dry_{arch}_{loss}_{norm}`` unless ``--out`` is given:
+``runs/cifar10/dry_{recipe}_{loss}_{norm}`` unless ``--out`` is given:
 
     python scripts/train_cifar10.py --dry-run --recipe paper-cnn
 
