@@ -9,6 +9,7 @@ figure must swap both the image and its caption, and moving it back must restore
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -31,33 +32,61 @@ def uses_explore(nb) -> bool:
     return any(c.cell_type == "code" and "explore(" in c.source for c in nb.cells)
 
 
+# What the lessons read by relative path (``../benchmarks/results/...``), copied beside the
+# fresh notebook so that the lab run resolves them as in notebooks/ and writes nothing here.
+BESIDE = ["benchmarks", "scripts", "site", "book.toml"]
+
+
 def open_fresh(browser, lab, path: Path):
-    """Copy the lesson without outputs into the lab's folder and open it."""
+    """Copy the lesson without outputs into the lab's notebooks/ folder and open it."""
     url, root_dir = lab
+    for name in BESIDE:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, root_dir / name, dirs_exist_ok=True)
+        elif source.is_file():
+            shutil.copy2(source, root_dir / name)
+    (root_dir / "notebooks").mkdir(exist_ok=True)
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:  # a fresh notebook, so that only this run's outputs count
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-    nbformat.write(nb, root_dir / path.name)
+    nbformat.write(nb, root_dir / "notebooks" / path.name)
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(60_000)
-    page.goto(f"{url}/lab/tree/{path.name}")
+    # a workspace of its own: no tab of an earlier lesson is restored beside this one
+    page.goto(f"{url}/lab/workspaces/{path.stem}/tree/notebooks/{path.name}")
     return context, page, nb
 
 
+PROMPTS = """() => Array.from(document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell'))
+    .map(c => (c.querySelector('.jp-InputPrompt') || {textContent: ''}).textContent.trim())"""
+
+
 def run_all(page, nb, timeout_ms: int = 420_000) -> None:
-    """Run All Cells, wait until the kernel is idle, and fail on any unexpected traceback."""
+    """Run All Cells, wait until no cell is pending, and fail on any unexpected traceback."""
     # the kernel must be up: a Run All sent while it starts is dropped
     page.locator(".jp-StatusBar-TextItem").filter(
         has_text=re.compile(r"\(sngan-teach\) \| Idle")
     ).wait_for()
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-    # the execution indicator turns busy, and idle again once no cell is scheduled
-    indicator = ".jp-Notebook-ExecutionIndicator"
-    page.locator(f'{indicator}[data-status="busy"]').wait_for(state="attached", timeout=30_000)
-    page.locator(f'{indicator}[data-status="idle"]').wait_for(state="attached", timeout=timeout_ms)
+    # Run All marks every code cell [*]. It is done when no cell is pending and the kernel
+    # has stayed idle for two seconds: after a raises-exception cell JupyterLab clears the
+    # [*] marks of the cells still queued, although the kernel goes on running them.
+    page.wait_for_function(f"() => ({PROMPTS})().some(p => p.startsWith('[*]'))")
+    status = page.locator(".jp-StatusBar-TextItem").filter(has_text="(sngan-teach) |")
+    quiet = 0
+    for _ in range(timeout_ms // 500):
+        pending = sum(p.startswith("[*]") for p in page.evaluate(PROMPTS))
+        idle = status.first.inner_text().strip().endswith("Idle")
+        quiet = quiet + 1 if pending == 0 and idle else 0
+        if quiet == 4:
+            break
+        page.wait_for_timeout(500)
+    else:
+        pytest.fail(f"Run All did not finish within {timeout_ms / 1000:.0f} s")
     n_raising = sum("raises-exception" in c.metadata.get("tags", []) for c in nb.cells)
     stderr = page.locator(
         ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
@@ -66,6 +95,16 @@ def run_all(page, nb, timeout_ms: int = 420_000) -> None:
     assert len(tracebacks) == n_raising, "a cell failed in JupyterLab:\n" + "\n---\n".join(
         text[-1500:] for text in tracebacks
     )
+    # a folded solution shows no prompt; every other code cell must show its execution count
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    prompts = page.evaluate(PROMPTS)
+    unrun = [
+        i
+        for i, (cell, prompt) in enumerate(zip(code, prompts, strict=True))
+        if not re.fullmatch(r"\[\d+\]:", prompt)
+        and not cell.metadata.get("jupyter", {}).get("source_hidden")
+    ]
+    assert not unrun, f"code cells {unrun} did not run: {[prompts[i] for i in unrun]}"
 
 
 def shown(figure) -> tuple[str, str]:
