@@ -1,12 +1,12 @@
 """Interactive figures that work in JupyterLab and on the static site alike.
 
-Used by every lesson from 01 on; lesson 00 shows how to read one. A lesson writes a plain
-drawing function and the values each control may take::
+Introduced in lesson 00, which shows how to read one; every slider of the series goes through
+it. A lesson writes a plain drawing function and the values each control may take::
 
     from sngan_teach.explore import explore
 
     def draw(k, r):
-        fig, ax = plt.subplots(figsize=(6, 3.5))
+        fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
         ...                                   # plot for these values; no plt.show()
         return fig, f"after k = {k} steps the error is {err:.2g}"
 
