@@ -54,6 +54,7 @@ import torchvision
 from IPython.display import Markdown, display
 
 import sngan_teach
+from sngan_teach.explore import explore
 from sngan_teach.runtime import BUDGET_ENV, budget, default_device, pick, seed_all
 
 # %%
@@ -165,21 +166,27 @@ plt.show()
 # of pure noise the top singular values crowd together and power iteration is slow: lesson 03
 # has sliders for that. Our matrix has one strong direction, as a trained layer often does.)
 
+
 # %%
+def sigma_estimates(W, u, n_steps):
+    """The estimate u^T W v of sigma(W) after each of n_steps power-iteration steps from u."""
+    estimates = []
+    for _ in range(n_steps):
+        v = W.T @ u
+        v = v / v.norm()
+        u = W @ v
+        u = u / u.norm()
+        estimates.append(float(u @ W @ v))
+    return estimates
+
+
 # A random matrix plus one strong direction a bᵀ, like a layer that has learned a feature.
 a = torch.randn(d_out, generator=generator, dtype=torch.float64)
 b = torch.randn(d_in, generator=generator, dtype=torch.float64)
 noise = torch.randn(d_out, d_in, generator=generator, dtype=torch.float64) / d_in**0.5
 W = noise + 3.0 * torch.outer(a / a.norm(), b / b.norm())
-u = torch.randn(d_out, generator=generator, dtype=torch.float64)
-u = u / u.norm()
-estimates = []
-for _ in range(n_power_iterations):
-    v = W.T @ u
-    v = v / v.norm()
-    u = W @ v
-    u = u / u.norm()
-    estimates.append(float(u @ W @ v))
+u0 = torch.randn(d_out, generator=generator, dtype=torch.float64)
+estimates = sigma_estimates(W, u0 / u0.norm(), n_power_iterations)
 sigma = estimates[-1]
 W_sn = W / sigma
 sigma_exact = float(torch.linalg.svdvals(W)[0])
@@ -199,6 +206,54 @@ plt.show()
 # %%
 assert abs(sigma - sigma_exact) / sigma_exact < 1e-4
 assert abs(float(torch.linalg.svdvals(W_sn)[0]) - 1.0) < 1e-4
+
+# %% [markdown]
+# ## How to read an interactive figure
+#
+# Lessons 01–08 ask questions that a parameter answers, and show the answer in a figure with
+# sliders. Here is one: how fast does power iteration converge when the learned direction
+# $c\, a b^\top$ of the matrix above is weaker or stronger? Move $c$ and the number of steps
+# $k$. Every frame was drawn when the lesson ran, for the values on the sliders, so moving a
+# slider swaps in another frame and the line of text under it, in JupyterLab and on the web
+# site alike. For other values, call the drawing function in a cell of your own, e.g.
+# `fig, caption = draw_power(c=4.0, k=15)`, then `fig` shows the figure.
+
+
+# %%
+def power_errors(c, k):
+    """For W = noise + c a b^T: the relative error of sigma after each of k steps, and r."""
+    W_c = noise + c * torch.outer(a / a.norm(), b / b.norm())
+    s_c = torch.linalg.svdvals(W_c)
+    errors = [abs(e - s_c[0].item()) / s_c[0].item() for e in sigma_estimates(W_c, u0, k)]
+    return errors, (s_c[1] / s_c[0]).item()
+
+
+def draw_power(c, k):
+    """The figure of the sliders: the error over k steps for W = noise + c a b^T."""
+    errors, r = power_errors(c, k)
+    fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
+    ax.semilogy(range(1, k + 1), np.maximum(errors, 1e-16), "o-", ms=3, label="relative error")
+    ax.set(xlim=(0, 21), ylim=(1e-16, 1), xlabel="power-iteration step k")
+    ax.set(ylabel="relative error of σ estimate", title=f"W = noise + {c} a bᵀ")
+    ax.legend()
+    return (
+        fig,
+        f"c = {c}: sigma_2/sigma_1 = {r:.2f}; after k = {k} steps the error is {errors[-1]:.1e}",
+    )
+
+
+c_values = [1.0, 2.0, 3.0, 5.0]  # strength of the learned direction on the slider
+explore(draw_power, c=c_values, k=[1, 2, 5, 10, 20])
+
+# %% [markdown]
+# The sliders answer the question: the stronger the learned direction, the smaller the ratio
+# $\sigma_2/\sigma_1$ and the faster the error falls. After 10 steps the error shrinks as $c$
+# grows, at every $c$ on the slider:
+
+# %%
+errors_10 = [power_errors(c, 10)[0][-1] for c in c_values]
+print("error after 10 steps for c =", c_values, ":", [f"{e:.1e}" for e in errors_10])
+assert all(e2 < e1 for e1, e2 in zip(errors_10, errors_10[1:], strict=False))
 
 # %% [markdown]
 # On a small matrix we can check the arithmetic by hand. For
@@ -356,14 +411,14 @@ print(f"matrix {d_out}x{d_in}, {n_power_iterations} power-iteration steps")
 # **Solution 1.** Once the top direction dominates, the error of $\sigma$ shrinks by a
 # factor $r^4$ per step, $r = \sigma_2/\sigma_1$, so like $r^{4k}$ (lesson 03 derives it).
 # We measure the ratio of consecutive errors at the last step before round-off sets in
-# (errors above $10^{-11}$) and compare it with $r^4$.
+# (errors above $10^{-13}$, a hundred times the round-off) and compare it with $r^4$.
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
 errors = np.array([abs(s - sigma_exact) / sigma_exact for s in estimates])
 steps_needed = int(np.argmax(errors < 1e-6)) + 1
 s = torch.linalg.svdvals(W)
 r = float(s[1] / s[0])
-last = int(np.flatnonzero(errors > 1e-11)[-1])  # index of the last error above 1e-11
+last = int(np.flatnonzero(errors > 1e-13)[-1])  # index of the last error above 1e-13
 ratio = errors[last] / errors[last - 1]
 print(f"sigma_2/sigma_1 = r = {r:.3f}, r^4 = {r**4:.4f}; steps to 1e-6: {steps_needed}")
 print(f"error ratio per step at k = {last + 1}: {ratio:.4f} = {ratio / r**4:.2f} r^4")
