@@ -30,15 +30,16 @@
 #
 # - the paper in one page: the problem it solves, its idea, and what it achieved;
 # - the map of the lessons, and which of the paper's claims each one checks;
-# - how to run a lesson in quick mode (seconds) or full mode (the real sizes);
+# - how to read the interactive figures, and how to run a lesson in quick mode (seconds) or
+#   full mode (the real sizes);
 # - how the lessons use a GPU when there is one;
 # - that your environment works, with a check you can run now.
 #
 # ## What you need
 #
 # Nothing but this repository set up with `python3 tasks.py lab`. In full mode the lesson
-# computes for about 5 seconds (measured on a 2-core CPU), plus the few seconds the kernel
-# takes to start; on a busy shared machine it took 27 seconds in all.
+# computes for about 9 seconds (measured on a 2-core CPU), plus the few seconds the kernel
+# takes to start; on a busy shared machine it took 33 seconds in all.
 
 # %%
 import os
