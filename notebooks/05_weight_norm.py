@@ -35,6 +35,8 @@
 # 3. Train small discriminators on real 8×8 digits with no normalization, weight clipping, WN,
 #    SN and orthonormal regularization, and draw the paper's Fig. 3 for them.
 # 4. Measure how many directions a layer really uses with the *effective rank*.
+# 5. Say which number SN actually sets to 1: $\sigma(\bar W) = \sigma(W)/\hat\sigma \ge 1$,
+#    and measure how far one power iteration per update lags (the paper's Fig. 9).
 #
 # ## What you need
 #
@@ -301,7 +303,8 @@ explore(draw_spectra, step=steps_shown, d_o=d_o_values)
 
 # %% [markdown]
 # **Claim.** At every width the WN layer ends rank one (effective rank below 1.05) from a start
-# that was not, while the SN layer ends with more than a third of its directions in use.
+# that was not, while the SN layer ends with an effective rank above 1.5 and above a third of
+# $d_o$.
 
 # %%
 for d in d_o_values:
@@ -310,7 +313,7 @@ for d in d_o_values:
     r_sn_end = effective_rank(torch.from_numpy(sweep[d, "SN"][-1]))
     print(f"d_o = {d:2d}: WN {r_wn_start:.2f} -> {r_wn_end:.2f}, SN at the end {r_sn_end:.2f}")
     assert r_wn_end < 1.05 < r_wn_start, (d, r_wn_start, r_wn_end)
-    assert r_sn_end > d / 3, (d, r_sn_end)
+    assert r_sn_end > max(1.5, d / 3), (d, r_sn_end)
 
 # %% [markdown]
 # ## Step 3: effective rank, a number for "how many directions"
@@ -462,20 +465,18 @@ for name, s in spectra["SN"].items():
     W = layer.parametrizations.weight.original.detach().double()
     sigma_W = torch.linalg.matrix_norm(W, ord=2).item()
     sigma_hat = estimated_sigma(layer).item()
-    torch.testing.assert_close(
-        s[0].item(), sigma_W / sigma_hat
-    )  # sigma(W_bar) = sigma(W)/sigma_hat
+    # what layer_singular_values read is W / sigma_hat: sigma(W_bar) = sigma(W) / sigma_hat
+    torch.testing.assert_close(s[0].item(), sigma_W / sigma_hat)
     _, S, Vh = torch.linalg.svd(W, full_matrices=False)
     v = layer.parametrizations.weight[0]._v.double()
     share_v1 = (Vh[0] @ v).item() ** 2
     n_needed = None  # power iterations until sigma(W) / (u^T W v) < 1 + 1e-3
-    for n in range(n_catch_up + 1):
-        if n > 0:
-            u = F.normalize(W @ v, dim=0)
-            v = F.normalize(W.T @ u, dim=0)
-            if sigma_W / (u @ W @ v).item() < 1 + 1e-3:
-                n_needed = n
-                break
+    for n in range(1, n_catch_up + 1):
+        u = F.normalize(W @ v, dim=0)
+        v = F.normalize(W.T @ u, dim=0)
+        if sigma_W / (u @ W @ v).item() < 1 + 1e-3:
+            n_needed = n
+            break
     gap = (S[1] / S[0]).item() if len(S) > 1 else float("nan")
     lag[name] = (s[0].item(), gap, share_v1, n_needed)
     print(
@@ -486,13 +487,13 @@ for name, s in spectra["SN"].items():
 # %% [markdown]
 # **Claims.** (a) In every layer $\sigma(\bar W) \ge 1$: the estimate never overshoots. (b) The
 # excess is the estimate's lag and nothing else: iterating further on the frozen $W$, the same
-# vectors reach $\sigma(W)$ to $10^{-3}$, within the budget of iterations of the cell above (and
-# one iteration per update is far from enough). (c) The cause is the crowded top of the spectrum
-# of the $128$-unit hidden layers: $\sigma_2 / \sigma_1 > 0.9$, so one iteration shrinks $v$'s
-# component along $v_2$ relative to $v_1$ only by the factor $(\sigma_2/\sigma_1)^2$, close to 1;
-# the stored $v$ is a blend of several top directions, more than a tenth of it off $v_1$. The
-# $1 \times 128$ output layer has a single direction, and there the estimate is exact to
-# $10^{-3}$.
+# vectors reach $\sigma(W)$ to $10^{-3}$, within the budget of iterations of the cell above, but
+# only after more than five of them (one iteration per update cannot catch up). (c) The cause
+# is the crowded top of the spectrum of the $128$-unit hidden layers: $\sigma_2 / \sigma_1 >
+# 0.9$, so one iteration shrinks $v$'s component along $v_2$ relative to $v_1$ only by the factor
+# $(\sigma_2/\sigma_1)^2$, close to 1; the stored $v$ is a blend of several top directions, more
+# than a tenth of it off $v_1$. The $1 \times 128$ output layer has a single direction, and
+# there the estimate is exact to $10^{-3}$.
 
 # %%
 for name, (sigma_bar, _, _, n_needed) in lag.items():
@@ -500,7 +501,7 @@ for name, (sigma_bar, _, _, n_needed) in lag.items():
     assert n_needed is not None, name
 for name in hidden:
     sigma_bar, gap, share_v1, n_needed = lag[name]
-    assert gap > 0.9 and share_v1 < 0.9 and n_needed > 1, (name, lag[name])
+    assert gap > 0.9 and share_v1 < 0.9 and n_needed > 5, (name, lag[name])
 assert lag["6"][0] < 1 + 1e-3 and lag["6"][3] == 1, lag["6"]
 
 # %% [markdown]
