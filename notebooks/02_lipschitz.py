@@ -160,7 +160,7 @@ for name, (_, lip) in activations.items():
 # %%
 W = torch.randn(3, 7, generator=generator)
 h_best = torch.randn(7, generator=generator)
-for _ in range(200):  # gradient ascent on the ratio, h kept at unit length
+for _ in range(500):  # gradient ascent on the ratio, h kept at unit length
     h_best = h_best.clone().requires_grad_(True)
     (grad,) = torch.autograd.grad((W @ h_best).norm() / h_best.norm(), h_best)
     h_best = (h_best + 0.5 * grad).detach()
@@ -239,7 +239,7 @@ est_shear = lipschitz_lower_estimate(shear, x_shear, n_steps=20, generator=gener
 rho = torch.linalg.eigvals(shear[0].weight.detach()).abs().max().item()
 bound_wrong = rho * spectral_norm_exact(shear[2].weight)
 print(f"lower estimate {est_shear:.3f}   'bound' from the spectral radius {bound_wrong:.3f}")
-assert est_shear > bound_wrong, "the eigenvalue 'bound' should fail"
+assert est_shear > 9 * bound_wrong, "the eigenvalue 'bound' should fail, by a factor near 10"
 
 # %% [markdown]
 # The network provably moves two points 10 times further apart than the "bound" allows, so
@@ -253,6 +253,7 @@ bound_right = sigma_W1 * spectral_norm_exact(shear[2].weight)
 print(f"sigma(W1) = {sigma_W1:.3f} (rho = {rho:.3f});  bound {bound_right:.3f} >= {est_shear:.3f}")
 assert abs(bound_right - product_bound(shear)) < 1e-12 * bound_right
 assert est_shear <= bound_right * (1 + rtol)
+assert abs(est_shear - math.sqrt(101)) < 1e-3  # the true constant ||(1, 10)||
 
 # %% [markdown]
 # ## Step 3: how tight is the bound?
@@ -368,12 +369,12 @@ print("overlap |u1(W^l) . v1(W^l+1)| per pair of layers", [round(o, 3) for o in 
 print(f"3 / sqrt(width) = {3 / math.sqrt(width):.3f}")
 
 # %% [markdown]
-# **Claim**: in this random network every hidden layer leaves between 20% and 80% of its
+# **Claim**: in this random network every hidden layer leaves between 30% and 70% of its
 # units on, and the worst directions of consecutive layers are as unrelated as random
 # directions: every overlap is below $3/\sqrt{\text{width}}$ (aligned layers would give 1).
 
 # %%
-assert all(0.2 < a < 0.8 for a in active)
+assert all(0.3 < a < 0.7 for a in active)
 assert max(overlaps) < 3 / math.sqrt(width)
 
 # %% [markdown]
@@ -461,13 +462,14 @@ print(f"trained circle net, normalized: estimate {est_trained_sn:.3g} <= {bound_
 # %% [markdown]
 # **Claim**: after the division every bound is 1 (to $10^{-9}$) and every estimate is at most 1,
 # the trained network included. The bound is as loose as before: the deepest normalized
-# networks change their output by less than half as much as the guarantee allows.
+# networks (8 hidden layers) change their output by less than a hundredth of what the
+# guarantee allows.
 
 # %%
 for width, depth, bound, est in normalized + [(2, 3, bound_trained_sn, est_trained_sn)]:
     assert abs(bound - 1.0) < 1e-9, (width, depth)
     assert est <= 1.0 + rtol, (width, depth)
-assert all(est < 0.5 for _, depth, _, est in normalized if depth == depths[-1])
+assert all(est < 0.01 for _, depth, _, est in normalized if depth == depths[-1])
 
 # %% [markdown]
 # ## Step 5: why a Wasserstein critic must be 1-Lipschitz
@@ -561,26 +563,26 @@ print(f"unconstrained critic: final gap {gap_curves[False][-1]:.4g}")
 
 # %% [markdown]
 # **Claim**: the explicit critic is 1-Lipschitz and attains $W_1$ (to the grid's resolution,
-# $10^{-3}$). The normalized critic climbs (past 30% of $W_1$) but never exceeds $W_1$, at any
-# step; the unconstrained critic passes $W_1$ and ends more than 10 times above it, and would
+# $10^{-3}$). The normalized critic climbs (past 40% of $W_1$) but never exceeds $W_1$, at any
+# step; the unconstrained critic passes $W_1$ and ends more than 1000 times above it, and would
 # keep going.
 
 # %%
 assert slope_opt <= 1.0 + 1e-6
 assert abs(gap_opt - W1) < 1e-3
 assert all(g <= W1 * (1 + rtol) for g in gap_curves[True])
-assert max(gap_curves[True]) > 0.3 * W1
-assert gap_curves[False][-1] > 10 * W1
+assert max(gap_curves[True]) > 0.4 * W1
+assert gap_curves[False][-1] > 1000 * W1
 
 # %% [markdown]
-# The normalized critic stops well short of $W_1$ (below 90% of it, checked next). One reason
+# The normalized critic stops well short of $W_1$ (below 60% of it, checked next). One reason
 # is the looseness of step 4: a ReLU network whose every layer has $\sigma(\bar W^l) = 1$ is
 # guaranteed 1-Lipschitz, but its actual slopes are often much smaller, so it cannot build the
 # slope-$\pm 1$ critic $f^*$. The looseness of eq. 7 becomes a limit on what the constrained
 # discriminator can express.
 
 # %%
-assert max(gap_curves[True]) < 0.9 * W1
+assert max(gap_curves[True]) < 0.6 * W1
 
 # %% [markdown]
 # ## Summary
