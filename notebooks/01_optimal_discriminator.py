@@ -250,12 +250,12 @@ print(f"V(G, net_D) = {V_net:.5f}  against the maximum V(G, D*) = {V_star:.5f}")
 # %% [markdown]
 # **Claim**: a flexible discriminator trained on samples approaches $D^*$: the mean absolute
 # error on the region where both densities have mass is below `tol_D` = 0.05 (in both modes),
-# and the trained network's value $V(G, D)$ comes within 0.01 of the maximum $V(G, D^*)$,
-# without exceeding it.
+# and the trained network's value $V(G, D)$ does not exceed the maximum $V(G, D^*)$ but closes
+# more than 90 % of the distance to it from the value $-\log 4$ of the undecided $D = 1/2$.
 
 # %%
 assert err < tol_D
-assert 0 <= V_star - V_net < 0.01
+assert 0 <= V_star - V_net < 0.1 * (V_star + log4)
 
 # %% [markdown]
 # ## Step 3: the gradient of $f^*$ explodes as the distributions separate
