@@ -41,8 +41,8 @@
 #    bound of lesson 02 for an SN discriminator is not 1.
 #
 # **What you need**: lesson 02 (Lipschitz constants, the product bound) and lesson 03 (power
-# iteration). About 15 seconds on an idle 2-core CPU in full mode (a few minutes on a busy one);
-# no GPU.
+# iteration). About a minute in full mode on a 2-core CPU: it ran in 60 s, 21 s of them CPU
+# time, while other programs kept both cores busy. No GPU.
 
 # %%
 import copy
