@@ -188,7 +188,8 @@ def parity(
 def run_tests(device: torch.device, out: Path) -> dict:
     """Step 1: the CUDA-only tests."""
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "cuda"]
-    command += [str(ROOT / "tests" / f) for f in ("test_power.py", "test_sn.py", "test_gan.py")]
+    files = ("test_power.py", "test_sn.py", "test_gan.py", "test_gpu_check.py")
+    command += [str(ROOT / "tests" / f) for f in files]
     t0 = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     (out / "cuda_tests.log").write_text(done.stdout + done.stderr)

@@ -288,7 +288,8 @@ def lock_folder(out: Path):
 
 
 def eval_sizes(n_fake: int, n_real: int) -> dict[str, int]:
-    """The paper's protocol (IS: 10 runs of 5000; FID: 10000 real vs 5000 fake), scaled down
+    """The paper's protocol as we read it (IS: 10 sets of 5000; FID: 10000 real vs 5000 fake; the
+    paper does not say which of its "10000 and 5000 samples" is real), scaled down
     in proportion when fewer images are asked for (dry runs)."""
     scale = min(1.0, n_fake / 50_000, n_real / 50_000)
     return {

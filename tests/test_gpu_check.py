@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,3 +76,17 @@ def test_gpu_check_runs_on_the_cpu(tmp_path):
     assert report["tests"]["ok"] and report["script"]["ok"], report["script"]
     assert (tmp_path / "gpu_check_grid.png").stat().st_size > 0
     assert (tmp_path / "RESULTS_entry.md").read_text().startswith("### ")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_fast_loop_agrees_with_eager_on_the_first_update():
+    recipe = get_recipe("paper-resnet") | {"batch_d": 16, "batch_g": 32, "n_dis": 2}
+    images = torch.randint(0, 256, (256, 3, 32, 32), dtype=torch.uint8)
+    device = torch.device("cuda")
+    fast = bench_cifar.lesson_loop(recipe, 8, images, device, fast=True)  # bf16, no compile
+    eager = bench_cifar.lesson_loop(recipe, 8, images, device, fast=False)
+    a, b = fast["step"](), eager["step"]()
+    for key in ("loss_D", "loss_G"):
+        assert abs(float(a[key]) - float(b[key])) <= 0.05 * max(1.0, abs(float(b[key]))), key
+    convs = [w for w in fast["net_D"].parameters() if w.dim() == 4]
+    assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
