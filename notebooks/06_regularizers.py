@@ -842,8 +842,8 @@ assert abs(slope / net_bound - 1) < 1e-5 and slope < 0.2
 # without the gradient penalty (same batch). What fraction of WGAN-GP's D step is the penalty?
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
-# Solution: the penalty adds a forward pass on x_hat and a backward through a backward; on this
-# model it is usually more than half of the D step.
+# Solution: the penalty adds a forward pass on x_hat and a backward through a backward; the
+# printout gives its share of the D step on this model (a large one, for one extra term).
 _, net_D_t, net_G_t, _, _ = setups["WGAN-GP"]
 x_t = digits[:timing_batch]
 with torch.no_grad():
