@@ -5,11 +5,13 @@ on 2 idle CPU cores, the time of the 60000-update run)::
 
     nice .venv/bin/python benchmarks/toy_long.py --out benchmarks/results/toy_long.csv --jobs 2
 
-One run per length in ``--lengths`` (generator updates), each the lesson's recipe with the
-learning rate decayed linearly to 0 over its own length, from the same seed, with
-:func:`sngan_teach.toy.train_toy`. Every ``--eval-every`` updates (and at the end) the generator
-is scored on 2500 samples; each score is one CSV row. The recipe's settings are written into
-every row, so the lesson can check that they are still its own.
+One run per length in ``--lengths`` (generator updates; default 300, 9000, 30000 and 60000),
+each the lesson's recipe with the learning rate decayed linearly to 0 over its own length, from
+the same seed, with :func:`sngan_teach.toy.train_toy`. Every ``--eval-every`` updates (and at
+the end) the generator is scored on 2500 samples; each score is one CSV row. The recipe's
+settings are written into every row, so the lesson can check that they are still its own. The
+300-update run is the one the lesson retrains in seconds to check that the file is reproducible.
+``--merge`` keeps the rows of the lengths already in ``--out`` and adds only the missing ones.
 """
 
 from __future__ import annotations
@@ -34,52 +36,67 @@ RECIPE = {
 FIELDS = [*RECIPE, "n_steps", "step", "modes", "hq", "kl", "seconds"]
 
 
-def run_one(args: tuple[int, int]) -> list[dict]:
-    """Train the recipe for ``n_steps`` updates, scoring every ``eval_every``; the CSV rows."""
+def train_recipe(recipe: dict, n_steps: int, eval_every: int, **train_kw: object) -> list[dict]:
+    """Train ``recipe`` for ``n_steps`` updates (alpha decayed to 0), scoring every
+    ``eval_every``; one dict per score, with the recipe's values, ``n_steps``, ``step``,
+    ``modes``, ``hq``, ``kl`` and the run's ``seconds``. ``train_kw`` goes to ``train_toy``."""
     import torch
 
     torch.set_num_threads(1)
     from sngan_teach.toy import train_toy
 
-    n_steps, eval_every = args
-    r = RECIPE
+    r = recipe
     setting = {k: r[k] for k in ("alpha", "beta1", "beta2", "n_dis")}
     run = train_toy(
         r["data"], r["method"], r["loss"], setting, n_steps, seed=r["seed"], width=r["width"],
-        batch_size_D=r["batch_size"], batch_size_G=r["batch_size"], lr_decay=True,
-        n_eval=2500, eval_every=eval_every,
+        batch_size_D=r["batch_size"], batch_size_G=r["batch_size"], n_eval=2500,
+        eval_every=eval_every, **({"lr_decay": True} | train_kw),
     )  # fmt: skip
     seconds = round(run["seconds"], 1)
     return [
-        {**RECIPE, "n_steps": n_steps, "step": point["step"], "modes": point["modes"],
+        {**recipe, "n_steps": n_steps, "step": point["step"], "modes": point["modes"],
          "hq": round(point["hq"], 4), "kl": round(point["kl"], 4), "seconds": seconds}
         for point in run["curve"]
     ]  # fmt: skip
 
 
+def run_one(args: tuple[int, int]) -> list[dict]:
+    """Train the recipe for ``n_steps`` updates, scoring every ``eval_every``; the CSV rows."""
+    n_steps, eval_every = args
+    return train_recipe(RECIPE, n_steps, eval_every)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/toy_long.csv")
-    parser.add_argument("--lengths", type=int, nargs="+", default=[9000, 30000, 60000])
+    parser.add_argument("--lengths", type=int, nargs="+", default=[300, 9000, 30000, 60000])
     parser.add_argument("--eval-every", type=int, default=1500)
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--merge", action="store_true", help="keep the lengths already in --out")
     args = parser.parse_args()
 
-    print(f"{len(args.lengths)} runs on {platform.processor() or platform.machine()}, "
+    kept: list[dict] = []
+    if args.merge and args.out.exists():
+        with args.out.open() as f:
+            kept = list(csv.DictReader(f))
+    have = {int(row["n_steps"]) for row in kept}
+    lengths = [n for n in args.lengths if n not in have]
+    print(f"{len(lengths)} runs on {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs, {args.jobs} job(s)", flush=True)  # fmt: skip
     t0 = time.perf_counter()
-    todo = [(n, args.eval_every) for n in sorted(args.lengths, reverse=True)]
+    todo = [(n, args.eval_every) for n in sorted(lengths, reverse=True)]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         runs = list(pool.map(run_one, todo))
+    runs += [[row for row in kept if int(row["n_steps"]) == n] for n in sorted(have)]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", newline="") as f:
         writer = csv.DictWriter(f, FIELDS)
         writer.writeheader()
-        for rows in sorted(runs, key=lambda rows: rows[0]["n_steps"]):
+        for rows in sorted(runs, key=lambda rows: int(rows[0]["n_steps"])):
             writer.writerows(rows)
             end = rows[-1]
-            print(f"{end['n_steps']:>6} updates: {end['modes']} modes, hq {end['hq']:.3f}, "
-                  f"kl {end['kl']:.3f}, {end['seconds']} s", flush=True)  # fmt: skip
+            print(f"{end['n_steps']:>6} updates: {end['modes']} modes, hq {float(end['hq']):.3f}, "
+                  f"kl {float(end['kl']):.3f}, {end['seconds']} s", flush=True)  # fmt: skip
     print(f"total {time.perf_counter() - t0:.0f} s", flush=True)
 
 
