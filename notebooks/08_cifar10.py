@@ -225,6 +225,7 @@ for name, r in RECIPES.items():
     print(f"\n{name}: {r['source']}")
 matching = [k for k, s in SETTINGS.items() if all(s[c] == RECIPES["paper-cnn"][c] for c in s)]
 print(f"\npaper-cnn's optimizer is setting {matching} of Table 1")
+assert matching == ["C"]
 
 # %% [markdown]
 # `paper-cnn` is setting C of Table 1 with a constant learning rate and no average of G's
@@ -250,17 +251,28 @@ for row in PUBLISHED:
 
 # %% [markdown]
 # Two rows stand out. mimicry reports, for ResNet SN-GANs trained with the same recipe, FID
-# 16.77 at 50k/50k and 23.90 at 10k/5k (two tables of its README): a larger gap than the one
-# between the paper's ResNet and standard-CNN rows. And pytorch-gan-collections' CNN reaches
+# 16.77 at 50k/50k and 23.90 at 10k/5k (two tables of its README); the cell below sets that
+# gap beside the gaps between the paper's own rows. And pytorch-gan-collections' CNN reaches
 # 17.81 with a discriminator whose stride-2 layers double the channels
 # (`StandardDiscriminator(doubled=True)`, twice the parameters of Table 3's D: see the
 # exercises), z of size 100 and other batches and optimizer: not the network or the recipe of
 # `paper-cnn`, so not comparable with it.
-#
+
+# %%
+mimicry = [row["fid"] for row in PUBLISHED if row["source"].startswith("kwotsin/mimicry")]
+paper = {row["model"]: row["fid"] for row in PUBLISHED if row["source"] == "paper Table 2"}
+print(f"mimicry, one recipe, 10k/5k minus 50k/50k: {max(mimicry) - min(mimicry):.2f}")
+for model, fid in paper.items():
+    if model != "ResNet, SN, hinge":
+        print(f"paper, {model} minus ResNet: {fid - paper['ResNet, SN, hinge']:.2f}")
+
+# %% [markdown]
 # Why sample size matters: FID estimates a distance between two Gaussians from finite samples,
-# and the estimate is biased upwards by roughly tr(Σ)(1/n_real + 1/n_fake) for d-dimensional
-# features. Claim: for two samples of one and the same Gaussian (true FID 0) in 64 dimensions,
-# the estimate at 10k/5k is more than three times the one at 50k/50k.
+# and the estimate is biased upwards: for two samples of one distribution the mean term
+# ‖μ̂_r − μ̂_g‖² alone is tr(Σ)(1/n_real + 1/n_fake) on average, and the covariance term adds a
+# bias that also shrinks with the sample sizes. Claim: for two samples of one and the same
+# Gaussian (true FID 0) in 64 dimensions, the estimate at 10k/5k is more than three times the
+# one at 50k/50k.
 
 # %%
 rng = np.random.default_rng(seed)
