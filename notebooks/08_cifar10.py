@@ -42,10 +42,10 @@
 #
 # - Lessons 04 (the SN layer, `add_sn`), 05 (spectra, weight normalization) and 07 (losses and
 #   the training loop).
-# - Time on a CPU: about 2 minutes in full mode and 1 minute in quick mode, measured on a 2-core
-#   machine shared with other jobs (load average 5 to 12): 106 s and 70 s with the kernel's
-#   start, of which the lesson's own clock (printed by the cell before the summary) counted
-#   80 s and 33 s. On a GPU the inline demo uses the paper's widths and 500 updates. The inline
+# - Time on a CPU: about 2 minutes in full mode (106 to 114 s) and under a minute in quick mode
+#   (33 to 70 s), kernel start included, measured on a 2-core machine shared with other jobs
+#   (load average 5 to 12); the cell before the summary prints your own run's time. On a GPU
+#   the inline demo uses the paper's widths and 500 updates. The inline
 #   training is a demonstration (narrow networks, a few updates); the trained run we read in
 #   section 3 was made beforehand by `benchmarks/cifar_small_run.py` on a CPU and is stored in
 #   the repository.
