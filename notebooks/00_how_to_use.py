@@ -333,8 +333,9 @@ assert {item["file"] for item in book["lessons"]} == lessons_here
 # - **06.** Orthonormal regularization forces every singular value to 1, gradient penalties
 #   act where their samples fall, SN costs little time (§3, Figs. 4 and 10): spectra, maps of
 #   the gradient norm, a timing on the CPU; for Fig. 4 only the mechanism the paper proposes.
-# - **07.** SN stays good across the optimizer settings A–F (Table 1, Figs. 1–2): on 2-D
-#   Gaussian mixtures only; the lesson states which parts it reproduces and which it does not.
+# - **07.** SN stays good across the optimizer settings A–F (Table 1, Figs. 1–2): on small
+#   problems that a CPU trains in minutes, not on CIFAR-10 or STL-10; the lesson states which
+#   parts it reproduces and which it does not.
 # - **08.** The CIFAR-10 networks (Tables 3–4), the recipes, and the scores of Table 2
 #   (Inception score and FID): the networks' sizes, the training loop, checkpoints and the
 #   scores' formulas are checked on any machine, and a short CPU run stored in the repository,
