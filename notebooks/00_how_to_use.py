@@ -123,9 +123,9 @@ torch.testing.assert_close(on_device, x @ x, rtol=1e-3, atol=1e-3)
 # **The result.** On CIFAR-10 and STL-10, SN-GANs matched or beat every other normalization
 # and penalty the authors tried, and stayed good across optimizer settings where the others
 # broke. These are the paper's reported numbers, typed in from its Table 2 (CIFAR-10): the
-# series does not reproduce them on a CPU. Lesson 07 tests the robustness claim on a small 2-D
-# problem, and lesson 08 trains the CIFAR-10 models and scores them the same way when you have
-# a GPU and the data set.
+# series does not reproduce them on a CPU. Lesson 07 tests the robustness claim on small
+# problems, and lesson 08 trains the CIFAR-10 models and scores them the same way when you
+# have a GPU and the data set.
 
 # %%
 # Paper, Table 2: CIFAR-10, standard CNN unless noted. IS: higher is better; FID: lower is better.
