@@ -236,11 +236,13 @@ assert matching == ["C"]
 #
 # **Which published number a run can be compared with.** IS and FID depend on how many images
 # they are computed from, so a number is only comparable with one computed the same way. The
-# paper's App. B.1 computes IS as the mean and standard deviation over 10 sets of 5000
-# generated images, and FID "over 10000 and 5000 samples" without saying which set is real and
-# which generated; we read it, as mimicry does, as 10000 real against 5000 generated. Both are
-# our interpretations where the paper is ambiguous. The training script reports both our
-# `fid_paper` (10k real / 5k generated) and `fid_all` (50k / 50k):
+# paper (App. B.1) computes IS on 5000 generated images and reports the mean and standard
+# deviation of 10 repetitions; we read that as 10 sets of 5000 images from one generator (its
+# ResNet rows give the spread over training seeds instead). It computes FID "over 10000 and 5000
+# samples" without saying which set is real; we read it, as mimicry does, as 10000 real against
+# 5000 generated. Both are our interpretations where the paper is ambiguous. The training
+# script reports our `is_paper` and `fid_paper` (10 × 5000; 10k real / 5k generated) and
+# `is_all`, `fid_all` (50k / 50k):
 
 # %%
 for row in PUBLISHED:
@@ -303,7 +305,7 @@ assert fid_by_size[10_000, 5_000] > 3 * fid_by_size[50_000, 50_000] > 0
 # `paper-cnn` recipe (setting C, n_dis = 1, batches 64 / 64, standard loss), with every channel
 # count divided by 8, trained on *stand-in images* in CIFAR-10's shape (smooth, class-tinted
 # pictures from `sngan_teach.cifar.fixture_images`, not CIFAR-10), once with SN on D and once
-# with WN on D. It shows what the paper's plots show, on a problem small enough for a CPU; it
+# with WN on D. It makes the kinds of plots the paper shows, on a problem small enough for a CPU; it
 # says nothing about IS or FID on CIFAR-10. Its settings are stored with it:
 
 # %%
