@@ -213,47 +213,46 @@ assert abs(float(torch.linalg.svdvals(W_sn)[0]) - 1.0) < 1e-4
 #
 # Lessons 01–08 ask questions that a parameter answers, and show the answer in a figure with
 # sliders. Here is one: how fast does power iteration converge when the learned direction
-# $c\, a b^\top$ of the matrix above is weaker or stronger? Move $c$ and the number of steps
-# $k$. Every frame was drawn when the lesson ran, for the values on the sliders, so moving a
-# slider swaps in another frame and the line of text under it, in JupyterLab and on the web
-# site alike. For other values, call the drawing function in a cell of your own, e.g.
-# `fig, caption = draw_power(c=4.0, k=15)`, then `fig` shows the figure.
+# $\text{strength} \cdot a b^\top$ of the matrix above is weaker or stronger? Move the
+# strength and the number of steps $k$. Every frame was drawn when the lesson ran, for the
+# values on the sliders, so moving a slider swaps in another frame and the line of text under
+# it, in JupyterLab and on the web site alike. For other values, call the drawing function in
+# a cell of your own, e.g. `fig, caption = draw_power(strength=4.0, k=15)`, then `fig` shows
+# the figure.
 
 
 # %%
-def power_errors(c, k):
-    """For W = noise + c a b^T: the relative error of sigma after each of k steps, and r."""
-    W_c = noise + c * torch.outer(a / a.norm(), b / b.norm())
-    s_c = torch.linalg.svdvals(W_c)
-    errors = [abs(e - s_c[0].item()) / s_c[0].item() for e in sigma_estimates(W_c, u0, k)]
-    return errors, (s_c[1] / s_c[0]).item()
+def power_errors(strength, k):
+    """For W = noise + strength a b^T: the relative error of sigma at each step, and r."""
+    W_st = noise + strength * torch.outer(a / a.norm(), b / b.norm())
+    s_st = torch.linalg.svdvals(W_st)
+    errors = [abs(e - s_st[0].item()) / s_st[0].item() for e in sigma_estimates(W_st, u0, k)]
+    return errors, (s_st[1] / s_st[0]).item()
 
 
-def draw_power(c, k):
-    """The figure of the sliders: the error over k steps for W = noise + c a b^T."""
-    errors, r = power_errors(c, k)
+def draw_power(strength, k):
+    """The figure of the sliders: the error over k steps for W = noise + strength a b^T."""
+    errors, r = power_errors(strength, k)
     fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
     ax.semilogy(range(1, k + 1), np.maximum(errors, 1e-16), "o-", ms=3, label="relative error")
     ax.set(xlim=(0, 21), ylim=(1e-16, 1), xlabel="power-iteration step k")
-    ax.set(ylabel="relative error of σ estimate", title=f"W = noise + {c} a bᵀ")
+    ax.set(ylabel="relative error of σ estimate", title=f"W = noise + {strength} a bᵀ")
     ax.legend()
-    return (
-        fig,
-        f"c = {c}: sigma_2/sigma_1 = {r:.2f}; after k = {k} steps the error is {errors[-1]:.1e}",
-    )
+    caption = f"strength {strength}: sigma_2/sigma_1 = {r:.2f}; after k = {k} steps the error "
+    return fig, caption + f"is {errors[-1]:.1e}"
 
 
-c_values = [1.0, 2.0, 3.0, 5.0]  # strength of the learned direction on the slider
-explore(draw_power, c=c_values, k=[1, 2, 5, 10, 20])
+strengths = [1.0, 2.0, 3.0, 5.0]  # strength of the learned direction on the slider
+explore(draw_power, strength=strengths, k=[1, 2, 5, 10, 20])
 
 # %% [markdown]
 # The sliders answer the question: the stronger the learned direction, the smaller the ratio
-# $\sigma_2/\sigma_1$ and the faster the error falls. After 10 steps the error shrinks as $c$
-# grows, at every $c$ on the slider:
+# $\sigma_2/\sigma_1$ and the faster the error falls. After 10 steps the error shrinks as the
+# strength grows, at every strength on the slider:
 
 # %%
-errors_10 = [power_errors(c, 10)[0][-1] for c in c_values]
-print("error after 10 steps for c =", c_values, ":", [f"{e:.1e}" for e in errors_10])
+errors_10 = [power_errors(st, 10)[0][-1] for st in strengths]
+print("error after 10 steps for strengths", strengths, ":", [f"{e:.1e}" for e in errors_10])
 assert all(e2 < e1 for e1, e2 in zip(errors_10, errors_10[1:], strict=False))
 
 # %% [markdown]

@@ -86,7 +86,7 @@ rtol = 1e-9  # round-off allowed in "estimate <= bound" (float64)
 # | activation | derivative | $\Vert a \Vert_{\rm Lip}$ |
 # |---|---|---|
 # | ReLU $\max(0, x)$ | 0 or 1 | 1 |
-# | leaky ReLU $\max(\beta x, x)$, $0 \le \beta \le 1$ (paper: $\beta = 0.1$) | $\beta$ or 1 | 1 |
+# | leaky ReLU $\max(0.1\, x, x)$ (any slope in $[0, 1]$: the same) | 0.1 or 1 | 1 |
 # | sigmoid $1/(1 + e^{-x})$ | $\mathcal{A}(x)(1 - \mathcal{A}(x)) \le 1/4$, at $x = 0$ | 1/4 |
 # | tanh | $1 - \tanh^2 x \le 1$, at $x = 0$ | 1 |
 #
