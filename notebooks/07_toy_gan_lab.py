@@ -40,9 +40,9 @@
 #
 # Lessons 04 (spectral norm) and 06 (the alternatives). No GPU. Full mode runs in about 2.5
 # minutes on an idle 2-core CPU, most of it for one minute-long run in "Reaching every mode"
-# and three runs in Step 4. Measured here with the machine shared by several other jobs (load
-# average about 12), the cells took 11 minutes, and that minute-long run took 326 s against
-# 63 s alone: expect more than 2.5 minutes on a busy machine. Three scripts in `benchmarks/`
+# and three runs in Step 4. On a 2-core machine shared with other jobs it took 8 minutes at a
+# load average near 5 and 11 minutes near 12 (there the minute-long run took 326 s against 63 s
+# alone): expect more than 2.5 minutes on a busy machine. Three scripts in `benchmarks/`
 # make what would take longer, and the lesson reads the files they write: the 72-run table
 # (`toy_table.py`, 46 minutes on 2 shared cores), the recipe of "Reaching every mode" trained
 # longer (`toy_long.py`, 6.5 minutes on 2 idle cores) and with one choice changed at a time
@@ -465,9 +465,9 @@ assert error is not None and error.startswith("loss_D is nan at step 10")
 # samples, $D$'s landscape and, on each fake sample, the push it gets from $D$. We build the
 # same view for SN against a $D$ without it. The push on a fake sample $x = G(z)$ is
 # $-\nabla_x \ell_G(D(x))$, the direction in which the generator's loss for that sample falls
-# fastest, with its size; backpropagation hands exactly this to $G$'s last layer. For the hinge
-# and Wasserstein losses $\ell_G = -D(x)$, so the push is $\nabla_x D(x)$, and an SN
-# discriminator, being 1-Lipschitz, can never push harder than 1.
+# fastest, with its size; backpropagation hands this (divided by the batch size) to $G$'s
+# output. For the hinge and Wasserstein losses $\ell_G = -D(x)$, so the push is
+# $\nabla_x D(x)$, and an SN discriminator, being 1-Lipschitz, can never push harder than 1.
 #
 # The runs are short (`lab_steps` generator updates on the ring, batches of `lab_batch`), made
 # here once for every setting in `lab_settings` and every method: SN with the hinge loss,
@@ -477,7 +477,7 @@ assert error is not None and error.startswith("loss_D is nan at step 10")
 # both panels: an arrow as long as the ring's radius (2) is a push of size 1.
 
 # %%
-lab_centres, lab_std = dataset("ring")
+lab_centres = dataset("ring")[0]
 lab_methods = {"SN": ("sn", "hinge"), "none": ("none", "hinge"), "WGAN-GP": ("gp", "wgan")}
 lab_lim, lab_res = 3.0, 48  # the plane [-3, 3]^2, D evaluated on a 48 x 48 grid
 lab_xs = torch.linspace(-lab_lim, lab_lim, lab_res)
