@@ -198,15 +198,17 @@ def summarize_sigmas(path: Path, burn_in: int = BURN_IN) -> None:
     if not rows:
         print(f"no sigma rows after {burn_in} updates in {path}")
         return
-    cells = {row_key(r) for r in rows}
-    print(f"sigma(W_bar) of SN's layers after {burn_in} updates, {len(cells)} cells, {path}")
-    print("| layer | records | min | median | max | share in [1, 1.05] |")
-    print("|---|---|---|---|---|---|")
-    for layer in sorted({r["layer"] for r in rows}):
-        values = [float(r["sigma"]) for r in rows if r["layer"] == layer]
-        inside = sum(1.0 - 1e-6 <= v <= 1.05 for v in values) / len(values)
-        print(f"| {layer} | {len(values)} | {min(values):.4f} | {statistics.median(values):.4f} | "
-              f"{max(values):.4f} | {inside:.3f} |")  # fmt: skip
+    print(f"sigma(W_bar) of SN's layers after {burn_in} updates, {path}")
+    print("| setting | n_dis | cells | layer | records | min | median | max | share in [1, 1.05] |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for setting, n_dis in sorted({(r["setting"], int(r["n_dis"])) for r in rows}):
+        group = [r for r in rows if r["setting"] == setting and int(r["n_dis"]) == n_dis]
+        n_cells = len({row_key(r) for r in group})
+        for layer in sorted({r["layer"] for r in group}):
+            v = [float(r["sigma"]) for r in group if r["layer"] == layer]
+            inside = sum(1.0 - 1e-6 <= x <= 1.05 for x in v) / len(v)
+            print(f"| {setting} | {n_dis} | {n_cells} | {layer} | {len(v)} | {min(v):.4f} | "
+                  f"{statistics.median(v):.4f} | {max(v):.4f} | {inside:.3f} |")  # fmt: skip
 
 
 def estimate(cells: list, n_updates: int = 20) -> None:
