@@ -474,7 +474,10 @@ assert error is not None and error.startswith("loss_D is nan at step 10")
 # no normalization with the hinge loss, and the WGAN-GP critic. Every `lab_steps / 4`
 # updates we keep the fake samples of 150 fixed codes, their pushes and $D$ on a grid over
 # the plane; the slider then only flips between stored frames. The arrows share one scale in
-# both panels: an arrow as long as the ring's radius (2) is a push of size 1.
+# both panels: an arrow as long as the ring's radius (2) is a push of size 1. To train a
+# configuration of your own instead, call `toy.lab(method, loss, setting, data, n_steps, seed)`
+# in a new cell: it trains with `train_toy`, draws the samples and the landscape, and returns
+# the run.
 
 # %%
 lab_centres = dataset("ring")[0]
