@@ -43,8 +43,6 @@
 # shared machine); no GPU.
 
 # %%
-import contextlib
-import io
 import math
 
 import matplotlib.pyplot as plt
@@ -267,10 +265,7 @@ assert curves["sigma_rel_error"][k20] < 1e-3 * curves["angle_u"][k20]
 # because every unit vector near the top of the spectrum gives almost $\sigma_1$.
 
 # %%
-with contextlib.redirect_stdout(io.StringIO()):  # silence the one-line reports
-    after_5 = {
-        g: show_convergence(5, g, "64 x 64", seed, plot=False) for g in (0.3, 0.6, 0.9, 0.99)
-    }
+after_5 = {g: show_convergence(5, g, "64 x 64", seed, plot=False) for g in (0.3, 0.6, 0.9, 0.99)}
 angles_5 = {g: float(c["angle_u"][-1]) for g, c in after_5.items()}
 errors_5 = {g: float(c["sigma_rel_error"][-1]) for g, c in after_5.items()}
 print("angle(u, u1) after 5 steps:", {g: f"{a:.2e}" for g, a in angles_5.items()})
@@ -293,8 +288,7 @@ assert errors_5[0.99] < errors_5[0.9]  # the twist: a smaller sigma error at a s
 # %%
 def draw_convergence(k, r, shape="64 x 64", seed=seed):
     """Power iteration on a matrix with gap r: errors and angles up to step k, and bounds."""
-    with contextlib.redirect_stdout(io.StringIO()):  # keep show_convergence's one line quiet
-        c = show_convergence(k, r, shape, seed, plot=False)
+    c = show_convergence(k, r, shape, seed, plot=False)
     floor = 1e-16
     fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
     ax.semilogy(c["k"], c["sigma_rel_error"].clamp_min(floor), "o-", ms=3, label="sigma error")
@@ -319,8 +313,7 @@ explore(draw_convergence, k=[1, 2, 5, 10, 20, 40], r=gaps_slider)
 
 # %%
 for r_slider in gaps_slider:
-    with contextlib.redirect_stdout(io.StringIO()):
-        c = show_convergence(40, r_slider, "64 x 64", seed, plot=False)
+    c = show_convergence(40, r_slider, "64 x 64", seed, plot=False)
     err = c["sigma_rel_error"]
     last = int((err > 1e-11).nonzero().flatten()[-1])
     ratio = float(err[last] / err[last - 1])

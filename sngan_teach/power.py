@@ -326,12 +326,12 @@ def show_convergence(
     """The function behind lesson 03's sliders: power iteration on a matrix with a known gap.
 
     Builds ``W = U diag(s) V^T`` of the chosen ``shape`` (a key of :data:`SHAPES`) with
-    ``s = spectrum_with_gap(min(shape), gap)`` from ``seed``, runs ``n_iterations`` steps of
-    power iteration from a random ``u0`` (same seed), prints one line
+    ``s = spectrum_with_gap(min(shape), gap)`` from ``seed`` and runs ``n_iterations`` steps of
+    power iteration from a random ``u0`` (same seed). When ``plot`` is true it prints one line
 
         ``after k = 5 iterations: relative sigma error = 1.234e-03``
 
-    and, when ``plot`` is true, draws the relative sigma error and the angles of ``u``, ``v``
+    and draws the relative sigma error and the angles of ``u``, ``v``
     to the true singular vectors against ``k`` on a log scale, with the theoretical bounds
     ``r^(2k) tan theta_0`` (angle of ``u``) and ``r^(4k-2) tan^2 theta_0`` (sigma error),
     ``r = gap``. Values below 1e-16 are drawn at 1e-16 (float64 round-off).
@@ -356,9 +356,9 @@ def show_convergence(
     tan0 = math.tan(float(curves["angle_u0"][0]))
     curves["bound_angle_u"] = gap ** (2 * k) * tan0
     curves["bound_sigma"] = gap ** (4 * k - 2) * tan0**2
-    last = float(curves["sigma_rel_error"][-1])
-    print(f"after k = {n_iterations} iterations: relative sigma error = {last:.3e}")
     if plot:
+        last = float(curves["sigma_rel_error"][-1])
+        print(f"after k = {n_iterations} iterations: relative sigma error = {last:.3e}")
         import matplotlib.pyplot as plt
 
         floor = 1e-16

@@ -316,7 +316,7 @@ def test_error_falls_with_k_and_faster_with_a_bigger_gap():
     assert fast["sigma_rel_error"][4] < slow["sigma_rel_error"][4]
 
 
-def test_slider_prints_one_line_that_changes_with_k(capsys):
+def test_plot_prints_one_line_that_changes_with_k(capsys):
     lines = []
     for k in (5, 6):
         show_convergence(k, 0.8, "64 x 64", seed=0, plot=True)
@@ -331,7 +331,7 @@ def test_slider_prints_one_line_that_changes_with_k(capsys):
     # the printed value is the last point of the returned curve, same format
     c = show_convergence(5, 0.8, "64 x 64", seed=0, plot=False)
     assert f"{float(c['sigma_rel_error'][-1]):.3e}" == lines[0].rsplit("= ", 1)[1]
-    capsys.readouterr()
+    assert capsys.readouterr().out == ""  # without the figure, no line either
 
 
 def test_convergence_curves_match_direct_calls():
