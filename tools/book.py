@@ -721,17 +721,20 @@ def source_hash(root: Path, lessons: list[Lesson]) -> str:
 
 
 def place_widget_fonts(html_dir: Path, fonts: Path) -> None:
-    """html-manager asks for its icon fonts at <page dir>/@jupyter-widgets/html-manager/dist/."""
+    """html-manager asks for its icon fonts at <page dir>/@jupyter-widgets/html-manager/dist/
+    and, for a page whose widgets show icons (a progress bar's, a button's), at
+    <page dir>/@jupyter-widgets/: both get them."""
     dirs = {
         page.parent
         for page in html_dir.rglob("*.html")
         if "embed-amd.js" in page.read_text(errors="replace")
     }
     for folder in dirs:
-        dest = folder / "@jupyter-widgets" / "html-manager" / "dist"
-        dest.mkdir(parents=True, exist_ok=True)
-        for font in fonts.iterdir():
-            shutil.copy2(font, dest)
+        for dest in (folder / "@jupyter-widgets" / "html-manager" / "dist",
+                     folder / "@jupyter-widgets"):  # fmt: skip
+            dest.mkdir(parents=True, exist_ok=True)
+            for font in fonts.iterdir():
+                shutil.copy2(font, dest)
 
 
 # --------------------------------------------------------------------------------------------
