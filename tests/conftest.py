@@ -1,5 +1,8 @@
 """Fixtures shared by the tests.
 
+``train_script``: scripts/train_cifar10.py imported as a module (tests/test_train_script.py,
+tests/test_recipes.py).
+
 Browser fixtures (tests/test_site.py, tests/test_lab.py): ``chromium_path``, ``browser``,
 ``built_site``, ``site_url``, ``jupyter_lab`` (and ``server_runner``, which starts any Jupyter
 server for a test). They drive Debian's chromium through Playwright's Python API (never
@@ -13,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import importlib.util
 import json
 import os
 import shutil
@@ -29,6 +33,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import book  # noqa: E402  (tools/book.py: the kernel spec the site build uses)
+
+TRAIN_SCRIPT = ROOT / "scripts" / "train_cifar10.py"
+
+
+@pytest.fixture(scope="session")
+def train_script():
+    """scripts/train_cifar10.py imported as a module: it is a script, not part of the package."""
+    spec = importlib.util.spec_from_file_location("train_cifar10", TRAIN_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 # --------------------------------------------------------------------------------------------
 # browser fixtures

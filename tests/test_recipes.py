@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -81,37 +80,31 @@ def test_published_rows_name_the_measurement_they_match():
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_cifar10.py"
 
 
-@pytest.fixture(scope="module")
-def script():
-    spec = importlib.util.spec_from_file_location("train_cifar10_recipes", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("name", sorted(RECIPES))
-def test_script_takes_every_value_from_the_recipe(script, name):
-    args = script.parse_args(["--recipe", name, "--no-eval"])
-    for key in script.RECIPE_FLAGS:
+def test_script_takes_every_value_from_the_recipe(train_script, name):
+    args = train_script.parse_args(["--recipe", name, "--no-eval"])
+    for key in train_script.RECIPE_FLAGS:
         assert getattr(args, key) == RECIPES[name][key], (name, key)
     assert Path(args.out).name == f"{name}_{RECIPES[name]['loss']}_{RECIPES[name]['norm']}"
 
 
-def test_script_flags_override_the_recipe(script):
-    args = script.parse_args(["--recipe", "paper-cnn", "--no-eval", "--n-dis", "5", "--lr-decay"])
+def test_script_flags_override_the_recipe(train_script):
+    args = train_script.parse_args(
+        ["--recipe", "paper-cnn", "--no-eval", "--n-dis", "5", "--lr-decay"]
+    )
     assert args.n_dis == 5 and args.lr_decay and args.beta1 == 0.5  # the rest stays
-    args = script.parse_args(["--recipe", "paper-resnet", "--no-eval", "--setting", "A"])
+    args = train_script.parse_args(["--recipe", "paper-resnet", "--no-eval", "--setting", "A"])
     assert (args.alpha, args.beta1, args.beta2, args.n_dis) == (1e-4, 0.5, 0.9, 5)
-    args = script.parse_args(
+    args = train_script.parse_args(
         ["--recipe", "paper-resnet", "--no-eval", "--setting", "A"] + ["--beta1", "0"]
     )
     assert args.beta1 == 0 and args.alpha == 1e-4
 
 
-def test_dequantize_is_the_official_x_over_128_plus_uniform_noise(script):
+def test_dequantize_is_the_official_x_over_128_plus_uniform_noise(train_script):
     u = torch.arange(256, dtype=torch.float32).reshape(1, 1, 16, 16)
     gen = torch.Generator().manual_seed(0)
-    x = script.dequantize(u / 127.5 - 1, gen)
+    x = train_script.dequantize(u / 127.5 - 1, gen)
     noise = torch.rand(u.shape, generator=torch.Generator().manual_seed(0)) / 128
     torch.testing.assert_close(x, u / 128 - 1 + noise, rtol=0, atol=1e-6)
     assert x.min() >= -1 and x.max() < 1

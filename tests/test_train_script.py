@@ -9,7 +9,6 @@ dry runs (tiny networks on a stand-in in CIFAR-10's format), called in-process t
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import resource
@@ -25,14 +24,6 @@ import torch
 from sngan_teach import metrics
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_cifar10.py"
-
-
-@pytest.fixture(scope="module")
-def script():
-    spec = importlib.util.spec_from_file_location("train_cifar10", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -57,12 +48,12 @@ def exits_with(capsys, call, code: int = 2) -> str:
     return printed.out + printed.err
 
 
-def test_dry_runs_have_their_own_default_folder(script):
-    assert Path(script.parse_args(["--dry-run"]).out).name == "dry_paper-cnn_ns_sn"
-    assert Path(script.parse_args(["--no-eval"]).out).name == "paper-cnn_ns_sn"
+def test_dry_runs_have_their_own_default_folder(train_script):
+    assert Path(train_script.parse_args(["--dry-run"]).out).name == "dry_paper-cnn_ns_sn"
+    assert Path(train_script.parse_args(["--no-eval"]).out).name == "paper-cnn_ns_sn"
 
 
-def test_bad_flags_are_refused_at_start_up(script, tmp_path, capsys, no_weights):
+def test_bad_flags_are_refused_at_start_up(train_script, tmp_path, capsys, no_weights):
     a_file = tmp_path / "a_file"
     a_file.write_text("")
     cases = [
@@ -77,68 +68,74 @@ def test_bad_flags_are_refused_at_start_up(script, tmp_path, capsys, no_weights)
     if not torch.cuda.is_available():
         cases.append((["--no-eval", "--device", "cuda"], "--device cuda: PyTorch sees no CUDA"))
     for argv, message in cases:
-        assert message in exits_with(capsys, lambda argv=argv: script.parse_args(argv)), argv
+        assert message in exits_with(capsys, lambda argv=argv: train_script.parse_args(argv)), argv
 
 
-def test_without_inception_weights_the_run_does_not_start(script, tmp_path, capsys, no_weights):
-    printed = exits_with(capsys, lambda: script.main(["--out", str(tmp_path / "run")]))
+def test_without_inception_weights_the_run_does_not_start(
+    train_script, tmp_path, capsys, no_weights
+):
+    printed = exits_with(capsys, lambda: train_script.main(["--out", str(tmp_path / "run")]))
     assert "no Inception weights at" in printed and "--no-eval" in printed
     assert "--inception-weights" in printed and "--download" in printed
     assert not (tmp_path / "run").exists()  # nothing was started
     garbage = tmp_path / "weights.pth"
     garbage.write_bytes(b"garbage")
     argv = ["--inception-weights", str(garbage), "--out", str(tmp_path / "run")]
-    printed = exits_with(capsys, lambda: script.main(argv))
+    printed = exits_with(capsys, lambda: train_script.main(argv))
     assert f"{garbage} is not the Inception weights file" in printed and "--no-eval" in printed
 
 
-def test_missing_data_advice_names_the_flags(script, tmp_path, capsys):
+def test_missing_data_advice_names_the_flags(train_script, tmp_path, capsys):
     argv = ["--no-eval", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run")]
-    printed = exits_with(capsys, lambda: script.main(argv))
+    printed = exits_with(capsys, lambda: train_script.main(argv))
     assert "no CIFAR-10 folder at" in printed
     assert "--data" in printed and "--download" in printed and "load_cifar10(" not in printed
 
 
-def test_resume_with_other_settings_is_refused_naming_them(script, tmp_path, capsys):
+def test_resume_with_other_settings_is_refused_naming_them(train_script, tmp_path, capsys):
     out = tmp_path / "run"
-    assert script.main(dry(out)) == 0
+    assert train_script.main(dry(out)) == 0
     config = (out / "config.json").read_text()
-    printed = exits_with(capsys, lambda: script.main(dry(out, "--loss", "hinge")))
+    printed = exits_with(capsys, lambda: train_script.main(dry(out, "--loss", "hinge")))
     assert "--loss hinge (checkpoint: ns)" in printed and "another --out" in printed
-    printed = exits_with(capsys, lambda: script.main(dry(out, "--arch", "resnet", "--seed", "1")))
+    printed = exits_with(
+        capsys, lambda: train_script.main(dry(out, "--arch", "resnet", "--seed", "1"))
+    )
     assert "--arch resnet (checkpoint: standard), --seed 1 (checkpoint: 0)" in printed
     assert (out / "config.json").read_text() == config  # written only after the check
     assert json.loads((out / "results.json").read_text())["loss"] == "ns"
     # --steps below the checkpoint's step is named as such
-    printed = exits_with(capsys, lambda: script.main(dry(out, "--steps", "1")))
+    printed = exits_with(capsys, lambda: train_script.main(dry(out, "--steps", "1")))
     assert "is at step 2, beyond --steps 1" in printed
     # flags that do not change the run may differ
-    assert script.main(dry(out, "--log-every", "5", "--eval-fake", "50")) == 0
+    assert train_script.main(dry(out, "--log-every", "5", "--eval-fake", "50")) == 0
 
 
-def test_corrupt_newest_checkpoint_falls_back_and_stale_temp_files_go(script, tmp_path, capsys):
+def test_corrupt_newest_checkpoint_falls_back_and_stale_temp_files_go(
+    train_script, tmp_path, capsys
+):
     out = tmp_path / "run"
-    assert script.main(dry(out)) == 0
+    assert train_script.main(dry(out)) == 0
     newest = out / "ckpt_00000002.pt"
     newest.write_bytes(newest.read_bytes()[:1000])  # truncated
     stale = out / ".ckpt_00000003.pt.k2j3h4.tmp"  # left by a kill during a write
     stale.write_bytes(b"\0" * 5000)
     capsys.readouterr()
-    assert script.main(dry(out)) == 0
+    assert train_script.main(dry(out)) == 0
     printed = capsys.readouterr()
     assert f"checkpoint {newest} does not load" in printed.err
     assert "using the older ckpt_00000001.pt instead" in printed.err
     assert "resuming from step 1" in printed.out
     assert not stale.exists()
-    assert script.main(dry(out)) == 0  # the rewritten step-2 checkpoint loads again
+    assert train_script.main(dry(out)) == 0  # the rewritten step-2 checkpoint loads again
     # none loads: named, and how to start afresh
     for path in out.glob("ckpt_*.pt"):
         path.write_text("")
-    printed = exits_with(capsys, lambda: script.main(dry(out)))
+    printed = exits_with(capsys, lambda: train_script.main(dry(out)))
     assert "no checkpoint in" in printed and "Move the ckpt_*.pt files away" in printed
 
 
-def test_a_second_run_into_the_same_folder_is_refused(script, tmp_path, capsys):
+def test_a_second_run_into_the_same_folder_is_refused(train_script, tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()
     holder = subprocess.Popen(
@@ -155,7 +152,7 @@ def test_a_second_run_into_the_same_folder_is_refused(script, tmp_path, capsys):
     )  # fmt: skip
     try:
         assert holder.stdout.readline().strip() == "locked"
-        printed = exits_with(capsys, lambda: script.main(dry(out)))
+        printed = exits_with(capsys, lambda: train_script.main(dry(out)))
         assert f"another run (PID {holder.pid}) is using {out}" in printed
         assert not list(out.glob("ckpt_*"))
     finally:
@@ -163,7 +160,7 @@ def test_a_second_run_into_the_same_folder_is_refused(script, tmp_path, capsys):
         holder.wait()
     # the lock holder has gone: its lock file is stale and does not block
     assert (out / ".lock").read_text().strip() == str(holder.pid)
-    assert script.main(dry(out)) == 0
+    assert train_script.main(dry(out)) == 0
 
 
 def test_a_full_disk_ends_with_advice_not_a_traceback(tmp_path):
