@@ -1,6 +1,6 @@
 """Generator updates per second of the CIFAR-10 training loop: fast vs eager vs plain, one run.
 
-Lesson 08. For each recipe of ``sngan_teach.recipes`` (default: ``paper-cnn`` for the standard
+Lesson 09. For each recipe of ``sngan_teach.recipes`` (default: ``paper-cnn`` for the standard
 CNN, ``paper-resnet`` for the ResNet; SN on D, the recipe's loss, n_dis, batches and Adam), it
 times three loops side by side on the same device:
 

@@ -1,4 +1,4 @@
-"""A small stored CIFAR-shaped SN-GAN run on a CPU, for lesson 08 to show when no GPU run exists.
+"""A small stored CIFAR-shaped SN-GAN run on a CPU, for lesson 09 to show when no GPU run exists.
 
 The ``paper-cnn`` recipe of ``sngan_teach.recipes`` (standard CNN, setting C of Table 1:
 alpha 2e-4, beta1 0.5, beta2 0.999, n_dis 1, batches 64 / 64, standard loss, constant
@@ -7,7 +7,7 @@ generator updates on the stand-in images of ``sngan_teach.cifar.fixture_images``
 class-tinted 32 x 32 pictures: CIFAR-10's shape, not its content), one torch thread. ``--norm``
 picks SN (the recipe) or WN on D (for the paper's Fig. 3 comparison).
 
-Regenerate the files lesson 08 reads (from the repository root; both runs side by side, each
+Regenerate the files lesson 09 reads (from the repository root; both runs side by side, each
 on one thread):
 
     .venv/bin/python benchmarks/cifar_small_run.py --norm sn &

@@ -1,4 +1,4 @@
-"""One command that proves the GPU path of lesson 08: tests, parity, throughput, an end-to-end run.
+"""One command that proves the GPU path of lesson 09: tests, parity, throughput, an end-to-end run.
 
 Run it through ``bash benchmarks/gpu_check.sh`` (same arguments). On one CUDA GPU, with the
 paper's widths, it does in order (about 8 minutes in all is the budget):
@@ -76,7 +76,7 @@ TARGETS = {
     "fast_over_plain": 10.0,
 }
 TOL_FIRST, TOL_LAST, SIGMA_BAND = 0.05, 0.25, (0.95, 1.05)
-SECTION = "## CIFAR-10 on a GPU: `gpu_check.sh` (lesson 08)"
+SECTION = "## CIFAR-10 on a GPU: `gpu_check.sh` (lesson 09)"
 
 
 def compiled_graphs() -> int:

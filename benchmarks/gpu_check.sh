@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prove the GPU path of lesson 08 in one command (details: benchmarks/gpu_check.py).
+# Prove the GPU path of lesson 09 in one command (details: benchmarks/gpu_check.py).
 #   bash benchmarks/gpu_check.sh               # on a CUDA GPU: tests, parity, throughput, a
 #                                              # 2000-update run; writes benchmarks/results/
 #                                              # gpu_check.json and a RESULTS.md entry

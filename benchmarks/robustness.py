@@ -29,6 +29,7 @@ Commands (from the repository root)::
     .venv/bin/python benchmarks/robustness.py --estimate       # seconds per update, grid cost
     nice -n 19 .venv/bin/python benchmarks/robustness.py --jobs 2   # the grid (resumes)
     .venv/bin/python benchmarks/robustness.py --summary        # mean +- sd from the CSV
+    .venv/bin/python benchmarks/robustness.py --samples benchmarks/results/robustness_samples.npz
     .venv/bin/python benchmarks/robustness.py --quick --out /tmp/r.csv   # seconds, for tests
 """
 
@@ -61,6 +62,8 @@ BURN_IN = 100  # updates before the sigma summary counts (the paper's Fig. 9 plo
 # The sizes every cell uses (the lessons read them from here).
 TRAIN_KW = {"z_dim": 32, "ch_G": 32, "ch_D": 16, "batch_size_D": 64, "batch_size_G": 64}
 N_EVAL = 1000
+N_SAMPLES = 64  # samples stored per cell for the lesson's grids (--samples)
+SAMPLE_SETTINGS = ("D", "E", "F")
 QUICK = {"steps": 3, "seeds": 1, "settings": ("C", "D"), "n_dis": (1, 5), "n_eval": 100}
 FIELDS = [
     "method", "loss", "setting", "alpha", "beta1", "beta2", "n_dis", "seed", "steps",
@@ -96,16 +99,16 @@ def plan(
     return cells
 
 
-def run_cell(cell: tuple[str, str, int, int, int], n_eval: int, sigma_every: int):
-    """Train and score one cell; return its CSV row and its sigma rows."""
+def train_cell(cell: tuple[str, str, int, int, int], n_eval: int, sigma_every: int) -> dict:
+    """Train one cell on one thread (as every row of the CSV was); return the run dict of
+    :func:`sngan_teach.digits.train_digits`."""
     import torch
 
     torch.set_num_threads(1)
     from sngan_teach.digits import train_digits
-    from sngan_teach.gan import SETTINGS
 
     method, setting, n_dis, seed, steps = cell
-    run = train_digits(
+    return train_digits(
         method,
         setting,
         steps,
@@ -115,6 +118,14 @@ def run_cell(cell: tuple[str, str, int, int, int], n_eval: int, sigma_every: int
         sigma_every=sigma_every,
         **TRAIN_KW,
     )
+
+
+def run_cell(cell: tuple[str, str, int, int, int], n_eval: int, sigma_every: int):
+    """Train and score one cell; return its CSV row and its sigma rows."""
+    from sngan_teach.gan import SETTINGS
+
+    run = train_cell(cell, n_eval, sigma_every)
+    method, setting, n_dis, seed, steps = cell
     m = run["metrics"]
     row = dict(zip(KEY, cell, strict=True)) | {"loss": run["loss"], **SETTINGS[setting]}
     row["n_dis"] = n_dis
@@ -211,6 +222,57 @@ def summarize_sigmas(path: Path, burn_in: int = BURN_IN) -> None:
                   f"{statistics.median(v):.4f} | {max(v):.4f} | {inside:.3f} |")  # fmt: skip
 
 
+def median_seed(rows: list[dict], method: str, setting: str, n_dis: int, steps: int) -> int:
+    """The seed whose digits FID is the median of its cell's seeds (a diverged run, FID nan,
+    counts as the worst); with an even number of seeds, the lower of the two middle ones."""
+    group = [
+        r
+        for r in rows
+        if (r["method"], r["setting"], int(r["n_dis"]), int(r["steps"]))
+        == (method, setting, n_dis, steps)
+    ]
+    if not group:
+        raise ValueError(f"no rows for {method} {setting} n_dis {n_dis} steps {steps}")
+    fid = [
+        float(r["digits_fid"]) if math.isfinite(float(r["digits_fid"])) else math.inf for r in group
+    ]
+    order = sorted(range(len(group)), key=lambda i: fid[i])
+    return int(group[order[(len(group) - 1) // 2]]["seed"])
+
+
+def store_samples(
+    csv_path: Path, out: Path, settings: tuple[str, ...], steps: int, n_eval: int = N_EVAL
+) -> None:
+    """Retrain the median seed of every method at ``settings`` and store its first
+    ``N_SAMPLES`` scored samples in ``out`` (npz: ``<method>_<setting>`` arrays and the seed,
+    the CSV's FID and the retrained FID of each), for the lesson's sample grids. The retrained
+    FID must equal the CSV's: the cells are deterministic on one thread."""
+    import numpy as np
+
+    from sngan_teach.gan import SETTINGS
+
+    rows = read_rows(csv_path)
+    arrays: dict[str, np.ndarray] = {}
+    for setting in settings:
+        n_dis = int(SETTINGS[setting]["n_dis"])
+        for method in METHODS:
+            seed = median_seed(rows, method, setting, n_dis, steps)
+            run = train_cell((method, setting, n_dis, seed, steps), n_eval, 0)
+            csv_fid = next(
+                float(r["digits_fid"])
+                for r in rows
+                if row_key(r) == (method, setting, n_dis, seed, steps)
+            )
+            key = f"{method}_{setting}"
+            arrays[key] = run["samples"][:N_SAMPLES].numpy().astype(np.float32)
+            arrays[key + "_seed"] = np.array(seed)
+            arrays[key + "_fid"] = np.array([csv_fid, run["metrics"]["digits_fid"]])
+            print(f"{key}: seed {seed}, FID {csv_fid:.3f} in the CSV, "
+                  f"{run['metrics']['digits_fid']:.3f} retrained", flush=True)  # fmt: skip
+    np.savez_compressed(out, **arrays)
+    print(f"wrote {out}")
+
+
 def estimate(cells: list, n_updates: int = 20) -> None:
     """Measure CPU seconds per generator update for every (method, n_dis) the plan uses and
     print the plan's cost and the number of updates that fit 60 minutes on 2 cores."""
@@ -245,7 +307,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="a tiny grid in seconds (tests)")
     parser.add_argument("--estimate", action="store_true", help="time the plan, train nothing")
     parser.add_argument("--summary", action="store_true", help="print mean +- sd of --out")
+    parser.add_argument("--samples", type=Path, default=None,
+                        help="retrain the median seed of every method at settings "
+                        f"{', '.join(SAMPLE_SETTINGS)} and store samples in this npz")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.samples:
+        store_samples(args.out, args.samples, SAMPLE_SETTINGS, args.steps)
+        return
     if args.summary:
         summarize(args.out)
         summarize_sigmas(args.sigma_out or args.out.with_name(args.out.stem + "_sigma.csv"))

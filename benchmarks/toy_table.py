@@ -1,6 +1,6 @@
 """Lesson 07's results table: every discriminator method x loss x setting A-F on the 2-D grid.
 
-Regenerate it (from the repository root; 46 minutes with ``--jobs 2`` on 2 shared CPU cores)::
+Regenerate it (from the repository root; about 27 CPU minutes per seed on an idle core)::
 
     nice .venv/bin/python benchmarks/toy_table.py --out benchmarks/results/toy_table.csv --jobs 2
 
@@ -8,12 +8,13 @@ Rows: the methods ``none, sn, wn, clip, ortho`` with the non-saturating (``ns``)
 loss, and the gradient penalty with ``ns`` (GAN-GP) and with the Wasserstein loss (``wgan``:
 WGAN-GP), each under the paper's settings A-F (Table 1): 12 x 6 = 72 configurations. Every
 configuration trains for the same number of generator updates (as the paper does: 100K for
-all settings there), from the same seed, with :func:`sngan_teach.toy.train_toy`, and is scored
-on 2500 samples (modes captured, high-quality fraction, KL to uniform). A run whose loss turns
-NaN/inf is recorded with ``diverged=1`` and the scores of a generator that captured nothing.
+all settings there), from each of the seeds ``--seeds`` (0, 1, 2), with
+:func:`sngan_teach.toy.train_toy`, and is scored on 2500 samples (modes captured, high-quality
+fraction, KL to uniform). A run whose loss turns NaN/inf is recorded with ``diverged=1`` and the
+scores of a generator that captured nothing.
 
 Rows are appended as they finish, so an interrupted run keeps its rows; ``--resume`` skips the
-configurations already in the file. ``--jobs 2`` trains two configurations at a time.
+configurations (with their seed) already in the file. ``--jobs 2`` trains two at a time.
 """
 
 from __future__ import annotations
@@ -71,13 +72,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/toy_table.csv")
     parser.add_argument("--data", default="grid", choices=["grid", "ring"])
     parser.add_argument("--n-steps", type=int, default=1500, help="generator updates per run")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--resume", action="store_true", help="skip rows already in --out")
     args = parser.parse_args()
 
     todo = [
-        (args.data, method, loss, setting, args.n_steps, args.seed)
+        (args.data, method, loss, setting, args.n_steps, seed)
+        for seed in args.seeds
         for method, loss in CONFIGS
         for setting in SETTING_NAMES
     ]
@@ -85,11 +87,14 @@ def main() -> None:
     done = set()
     if args.resume and args.out.exists():
         with args.out.open() as f:
-            done = {(r["data"], r["method"], r["loss"], r["setting"]) for r in csv.DictReader(f)}
+            done = {
+                (r["data"], r["method"], r["loss"], r["setting"], int(r["n_steps"]), int(r["seed"]))
+                for r in csv.DictReader(f)
+            }
     else:
         with args.out.open("w", newline="") as f:
             csv.DictWriter(f, FIELDS).writeheader()
-    todo = [t for t in todo if t[:4] not in done]
+    todo = [t for t in todo if t not in done]
     print(f"{len(todo)} configurations on {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs, {args.jobs} job(s)", flush=True)  # fmt: skip
     t0 = time.perf_counter()

@@ -18,13 +18,14 @@
 # # Find your way through the series
 #
 # This series teaches *Spectral Normalization for Generative Adversarial Networks*
-# (Miyato, Kataoka, Koyama and Yoshida, ICLR 2018) by running it. Lessons 01–07 rebuild the
+# (Miyato, Kataoka, Koyama and Yoshida, ICLR 2018) by running it. Lessons 01–08 rebuild the
 # paper's argument on a CPU: each step states a claim, shows it with code you can change, and
 # checks it with an `assert` that would fail if the claim were false. Not every claim of the
 # paper can be checked that way: its CIFAR-10 and STL-10 scores come from GAN trainings of
-# hours on a GPU. Lesson 08 holds the code for those trainings and reads their results when
-# you have run them; the section *What the series checks, and where* below lists which claim
-# is checked in which lesson, and which are not checked at all.
+# hours on a GPU. Lesson 09 holds the code for those trainings and reads their results when
+# you have run them, and lesson 10 follows the idea past the paper; the section *What the
+# series checks, and where* below lists which claim is checked in which lesson, and which are
+# not checked at all.
 #
 # ## What you will learn
 #
@@ -123,8 +124,9 @@ torch.testing.assert_close(on_device, x @ x, rtol=1e-3, atol=1e-3)
 # **The result.** On CIFAR-10 and STL-10, SN-GANs matched or beat every other normalization
 # and penalty the authors tried, and stayed good across optimizer settings where the others
 # broke. These are the paper's reported numbers, typed in from its Table 2 (CIFAR-10): the
-# series does not reproduce them on a CPU. Lesson 07 tests the robustness claim on small
-# problems, and lesson 08 trains the CIFAR-10 models and scores them the same way when you
+# series does not reproduce them on a CPU. Lessons 07 and 08 test the robustness claim on
+# small problems (2-D mixtures, 8×8 digits), and lesson 09 trains the CIFAR-10 models and
+# scores them the same way when you
 # have a GPU and the data set.
 
 # %%
@@ -211,7 +213,7 @@ assert abs(float(torch.linalg.svdvals(W_sn)[0]) - 1.0) < 1e-4
 # %% [markdown]
 # ## How to read an interactive figure
 #
-# Lessons 01–08 ask questions that a parameter answers, and show the answer in a figure with
+# Lessons 01–10 ask questions that a parameter answers, and show the answer in a figure with
 # sliders. Here is one: how fast does power iteration converge when the learned direction
 # $\text{strength} \cdot a b^\top$ of the matrix above is weaker or stronger? Move the
 # strength and the number of steps $k$. Every frame was drawn when the lesson ran, for the
@@ -298,9 +300,12 @@ display(Markdown("\n".join(rows)))
 # - **05–06: why not something simpler.** Weight normalization collapses the rank; clipping
 #   and orthonormal regularization constrain every singular value; gradient penalties act
 #   only where samples fall.
-# - **07–08: does it work.** 2-D GANs trained on a CPU in seconds; then the paper's CIFAR-10
-#   models, the training loop and the scores (Inception score and FID), with the long
-#   trainings left to a GPU.
+# - **07–09: does it work.** 2-D GANs trained on a CPU in seconds; every method under the
+#   settings A–F on 8×8 digits, with error bars; then the paper's CIFAR-10 models, the
+#   training loop and the scores (Inception score and FID), with the long trainings left to a
+#   GPU.
+# - **10: after the paper.** Class-conditional SN-GANs with a projection discriminator, SN in
+#   the generator, singular values as an early warning, and a check-up for any network.
 #
 # Every lesson is listed in the book and exists next to this one:
 
@@ -335,12 +340,21 @@ assert {item["file"] for item in book["lessons"]} == lessons_here
 # - **07.** SN stays good across the optimizer settings A–F (Table 1, Figs. 1–2): on small
 #   problems that a CPU trains in minutes, not on CIFAR-10 or STL-10; the lesson states which
 #   parts it reproduces and which it does not.
-# - **08.** The CIFAR-10 networks (Tables 3–4), the recipes, and the scores of Table 2
+# - **08.** The same robustness claim on real images, with error bars (Table 1, Figs. 1–2,
+#   9 and 11): a small convolutional GAN on scikit-learn's 8×8 digits, every method under
+#   settings A–F with three seeds each and an $n_{\mathrm{dis}}$ sweep, scored with
+#   digit-classifier proxies of IS and FID; the lesson says where the paper's pattern holds
+#   at this scale and where it does not.
+# - **09.** The CIFAR-10 networks (Tables 3–4), the recipes, and the scores of Table 2
 #   (Inception score and FID): the networks' sizes, the training loop, checkpoints and the
 #   scores' formulas are checked on any machine, and a short CPU run stored in the repository,
 #   on stand-in images in CIFAR-10's shape, shows each layer's largest singular value during
 #   training (Fig. 9) and the spectra of an SN and a WN discriminator (Fig. 3). The scores of
 #   Table 2 themselves need a run on a GPU (see *Using a GPU* below).
+# - **10.** After the paper, on 8×8 digits: a projection discriminator with SN on every layer
+#   conditions a GAN on the class (checked with a digit classifier), SN on the generator too,
+#   the layers' largest singular values logged as an early warning of collapse, and a
+#   check-up that reports every layer's $\sigma$ and bounds for any network.
 #
 # Not checked anywhere: the STL-10 and ImageNet experiments, the Inception scores of Fig. 4,
 # and the reparametrized WGAN-GP critics of the paper's App. E.
@@ -375,12 +389,12 @@ print(f"matrix {d_out}x{d_in}, {n_power_iterations} power-iteration steps")
 # %% [markdown]
 # ## Using a GPU
 #
-# Lessons 00–07 are small and run on a CPU. Lesson 08 runs on a CPU too: it trains the
+# Lessons 00–08 and 10 are small and run on a CPU. Lesson 09 runs on a CPU too: it trains the
 # paper's CIFAR-10 networks, made narrower, for a few updates (a demonstration), and reads a
 # short CPU run stored in the repository. The paper's own runs (100,000 generator updates at
 # full width, scored with IS and FID) run from `scripts/train_cifar10.py`, with the exact
 # commands in the lesson, and need a CUDA GPU, your own copy of CIFAR-10 and the Inception
-# weights for the scores. Without the data set and the weights, lesson 08 writes a small
+# weights for the scores. Without the data set and the weights, lesson 09 writes a small
 # stand-in in CIFAR-10's file format and uses a stand-in feature extractor, so that every code
 # path runs, and says so; the two cells that read the files of GPU runs say whether there are
 # any and assert nothing. There is no CIFAR-10 score in the series until you make one.
@@ -397,8 +411,8 @@ print(f"matrix {d_out}x{d_in}, {n_power_iterations} power-iteration steps")
 #   Lipschitz constant by dividing each weight by its spectral norm.
 # - One power-iteration step per training step, with a persistent $u$, estimates the spectral
 #   norm cheaply.
-# - Lessons 01–07 check their claims with `assert` on a CPU; lesson 08 holds the code of the
-#   paper's CIFAR-10 runs and reads their results once you have run them on a GPU.
+# - Lessons 01–08 and 10 check their claims with `assert` on a CPU; lesson 09 holds the code
+#   of the paper's CIFAR-10 runs and reads their results once you have run them on a GPU.
 # - Every lesson runs in quick or full mode, with the same checks, and uses a GPU when there
 #   is one.
 #

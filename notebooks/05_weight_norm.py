@@ -614,7 +614,7 @@ assert ranks["orthonormal"][last] > ranks["SN"][last]
 #   many. The effective rank $\exp H(\sigma^2/\sum\sigma^2)$ puts a number on it.
 # - `sngan_teach.regularizers` holds `weight_norm`/`add_wn`, `clip_weights_` and the orthonormal
 #   penalty; `sngan_teach.spectra` holds `layer_singular_values`, `effective_rank` and
-#   `plot_layer_spectra`, which lesson 08 uses on the CIFAR-10 discriminator.
+#   `plot_layer_spectra`, which lesson 09 uses on the CIFAR-10 discriminator.
 #
 # ## Exercises
 #

@@ -29,7 +29,7 @@
 #    captured, fraction of high-quality samples and $\mathrm{KL}(p\,\Vert\,U)$.
 # 2. Write the standard and hinge losses (paper eqs. 15–17), and catch a sign error in the
 #    hinge loss that makes $D$ learn backwards.
-# 3. Run the training step shared with lesson 08: `n_dis` discriminator updates, one generator
+# 3. Run the training step shared with lessons 08 and 09: `n_dis` discriminator updates, one generator
 #    update, any loss, any normalization or penalty, no host synchronization.
 # 4. Watch the game GAN Lab style, with and without SN: $D$'s landscape and the push that every
 #    fake sample gets from it, step by step; and read the metric curves over training.
@@ -296,9 +296,9 @@ torch.testing.assert_close(
 # `sngan_teach.gan.train_step` is exactly this, with the losses returned as detached tensors
 # (no `.item()`, so a GPU never waits for the host); `train` loops over it with a progress
 # bar, checks the losses for NaN every `log_every` steps and calls a callback every
-# `callback_every` steps. Lesson 08 reuses both unchanged for CIFAR-10. The optimizer
-# settings are the paper's Table 1 (Adam's learning rate $\alpha$ and $\beta_1$, $\beta_2$;
-# Kingma and Ba, 2015):
+# `callback_every` steps. Lessons 08 and 09 reuse both unchanged for 8×8 digits and
+# CIFAR-10. The optimizer settings are the paper's Table 1 (Adam's learning rate $\alpha$
+# and $\beta_1$, $\beta_2$; Kingma and Ba, 2015):
 
 # %%
 for name, s in SETTINGS.items():

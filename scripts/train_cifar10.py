@@ -1,6 +1,6 @@
 """Train the paper's CIFAR-10 GAN (SN on D by default), checkpoint it, and score it with IS/FID.
 
-Lesson 08 explains every piece, shows how to run this script and reads the files it writes.
+Lesson 09 explains every piece, shows how to run this script and reads the files it writes.
 A run starts from a named recipe of ``sngan_teach.recipes`` (``--recipe``, default
 ``paper-cnn``); every flag given on the command line overrides the recipe's value. Each recipe
 names the source of each value there: what the paper states (Table 1, App. B.2, 100k updates)

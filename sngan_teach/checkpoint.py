@@ -1,6 +1,6 @@
 """Checkpoints that survive interruptions: atomic writes, safe loads, exact resume.
 
-Introduced in lesson 08. A checkpoint is one ``torch.save``-d dict of tensors, numbers, strings,
+Introduced in lesson 09. A checkpoint is one ``torch.save``-d dict of tensors, numbers, strings,
 lists and dicts only, so it loads with ``torch.load(..., weights_only=True)`` (no pickled code
 runs). It holds, by name:
 

@@ -1,6 +1,6 @@
 """CIFAR-10 on the device: load the python-version batches, hold them as uint8, sample there.
 
-Introduced in lesson 08. The real set is CIFAR-10's "python version"
+Introduced in lesson 09. The real set is CIFAR-10's "python version"
 (https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz), a folder ``cifar-10-batches-py``
 holding ``data_batch_1`` ... ``data_batch_5``, ``test_batch`` and ``batches.meta``: Python-2
 pickles of dicts whose ``b"data"`` is a uint8 array N x 3072 (1024 red, 1024 green, 1024 blue

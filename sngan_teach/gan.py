@@ -1,7 +1,7 @@
 """The GAN training step and loop: ``n_dis`` discriminator updates, then one generator update.
 
-Introduced in lesson 07 (2-D toys on a CPU) and reused unchanged by lesson 08 (CIFAR-10 on a
-GPU). Nothing here knows about the data or the networks:
+Introduced in lesson 07 (2-D toys on a CPU) and reused unchanged by lessons 08 and 10 (8x8
+digits) and lesson 09 (CIFAR-10 on a GPU). Nothing here knows about the data or the networks:
 
 - real batches come from a callable ``sample_real(batch_size) -> Tensor`` already on the device;
 - ``z ~ N(0, I)`` is drawn with an explicit ``torch.Generator`` (on the networks' device), so
@@ -165,7 +165,7 @@ def recompute_bn_stats(
     Every BN layer's running mean and variance are reset and replaced by the plain average of
     the batch statistics over ``n_batches`` forward passes of ``batch_size`` codes
     ``z ~ N(0, I)`` drawn from ``generator`` (BN's ``momentum=None`` mode). Needed for an EMA
-    generator (lesson 08): its weights are an average, so the statistics that
+    generator (lesson 09): its weights are an average, so the statistics that
     :func:`update_ema` copied from ``net_G`` do not describe its activations. The training flag
     and each layer's momentum are restored; a network without BN is left unchanged.
     """

@@ -1,6 +1,6 @@
 """GAN losses as plain functions of the discriminator's raw outputs (logits).
 
-Introduced in lesson 07 and reused unchanged by lesson 08. Every function takes the
+Introduced in lesson 07 and reused unchanged by lessons 08 and 09. Every function takes the
 discriminator's outputs ``d_real = D(x)`` and/or ``d_fake = D(G(z))`` (any shape; they are
 averaged) and returns a scalar that the optimizer *minimizes*.
 

@@ -1,6 +1,6 @@
 """Inception score (IS) and Frechet Inception distance (FID): the math, and the Inception path.
 
-Introduced in lesson 08.
+Introduced in lesson 09.
 
 The math is small, so it is written here and tested on known distributions:
 

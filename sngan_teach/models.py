@@ -1,6 +1,6 @@
 """The paper's CIFAR-10 networks: the standard CNN (Table 3) and the 32x32 ResNet (Table 4).
 
-Introduced in lesson 08. The models hold no normalization of their own in the discriminator:
+Introduced in lesson 09. The models hold no normalization of their own in the discriminator:
 spectral normalization is applied afterwards with ``sngan_teach.sn.add_sn(net_D)`` (or weight
 normalization with ``sngan_teach.regularizers.add_wn(net_D)``), so one architecture serves every
 method. Generators map ``z`` in R^128, z ~ N(0, I), to images in [-1, 1] of shape (N, 3, 32, 32);
@@ -21,7 +21,7 @@ Where the paper is silent or public code disagrees with it:
   chainer-gan-lib's ``DCGANGenerator`` differs: it applies ``BatchNormalization(8192)`` to the
   flattened dense outputs (statistics per unit over the batch alone, 2 x 8192 affine parameters)
   and draws z from a uniform distribution. Neither form is the paper's; we keep one kind of BN
-  throughout G, and the parameter counts checked in lesson 08 follow from that choice. z is
+  throughout G, and the parameter counts checked in lesson 09 follow from that choice. z is
   N(0, I), as the paper states.
 * ResNet, Table 4 and Fig. 8. Block internals follow the official ``sngan_projection`` code:
   3x3 convolutions, nearest-neighbour x2 up-sampling before the generator block's first conv,

@@ -1,7 +1,7 @@
 """Named training recipes for CIFAR-10, each with the source of every value, and the published
 numbers we compare with, each with the measurement it matches.
 
-Introduced in lesson 08; ``scripts/train_cifar10.py --recipe NAME`` starts from a row of
+Introduced in lesson 09; ``scripts/train_cifar10.py --recipe NAME`` starts from a row of
 :data:`RECIPES` (any flag given on the command line overrides the row).
 
 The paper (Miyato et al., ICLR 2018) states the optimizer settings (Table 1; App. B.2 for the
@@ -170,7 +170,7 @@ PUBLISHED: list[dict[str, object]] = [
 
 
 def get_recipe(name: str) -> dict[str, object]:
-    """A copy of the row ``name`` of :data:`RECIPES` (lesson 08).
+    """A copy of the row ``name`` of :data:`RECIPES` (lesson 09).
 
     Raises ``ValueError`` naming the known recipes when ``name`` is not one of them.
     """

@@ -3,7 +3,7 @@ operator norm of a convolution.
 
 Introduced in lesson 04 ("Build the spectral normalization layer and read its gradient"), which
 writes ``W / sigma(W)`` inline first and then proves this module equal to it and to PyTorch's
-``torch.nn.utils.parametrizations.spectral_norm``. Lessons 05-08 import it from here.
+``torch.nn.utils.parametrizations.spectral_norm``. Lessons 05-10 import it from here.
 """
 
 from __future__ import annotations
@@ -335,7 +335,7 @@ def add_sn(model: nn.Module, n_power_iterations: int = 1, eps: float = 1e-12) ->
     (``Conv1d/2d/3d``, ``ConvTranspose1d/2d/3d``) in ``model``, in place, and return ``model``.
 
     Layers whose weight already carries a parametrization (SN or any other) are left alone, so
-    calling it twice is harmless. Lesson 04; lessons 05-08 build ``net_D`` with it.
+    calling it twice is harmless. Lesson 04; lessons 05-10 build ``net_D`` with it.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")

@@ -1,7 +1,7 @@
 """Singular values of a network's layers, their effective rank, and the paper's Fig. 3 plot.
 
 Introduced in lesson 05; lesson 06 uses it for orthonormal regularization and clipping, and
-lesson 08 for the trained CIFAR-10 discriminators.
+lesson 09 for the trained CIFAR-10 discriminators.
 
 A layer's weight is read *as the layer uses it*: when a parametrization is registered (spectral
 or weight normalization) that is the normalized matrix ``W_bar``, which is what Fig. 3 plots for

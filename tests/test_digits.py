@@ -2,11 +2,13 @@
 benchmarks/robustness.py in its tiny mode."""
 
 import csv
+import importlib.util
 import math
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch.nn.utils import parametrize
@@ -166,3 +168,35 @@ def test_robustness_quick_writes_and_resumes(tmp_path):
     second = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True)
     assert second.stdout.startswith(f"0 of {len(rows)} cells")
     assert len(list(csv.DictReader(out.open()))) == len(rows)
+
+
+def test_robustness_samples_retrain_the_median_seed_exactly(tmp_path):
+    out = tmp_path / "r.csv"
+    script = ROOT / "benchmarks/robustness.py"
+    subprocess.run([sys.executable, str(script), "--quick", "--out", str(out)], check=True,
+                   capture_output=True, timeout=600)  # fmt: skip
+    spec = importlib.util.spec_from_file_location("robustness", script)
+    robustness = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(robustness)
+    hand = [
+        {
+            "method": "sn",
+            "setting": "D",
+            "n_dis": "5",
+            "steps": "9",
+            "seed": str(i),
+            "digits_fid": f,
+        }
+        for i, f in enumerate(["5.0", "nan", "3.0"])
+    ]
+    assert robustness.median_seed(hand, "sn", "D", 5, 9) == 0  # 3 < 5 < nan (worst)
+    rows = list(csv.DictReader(out.open()))
+    with pytest.raises(ValueError, match="no rows"):
+        robustness.median_seed(rows, "sn", "F", 5, 3)
+    npz = tmp_path / "s.npz"
+    robustness.store_samples(out, npz, ("D",), steps=3, n_eval=100)
+    stored = np.load(npz)
+    for method in robustness.METHODS:
+        assert stored[f"{method}_D"].shape == (robustness.N_SAMPLES, 1, 8, 8)
+        csv_fid, retrained_fid = stored[f"{method}_D_fid"]
+        assert abs(csv_fid - retrained_fid) < 1e-3 * max(1.0, csv_fid), method

@@ -1,4 +1,4 @@
-"""Tests for sngan_teach.gan (lesson 07; reused by lesson 08)."""
+"""Tests for sngan_teach.gan (lesson 07; reused by lessons 08 and 09)."""
 
 import copy
 import sys

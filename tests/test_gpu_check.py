@@ -1,4 +1,4 @@
-"""Tests for benchmarks/gpu_check.sh and benchmarks/bench_cifar.py, run on the CPU (lesson 08)."""
+"""Tests for benchmarks/gpu_check.sh and benchmarks/bench_cifar.py, run on the CPU (lesson 09)."""
 
 from __future__ import annotations
 

@@ -88,8 +88,8 @@ RESULT_FILES = (
     ),
     ResultFile(
         "benchmarks/RESULTS.md",
-        ("04_spectral_norm", "08_cifar10"),
-        "Benchmarks: spectral normalization layer and CIFAR-10 loop (lessons 04 and 08)",
+        ("04_spectral_norm", "09_cifar10"),
+        "Benchmarks: spectral normalization layer and CIFAR-10 loop (lessons 04 and 09)",
         "markdown",
     ),
 )

@@ -96,7 +96,7 @@ seed = 0
 gen = seed_all(seed)
 device = default_device()
 ROOT = Path.cwd().resolve().parent if Path.cwd().name == "notebooks" else Path.cwd().resolve()
-WORK = ROOT / "runs" / "08_cifar10"  # everything this notebook writes (git-ignored)
+WORK = ROOT / "runs" / "09_cifar10"  # everything this notebook writes (git-ignored)
 RUNS = ROOT / "runs" / "cifar10"  # where scripts/train_cifar10.py writes the long runs
 STORED = ROOT / "benchmarks" / "results"  # the stored small run (cifar_small_run.py)
 
