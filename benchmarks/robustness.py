@@ -49,18 +49,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sngan_teach.digits import GRID_KW as TRAIN_KW  # noqa: E402  (the sizes of every cell)
+from sngan_teach.digits import GRID_STEPS as STEPS  # noqa: E402  (G updates per cell)
+
 METHODS = ("sn", "wn", "ortho", "clip", "gp", "none")
 # Table 1's settings in the order the cells run: the DCGAN setting C and the aggressive D-F
 # first, so a partial run holds the most telling settings (A and B, alpha = 1e-4, last).
 SETTING_NAMES = ("C", "D", "E", "F", "A", "B")
 SWEEP_METHODS = ("sn", "wn", "gp")
 SWEEP_N_DIS = (1, 2, 5, 10, 20)
-STEPS = 650  # G updates per cell: the full grid fits 60 idle minutes on 2 cores (--estimate)
 SEEDS = 3
 SIGMA_EVERY = 50
 BURN_IN = 100  # updates before the sigma summary counts (the paper's Fig. 9 plots from the start)
-# The sizes every cell uses (the lessons read them from here).
-TRAIN_KW = {"z_dim": 32, "ch_G": 32, "ch_D": 16, "batch_size_D": 64, "batch_size_G": 64}
 N_EVAL = 1000
 N_SAMPLES = 64  # samples stored per cell for the lesson's grids (--samples)
 SAMPLE_SETTINGS = ("D", "E", "F")

@@ -58,6 +58,9 @@ COVER_SHARE = 0.01  # ... and a class is covered when >= this share of the sampl
 # The loss each method trains with, as in the paper: the standard (non-saturating) loss, except
 # the Wasserstein loss for weight clipping (WGAN) and the gradient penalty (WGAN-GP).
 METHOD_LOSS = {"none": "ns", "sn": "ns", "wn": "ns", "ortho": "ns", "clip": "wgan", "gp": "wgan"}
+# The robustness grid's sizes (benchmarks/robustness.py; lesson 08 reruns some of its cells).
+GRID_STEPS = 650  # generator updates per cell: the whole grid fits 60 idle minutes on 2 cores
+GRID_KW = {"z_dim": 32, "ch_G": 32, "ch_D": 16, "batch_size_D": 64, "batch_size_G": 64}
 
 
 # --------------------------------------------------------------------------------------------
