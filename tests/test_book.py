@@ -136,6 +136,14 @@ def test_toy_pivot_puts_settings_in_columns(tmp_path):
     pivot = book.toy_pivot(csv)
     assert "| method | loss | A | B |" in pivot
     assert "| sn | hinge | 25 (50%) | 24 (25%) diverged |" in pivot
+    seeds = tmp_path / "s.csv"  # several seeds per cell: mean +- sd, every seed counted
+    seeds.write_text(
+        "data,method,loss,setting,seed,modes,hq,diverged\n"
+        "grid,sn,ns,A,0,20,0.1,0\ngrid,sn,ns,A,1,24,0.3,0\ngrid,sn,ns,A,2,25,0.2,1\n"
+    )
+    pivot = book.toy_pivot(seeds)
+    assert "mean ± sd over 3 seeds" in pivot
+    assert "| sn | ns | 23.0 ± 2.6 (20%) (1 diverged) |" in pivot
     other = tmp_path / "o.csv"
     other.write_text("a,b\n1,2\n")
     assert book.toy_pivot(other) is None

@@ -399,10 +399,12 @@ def csv_to_markdown(path: Path) -> str:
 def toy_pivot(path: Path) -> str | None:
     """Modes captured per method and loss (rows) under settings A-F (columns), per data set.
 
-    For lesson 07's table (columns data, method, loss, setting, modes, hq, diverged); returns
-    None for a CSV without those columns, which is then shown as it is.
+    For lesson 07's table (columns data, method, loss, setting, modes, hq, diverged, and
+    optionally seed); returns None for a CSV without those columns, which is then shown as it
+    is. With several seeds per cell a cell reads ``mean +- sd (mean hq)``.
     """
     import csv
+    import statistics
 
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
@@ -413,21 +415,35 @@ def toy_pivot(path: Path) -> str | None:
     for data in dict.fromkeys(r["data"] for r in rows):
         sub = [r for r in rows if r["data"] == data]
         settings = sorted(dict.fromkeys(r["setting"] for r in sub))
-        cells: dict[tuple[str, str], dict[str, str]] = {}
+        runs: dict[tuple[str, str], dict[str, list[dict]]] = {}
         for r in sub:
-            value = f"{r['modes']} ({float(r['hq']):.0%})"
-            if r.get("diverged", "0") not in ("", "0"):
-                value += " diverged"
-            cells.setdefault((r["method"], r["loss"]), {})[r["setting"]] = value
+            runs.setdefault((r["method"], r["loss"]), {}).setdefault(r["setting"], []).append(r)
+        n_seeds = max(len(v) for by_setting in runs.values() for v in by_setting.values())
+
+        def cell(group: list[dict]) -> str:
+            modes = [float(r["modes"]) for r in group]
+            hq = statistics.fmean(float(r["hq"]) for r in group)
+            if len(group) == 1:
+                value = f"{modes[0]:.0f} ({hq:.0%})"
+            else:
+                value = f"{statistics.fmean(modes):.1f} ± {statistics.stdev(modes):.1f} ({hq:.0%})"
+            diverged = sum(r.get("diverged", "0") not in ("", "0") for r in group)
+            if diverged:
+                value += " diverged" if len(group) == 1 else f" ({diverged} diverged)"
+            return value
+
+        what = (
+            "modes captured" if n_seeds == 1 else f"modes captured, mean ± sd over {n_seeds} seeds"
+        )
         lines = [
-            f"**{data}**: modes captured (high-quality fraction) after training, "
+            f"**{data}**: {what} (mean high-quality fraction) after training, "
             "per method and loss (rows) and Adam setting of Table 1 (columns).",
             "",
             "| method | loss | " + " | ".join(settings) + " |",
             "|---|---|" + "---|" * len(settings),
         ]
-        for (method, loss), by_setting in cells.items():
-            values = [by_setting.get(s, "") for s in settings]
+        for (method, loss), by_setting in runs.items():
+            values = [cell(by_setting[s]) if s in by_setting else "" for s in settings]
             lines.append(f"| {method} | {loss} | " + " | ".join(values) + " |")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
