@@ -1,0 +1,232 @@
+"""Class-conditional SN-GANs on 8x8 digits: projection vs concatenation, SN in G, sigma traces.
+
+Lesson 10 reads what this script writes and reruns one run live. Every run trains a pair of
+:mod:`sngan_teach.conditional` (conditional-BN generator, projection or concatenation
+discriminator) with the hinge loss for ``--steps`` generator updates, one D update per G update,
+batches of 64, and every ``LOG_EVERY`` updates records
+
+- both losses and the proxy scores of 1000 samples balanced over the requested classes
+  (:func:`sngan_teach.conditional.evaluate_conditional`: class accuracy by the digit classifier,
+  digits IS, digits FID against the held-out digits) into ``beyond.csv``;
+- the largest singular value of every layer's raw weight in G and D
+  (:func:`sngan_teach.conditional.top_sigmas`: SN's own ``u, v`` where it has them, one power
+  iteration otherwise) into ``beyond_sigma.csv``;
+
+and at the end the singular values of every layer's weight as the forward uses it (``W / sigma``
+for SN layers), as the largest one and the effective rank, into ``beyond_spectra.csv``. For seed 0
+it keeps a 10 x 10 grid of samples (row = requested class, fixed z) at the end of every run
+and every 100 updates of the runs named in ``TRACE_RUNS``, in ``beyond_samples.npz`` (uint8).
+
+Runs (``RUNS``), each with seeds ``0 .. --seeds - 1``:
+
+- ``projection``: projection D with SN on every layer and on the class embedding; G plain;
+- ``concat``: concatenation D (one-hot label as input channels and beside phi(x)), SN, G plain;
+- ``projection_snG``: ``projection`` with SN on G's dense and (de)conv layers too (SAGAN);
+- ``projection_noSN``: ``projection`` without SN anywhere;
+- ``pushed_noSN``, ``pushed_SN``: the learning rate alpha raised 50-fold, to 0.05, without and
+  with SN on D.
+
+Commands (from the repository root)::
+
+    nice -n 5 .venv/bin/python benchmarks/beyond.py --jobs 2      # all runs, about 14 CPU min
+    .venv/bin/python benchmarks/beyond.py --summary              # mean +- sd at the last step
+    .venv/bin/python benchmarks/beyond.py --quick --out-dir /tmp/beyond   # seconds, a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+STABLE = {"alpha": 1e-3, "beta1": 0.5, "beta2": 0.9, "n_dis": 1}
+PUSHED = {"alpha": 5e-2, "beta1": 0.5, "beta2": 0.9, "n_dis": 1}
+RUNS = {
+    "projection": {"d_kind": "projection", "sn_D": True, "sn_G": False, "setting": STABLE},
+    "concat": {"d_kind": "concat", "sn_D": True, "sn_G": False, "setting": STABLE},
+    "projection_snG": {"d_kind": "projection", "sn_D": True, "sn_G": True, "setting": STABLE},
+    "projection_noSN": {"d_kind": "projection", "sn_D": False, "sn_G": False, "setting": STABLE},
+    "pushed_noSN": {"d_kind": "projection", "sn_D": False, "sn_G": False, "setting": PUSHED},
+    "pushed_SN": {"d_kind": "projection", "sn_D": True, "sn_G": False, "setting": PUSHED},
+}
+TRACE_RUNS = ("projection", "pushed_noSN")
+STEPS = 1500
+SEEDS = 3
+LOG_EVERY = 50
+GRID_EVERY = 100
+N_EVAL = 1000
+SIZES = {"z_dim": 32, "ch_G": 32, "ch_D": 16}
+BATCH_SIZE = 64
+FIELDS = ["run", "seed", "step", "loss_D", "loss_G", "class_acc", "digits_is", "digits_fid"]
+SIGMA_FIELDS = ["run", "seed", "step", "net", "layer", "sigma"]
+SPECTRA_FIELDS = ["run", "seed", "net", "layer", "sigma", "eff_rank"]
+COST_FIELDS = ["run", "seed", "steps", "seconds", "cpu_seconds"]
+
+
+def grid_of(net_G):  # -> numpy uint8 array
+    """A 10 x 10 grid of G's samples in eval mode, row = requested class, fixed z (seed 2),
+    as uint8 of shape (10, 10, 8, 8)."""
+    import torch
+
+    from sngan_teach.gan import sample_z
+
+    y = torch.arange(10).repeat_interleave(10)
+    z = sample_z(100, net_G.z_dim, torch.Generator().manual_seed(2))
+    was_training = net_G.training
+    net_G.eval()
+    with torch.no_grad():
+        x = net_G(z, y)
+    net_G.train(was_training)
+    x = torch.nan_to_num(x, nan=-1.0).clamp(-1, 1)
+    return ((x + 1) * 127.5).round().to(torch.uint8).view(10, 10, 8, 8).numpy()
+
+
+def run_one(run: str, seed: int, steps: int, log_every: int = LOG_EVERY, n_eval: int = N_EVAL):
+    """Train run ``run`` with ``seed``; return (rows, sigma rows, spectra rows, cost, grids)."""
+    import torch
+
+    torch.set_num_threads(1)
+    from sngan_teach.conditional import (
+        evaluate_conditional,
+        make_cond_pair,
+        top_sigmas,
+        train_conditional,
+    )
+    from sngan_teach.spectra import effective_rank, layer_singular_values
+
+    spec = RUNS[run]
+    net_G, net_D = make_cond_pair(spec["d_kind"], spec["sn_D"], spec["sn_G"], seed=seed, **SIZES)
+    rows, sigma_rows, grids = [], [], {}
+    vectors = {"G": {}, "D": {}}
+
+    def callback(step: int, row: dict) -> None:
+        row.update(evaluate_conditional(net_G, n_eval, seed=1))
+        rows.append({"run": run, "seed": seed, **row})
+        for net_name, net in (("G", net_G), ("D", net_D)):
+            for layer, sigma in top_sigmas(net, vectors[net_name]).items():
+                sigma_rows.append(
+                    {"run": run, "seed": seed, "step": step, "net": net_name, "layer": layer,
+                     "sigma": sigma}
+                )  # fmt: skip
+        if seed == 0 and (step % GRID_EVERY == 0 or step == steps):
+            if run in TRACE_RUNS or step == steps:
+                grids[step] = grid_of(net_G)
+
+    log = train_conditional(
+        net_G,
+        net_D,
+        steps,
+        setting=spec["setting"],
+        seed=seed,
+        batch_size=BATCH_SIZE,
+        log_every=log_every,
+        callback=callback,
+    )
+    spectra_rows = []
+    for net_name, net in (("G", net_G), ("D", net_D)):
+        for layer, s in layer_singular_values(net).items():
+            spectra_rows.append(
+                {"run": run, "seed": seed, "net": net_name, "layer": layer,
+                 "sigma": float(s[0]), "eff_rank": effective_rank(s)}
+            )  # fmt: skip
+    cost = {"run": run, "seed": seed, "steps": steps, "seconds": log["seconds"],
+            "cpu_seconds": log["cpu_seconds"]}  # fmt: skip
+    if log["diverged_at"] is not None:
+        print(f"{run} seed {seed}: a loss turned non-finite at step {log['diverged_at']}")
+    return rows, sigma_rows, spectra_rows, cost, grids
+
+
+def write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(
+                {k: (f"{row[k]:.6g}" if isinstance(row[k], float) else row[k]) for k in fields}
+            )
+
+
+def main_run(out_dir: Path, steps: int, seeds: int, runs: list[str], jobs: int, **kw) -> None:
+    import numpy as np
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tasks = [(run, seed) for seed in range(seeds) for run in runs]
+    print(
+        f"{len(tasks)} runs of {steps} updates, {jobs} jobs; {platform.processor() or 'cpu'}, "
+        f"load {os.getloadavg()}"
+    )
+    t0, c0 = time.perf_counter(), time.process_time()
+    results = {}
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = {task: pool.submit(run_one, *task, steps, **kw) for task in tasks}
+        for task, future in futures.items():
+            results[task] = future.result()
+            cost = results[task][3]
+            print(f"{task}: {cost['seconds']:.0f} s wall, {cost['cpu_seconds']:.0f} s CPU")
+    rows, sigma_rows, spectra_rows, costs, grids = [], [], [], [], {}
+    for task in tasks:
+        r, s, sp, cost, g = results[task]
+        rows += r
+        sigma_rows += s
+        spectra_rows += sp
+        costs.append(cost)
+        for step, grid in g.items():
+            grids[f"{task[0]}/{step}"] = grid
+    write_csv(out_dir / "beyond.csv", FIELDS, rows)
+    write_csv(out_dir / "beyond_sigma.csv", SIGMA_FIELDS, sigma_rows)
+    write_csv(out_dir / "beyond_spectra.csv", SPECTRA_FIELDS, spectra_rows)
+    write_csv(out_dir / "beyond_cost.csv", COST_FIELDS, costs)
+    np.savez_compressed(out_dir / "beyond_samples.npz", **grids)
+    print(
+        f"done: {time.perf_counter() - t0:.0f} s wall; this process {time.process_time() - c0:.0f}"
+        f" s CPU; load {os.getloadavg()}"
+    )
+
+
+def summary(out_dir: Path) -> None:
+    with (out_dir / "beyond.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    last = max(int(r["step"]) for r in rows)
+    print(f"mean +- sd over seeds at step {last}")
+    for run in RUNS:
+        sel = [r for r in rows if r["run"] == run and int(r["step"]) == last]
+        if not sel:
+            continue
+        parts = []
+        for key in ("class_acc", "digits_is", "digits_fid"):
+            values = [float(r[key]) for r in sel]
+            sd = statistics.stdev(values) if len(values) > 1 else math.nan
+            parts.append(f"{key} {statistics.mean(values):.3f} +- {sd:.3f}")
+        print(f"{run:16s} n={len(sel)}  " + "  ".join(parts))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--steps", type=int, default=STEPS)
+    parser.add_argument("--seeds", type=int, default=SEEDS)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--runs", nargs="+", default=list(RUNS), choices=list(RUNS))
+    parser.add_argument("--summary", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="4 updates, 1 seed, 100 samples")
+    args = parser.parse_args()
+    if args.summary:
+        summary(args.out_dir)
+    elif args.quick:
+        main_run(args.out_dir, 4, 1, args.runs, args.jobs, log_every=2, n_eval=100)
+    else:
+        main_run(args.out_dir, args.steps, args.seeds, args.runs, args.jobs)
+
+
+if __name__ == "__main__":
+    main()
