@@ -730,15 +730,17 @@ late_jumps = {
     for i, t in enumerate(steps_)
     if i and t > 500 and values[i] >= (1 + JUMP) * values[i - 1]
 }
-c0_max = max(
-    max(sigma_traces(run, s)[("D", "body.c0")][1])
-    for run in ("pushed_noSN",)
+c0_swing = min(
+    max(
+        v for t, v in zip(*sigma_traces("pushed_noSN", s)[("D", "body.c0")], strict=True) if t > 500
+    )
+    / min(
+        v for t, v in zip(*sigma_traces("pushed_noSN", s)[("D", "body.c0")], strict=True) if t > 500
+    )
     for s in range(beyond.SEEDS)
 )
-print(
-    f"jumps after update 500 (run, seed, layer, update): {sorted(late_jumps)}; largest sigma_0"
-    f" of D's first conv without SN: {c0_max:.2f}"
-)
+print(f"jumps after update 500 (run, seed, layer, update): {sorted(late_jumps)}")
+print(f"sigma_0 of D's 1st conv without SN after update 500: max/min >= {c0_swing:.2f}, all seeds")
 final_is = {(run, s): quality(run, s)[1] for run in ("pushed_noSN", "pushed_SN") for s in range(3)}
 print(
     "pushed runs, final / best digits IS:",
@@ -758,8 +760,9 @@ print(
 #    measurements with one: a jump says no more about a coming drop than a coin would. With
 #    SN on $D$ no drop at all was warned; there the few jumps come at the start.
 # 4. In the pushed runs $G$'s layers, which BigGAN watched, jump only at update 200 or 250,
-#    early in training. After update 500 every jump is in $D$'s first convolution, whose
-#    $\sigma_0$ stays below 1, so that small moves are large in relative terms.
+#    early in training. After update 500 every jump is in $D$'s first convolution without
+#    SN, whose $\sigma_0$ swings up and down by more than a factor of 2 for the rest of the
+#    run: a noisy signal, not a trend that builds before a drop.
 #
 # So on these small runs the early warning does not work. That is not a test of BigGAN's
 # finding: their collapse is a sudden, permanent failure of large models trained with batches
@@ -777,7 +780,7 @@ n_w, n_d, n_aw, n_a = share["pushed_noSN"]
 assert n_d >= 5 and n_w / n_d <= n_aw / n_a + 0.1  # no better than ringing at random
 assert share["pushed_SN"][1] >= 5 and share["pushed_SN"][0] == 0
 assert all(step <= 250 for run, _, step in g_jumps if run.startswith("pushed"))
-assert late_jumps and all(layer == "D.body.c0" for _, _, layer, _ in late_jumps) and c0_max < 1
+assert late_jumps and all(layer == "D.body.c0" for _, _, layer, _ in late_jumps) and c0_swing > 2
 
 # %% [markdown]
 # ## Step 7: a check-up for any network
