@@ -107,6 +107,21 @@ def read_csv(name: str) -> list[dict]:
 
 runs_csv, sigma_csv, spectra_csv = (read_csv(f"beyond{s}.csv") for s in ("", "_sigma", "_spectra"))
 grids = np.load(results / "beyond_samples.npz")
+
+
+def tile(grid: np.ndarray) -> np.ndarray:
+    """A (10, 10, 8, 8) uint8 grid as one image, row = requested digit, with grey gaps."""
+    padded = np.pad(grid, ((0, 0), (0, 0), (0, 1), (0, 1)), constant_values=70)
+    return padded.transpose(0, 2, 1, 3).reshape(90, 90)[:-1, :-1]
+
+
+def show_grid(ax: plt.Axes, grid: np.ndarray, title: str) -> None:
+    ax.imshow(tile(grid), cmap="gray_r", vmin=0, vmax=255)
+    ax.set_xticks([])
+    ax.set_yticks(np.arange(10) * 9 + 3.5, [str(d) for d in range(10)])
+    ax.set_title(title, fontsize=9)
+
+
 last_step = max(r["step"] for r in runs_csv)
 print(
     f"stored: {len(runs_csv)} measurements of {len({(r['run'], r['seed']) for r in runs_csv})}"
@@ -320,13 +335,10 @@ print(
 )
 
 # %%
-fig, ax = plt.subplots(figsize=(4.2, 4.2), layout="constrained")
-ax.imshow(beyond.grid_of(net_G).transpose(0, 2, 1, 3).reshape(80, 80), cmap="gray_r")
-ax.set_xticks([])
-ax.set_yticks(np.arange(10) * 8 + 3.5, [str(d) for d in range(10)])
+fig, ax = plt.subplots(figsize=(3.6, 3.6), layout="constrained")
+show_grid(ax, beyond.grid_of(net_G), f"Projection SN-GAN after {n_steps} updates")
 ax.set_ylabel("requested digit")
 ax.set_xlabel("ten samples (fixed z)")
-ax.set_title(f"Projection SN-GAN after {n_steps} updates")
 plt.show()
 
 # %% [markdown]
@@ -393,10 +405,7 @@ print(
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(8, 3), layout="constrained")
 for ax, run in zip(axes, ("projection", "concat", "projection_snG"), strict=True):
-    ax.imshow(grids[f"{run}/{last_step:.0f}"].transpose(0, 2, 1, 3).reshape(80, 80), cmap="gray_r")
-    ax.set_xticks([])
-    ax.set_yticks(np.arange(10) * 8 + 3.5, [str(d) for d in range(10)])
-    ax.set_title(labels[run], fontsize=9)
+    show_grid(ax, grids[f"{run}/{last_step:.0f}"], labels[run])
 axes[0].set_ylabel("requested digit")
 fig.suptitle(f"Stored runs, seed 0, after {last_step:.0f} updates (row = requested digit)")
 plt.show()
@@ -602,7 +611,8 @@ trace_runs = {
     "pushed_noSN": "pushed: no SN, alpha 0.05",
 }
 traces = {run: sigma_traces(run, 0) for run in trace_runs}
-grid_steps = sorted(int(k.split("/")[1]) for k in grids.files if k.startswith("pushed_noSN/"))
+stored_steps = sorted(int(k.split("/")[1]) for k in grids.files if k.startswith("pushed_noSN/"))
+grid_steps = stored_steps[::2]  # every 200 updates: 8 steps x 2 runs = 16 frames
 
 
 def draw(step: int, run: str):
@@ -630,11 +640,8 @@ def draw(step: int, run: str):
     twin.set_ylabel("loss (hinge)")
     lines = axes[1].get_lines()[:1] + twin.get_lines()
     axes[1].legend(lines, [ln.get_label() for ln in lines], fontsize=6, loc="lower right")
-    axes[2].imshow(grids[f"{run}/{step}"].transpose(0, 2, 1, 3).reshape(80, 80), cmap="gray_r")
-    axes[2].set_xticks([])
-    axes[2].set_yticks(np.arange(10) * 8 + 3.5, [str(d) for d in range(10)])
+    show_grid(axes[2], grids[f"{run}/{step}"], f"samples at update {step}")
     axes[2].set_ylabel("requested digit")
-    axes[2].set_title(f"samples at update {step}", fontsize=9)
     fig.suptitle(f"{trace_runs[run]} (seed 0)", fontsize=10)
     score = dict(zip(steps_, is_, strict=True))[step]
     return fig, f"{trace_runs[run]}: update {step}, digits IS {score:.2f}"
