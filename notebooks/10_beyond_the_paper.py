@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # Follow spectral normalization beyond the paper
+# # Follow spectral normalization past the paper
 #
 # The paper ends where practice began. The same authors made SN-GANs class-conditional with a
 # *projection discriminator* (Miyato and Koyama, ICLR 2018); SAGAN (Zhang et al., 2019) put
