@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from sngan_teach.digits import (
     N_CLASSES,
     DigitsDiscriminator,
+    DigitsGenerator,
     _check_digits,
     _check_positive,
     _init_normal,
@@ -86,25 +87,16 @@ class ConditionalBatchNorm2d(nn.Module):
         return self.gamma(y)[:, :, None, None] * self.bn(h) + self.beta(y)[:, :, None, None]
 
 
-class CondDigitsGenerator(nn.Module):
-    """:class:`sngan_teach.digits.DigitsGenerator` with conditional batch norm: ``G(z, y)``,
-    output (N, 1, 8, 8) in [-1, 1]. The class enters only through the BN scales and shifts."""
+class CondDigitsGenerator(DigitsGenerator):
+    """:class:`sngan_teach.digits.DigitsGenerator` with its three batch norms made conditional:
+    ``G(z, y)``, output (N, 1, 8, 8) in [-1, 1]. The class enters only through the BN scales
+    and shifts."""
 
     def __init__(self, z_dim: int = 32, ch: int = 32, n_classes: int = N_CLASSES) -> None:
-        super().__init__()
-        _check_positive("z_dim", z_dim)
-        _check_positive("ch", ch)
-        if ch % 2:
-            raise ValueError(f"ch must be even, got {ch}")
-        self.z_dim, self.ch = z_dim, ch
-        self.l0 = nn.Linear(z_dim, 2 * 2 * 2 * ch)
+        super().__init__(z_dim, ch)
         self.bn0 = ConditionalBatchNorm2d(2 * ch, n_classes)
-        self.dc1 = nn.ConvTranspose2d(2 * ch, ch, 4, 2, 1)
         self.bn1 = ConditionalBatchNorm2d(ch, n_classes)
-        self.dc2 = nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1)
         self.bn2 = ConditionalBatchNorm2d(ch // 2, n_classes)
-        self.c3 = nn.Conv2d(ch // 2, 1, 3, 1, 1)
-        _init_normal(self)
 
     def forward(self, z: Tensor, y: Tensor) -> Tensor:
         if z.dim() != 2 or z.shape[1] != self.z_dim:
