@@ -19,10 +19,11 @@
 # The paper ends where practice began. The same authors made SN-GANs class-conditional with a
 # *projection discriminator* (Miyato and Koyama, ICLR 2018); SAGAN (Zhang et al., 2019) put
 # spectral normalization on the generator too; BigGAN (Brock et al., 2019, §4) logged the
-# largest singular value of every layer during training and reported that it spikes before
-# training collapses. This lesson retraces those three steps on a machine you have: the 8×8
-# handwritten digits of scikit-learn (lesson 08's data, classifier and proxy scores), a CPU,
-# a few minutes. It ends with a check-up you can run on any PyTorch network.
+# largest singular value of every layer during training and saw it explode when training
+# collapses, which invites using it as an early warning. This lesson retraces those three
+# steps on a machine you have: the 8×8 handwritten digits of scikit-learn (lesson 08's data,
+# classifier and proxy scores), a CPU, a few minutes. It ends with a check-up you can run on
+# any PyTorch network.
 #
 # ## What you will learn
 #
@@ -296,8 +297,8 @@ assert math.isclose(grads_fixed[0], grads_fixed[1], rel_tol=1e-4)
 # $(x, y)$ and as many fakes $(G(z, y'), y')$ with $y'$ uniform over the ten classes and
 # minimizes the hinge loss (paper eq. 16); the generator update minimizes $-D(G(z, y'), y')$
 # (eq. 17). One $D$ update per $G$ update, Adam with $\alpha = 10^{-3}$, $\beta_1 = 0.5$,
-# $\beta_2 = 0.9$ (the settings of the stored runs; with the paper's setting C,
-# $\alpha = 2\cdot10^{-4}$, nothing is learned in 1500 updates here). Every `log_every`
+# $\beta_2 = 0.9$ (the settings of the stored runs, picked because they learn the digits
+# within 1500 updates on a CPU). Every `log_every`
 # updates we score 1000 samples, 100 per requested class, and log $\sigma_0$ of every layer
 # (Step 6 explains how, cheaply). This is the stored run `projection` with seed 0, so
 # it should land where the stored file says.
@@ -455,11 +456,11 @@ assert max(onset["projection"]) < min(onset["projection_noSN"])
 # %% [markdown]
 # ## Step 5: spectral normalization in the generator too
 #
-# SAGAN (Zhang et al., 2019) applied SN to $G$'s layers as well and found training more
-# stable and cheaper per unit of quality. The generator is not asked to be Lipschitz by any
-# theory of the game; SN there is a conditioning device: each layer's output scale no longer
-# depends on its weight's largest singular value, so one step of Adam cannot blow a layer up.
-# What it does to $G$ here, read from the weights as each forward uses them at the end of the
+# SAGAN (Zhang et al., 2019) applied SN to $G$'s layers as well, reporting that it keeps the
+# parameters from growing without limit, avoids unusual gradients and stabilizes training.
+# The generator is not asked to be Lipschitz by any theory of the game; SN there acts on the
+# conditioning: each layer's output scale no longer depends on its weight's largest singular
+# value. What it does to $G$ here, read from the weights as each forward uses them at the end of the
 # stored runs ($\sigma$ of $W$, or of $W/\sigma(W)$ under SN, and the effective rank of lesson
 # 05):
 
@@ -490,31 +491,40 @@ for layer in g_plain:
 # %% [markdown]
 # **Claims.** (1) Without SN, $G$'s layers end with $\sigma$ well above 1 (the table's left
 # column); with SN every one of them is 1 to within 1 %: $G$'s weights move slowly enough that
-# one power-iteration step per update keeps up. (2) The *shape* of the spectrum hardly moves:
-# each layer's effective rank changes by less than a quarter. (3) The final scores do not
-# separate: class accuracy, digits IS and FID with SN in $G$ are within one pooled sd of those
-# without. At this scale SN in $G$ buys speed early on (Step 4's onsets), not a better end
-# point.
+# one power-iteration step per update keeps up. (2) The shape of the spectra of the
+# (transposed) convolutions hardly moves: their effective ranks change by less than 10 %; the
+# dense first layer's effective rank is lower with SN, by more than two pooled sd. (3) The
+# final scores do not improve: none of class accuracy, digits IS and FID is better with SN
+# in $G$ by as much as one pooled sd. At this scale SN in $G$ buys speed early on (Step 4's
+# onsets), not a better end point.
 
 # %%
 assert all(min(v["sigma"]) > 1.2 for v in g_plain.values())
 assert all(abs(x - 1) < 0.01 for v in g_sn.values() for x in v["sigma"])
-for layer in g_plain:
+for layer in ("dc1", "dc2", "c3"):
     plain_rank = statistics.mean(g_plain[layer]["eff_rank"])
-    assert abs(statistics.mean(g_sn[layer]["eff_rank"]) - plain_rank) < 0.25 * plain_rank, layer
+    assert abs(statistics.mean(g_sn[layer]["eff_rank"]) - plain_rank) < 0.1 * plain_rank, layer
+l0_plain, l0_sn = g_plain["l0"]["eff_rank"], g_sn["l0"]["eff_rank"]
+l0_pooled = math.sqrt((statistics.variance(l0_plain) + statistics.variance(l0_sn)) / 2)
+print(
+    f"dense layer l0: effective rank lower with SN by "
+    f"{(statistics.mean(l0_plain) - statistics.mean(l0_sn)) / l0_pooled:.1f} pooled sd"
+)
+assert statistics.mean(l0_plain) - statistics.mean(l0_sn) > 2 * l0_pooled
 sn_g_margins = {
     key: margin("projection_snG", "projection", key, 1)
     for key in ("class_acc", "digits_is", "digits_fid")
 }
 print("SN in G minus G plain, in pooled sd:", {k: round(v, 2) for k, v in sn_g_margins.items()})
-assert all(abs(m) < 1 for m in sn_g_margins.values())
+better = (sn_g_margins["class_acc"], sn_g_margins["digits_is"], -sn_g_margins["digits_fid"])
+assert all(m < 1 for m in better)  # higher accuracy and IS, lower FID, count as better
 
 # %% [markdown]
 # ## Step 6: singular values as an early warning
 #
 # BigGAN's authors watched $\sigma_0$, the largest singular value of each layer's (unnormalized)
-# weight, during training, and saw that in $G$ it grows throughout and spikes at the moment
-# training collapses; they report that this happens in every collapsed run. Can a learner use
+# weight, during training: in a few of $G$'s layers it grows throughout training and explodes
+# when training collapses, and $D$'s grow noisier and jump at the collapse. Can a learner use
 # it as an alarm? Two things are needed: a cheap $\sigma_0$, and runs that collapse.
 #
 # **Cheap $\sigma_0$.** An SN layer already holds it: its stored $u, v$ give
@@ -573,15 +583,19 @@ print("live run, G:", {k: f"{tracked_live[k]:.4f} vs SVD {v:.4f}" for k, v in ex
 # %% [markdown]
 # **Claims.** (1) One step of power iteration from a unit vector never overestimates:
 # $\lVert W^\top u\rVert \le \sigma_0$ for a unit $u$, in every stored layer and in the live
-# run (up to the 6 digits the files keep). (2) At the stable learning rate the tracker is
-# within 2 % of the SVD at the end of every stored run; (3) at the pushed rate the weights move
-# much further per update and it lags more.
+# run (up to the 6 digits the files keep). (2) At the end of the stored runs the tracker is
+# within 1 % of the SVD in at least 90 % of the layers; the worst lags by about a tenth (the
+# smallest ratio printed). Lesson 03 gives the reasons it can lag: power iteration converges
+# slowly when the top two singular values are close, and a weight that keeps moving gives it
+# no time to catch up.
 
 # %%
-assert max(stable_err + pushed_err) <= 1e-5
+errors_all = stable_err + pushed_err
+assert max(errors_all) <= 1e-5
 assert all(tracked_live[k] <= v * (1 + 1e-6) for k, v in exact_live.items())
-assert max(abs(e) for e in stable_err) <= 0.02
-assert max(abs(e) for e in pushed_err) > max(abs(e) for e in stable_err)
+within = sum(abs(e) <= 0.01 for e in errors_all) / len(errors_all)
+print(f"{within:.0%} of the {len(errors_all)} stored layers within 1 %")
+assert within >= 0.9
 
 # %% [markdown]
 # **Runs that collapse.** The stored runs include two pushed far past a sensible learning rate:
@@ -694,10 +708,12 @@ for (run, s), (d, j) in events.items():
     )
 
 # %% [markdown]
-# Is a warned drop more than luck? Jumps are frequent in the pushed runs, so compare the share
-# of drops that had a jump in the 100 updates before with the share of *all* measurements
-# (from update 200 on) that had one: an alarm worth having rings before drops more often than
-# it rings at all.
+# Is a warned drop more than luck? Jumps are frequent in some runs, so a drop may have one in
+# its window by chance. For each drop, the chance is the share of *all* measurements of its
+# run (from update 200 on) that have a jump in the 100 updates before them. If the alarm were
+# no better than that, the number of warned drops would be a sum of independent coin flips
+# with those chances, and we can compute how likely it is to see at least as many warned
+# drops as we did.
 
 
 # %%
@@ -705,49 +721,47 @@ def warned(step: float, jump_steps: list[int]) -> bool:
     return any(step - WINDOW <= u <= step for u in jump_steps)
 
 
-share = {}
-for run in ("pushed_noSN", "pushed_SN"):
-    n_drops = n_drops_warned = n_all = n_all_warned = 0
+def chance_of_at_least(k: int, probs: list[float]) -> float:
+    """P(X >= k) for X a sum of independent Bernoulli(p) draws, one p per entry."""
+    dist = [1.0]  # dist[i] = P(X = i) so far
+    for p in probs:
+        dist = [
+            (dist[i] if i < len(dist) else 0.0) * (1 - p) + (dist[i - 1] * p if i else 0.0)
+            for i in range(len(dist) + 1)
+        ]
+    return sum(dist[k:])
+
+
+share, chances, n_warned_all = {}, [], 0
+for run in watch:
+    n_drops = n_drops_warned = 0
     for s in range(beyond.SEEDS):
         d, j = events[(run, s)]
         steps_ = [t for t in quality(run, s)[0] if t >= BURN_IN]
-        n_all += len(steps_)
-        n_all_warned += sum(warned(t, j) for t in steps_)
+        base = sum(warned(t, j) for t in steps_) / len(steps_)
+        chances += [base] * len(d)
         n_drops += len(d)
         n_drops_warned += sum(warned(t, j) for t in d)
-    share[run] = (n_drops_warned, n_drops, n_all_warned, n_all)
-    print(
-        f"{run}: {n_drops_warned}/{n_drops} drops warned ({n_drops_warned / n_drops:.0%}); "
-        f"{n_all_warned}/{n_all} of all measurements would be ({n_all_warned / n_all:.0%})"
-    )
+    share[run] = (n_drops_warned, n_drops)
+    n_warned_all += n_drops_warned
+p_value = chance_of_at_least(n_warned_all, chances)
+print({run: f"{w}/{n} drops warned" for run, (w, n) in share.items()})
+print(
+    f"all runs: {n_warned_all} of {len(chances)} drops warned; by chance alone "
+    f"{sum(chances):.1f} expected, and at least {n_warned_all} with probability {p_value:.2f}"
+)
 g_jumps = [
-    (run, s, int(r_step))
+    (run, s, int(t))
     for (run, s) in events
     for (net, _), (steps_, values) in sigma_traces(run, s).items()
     if net == "G"
-    for i, r_step in enumerate(steps_)
-    if i and r_step >= BURN_IN and values[i] >= (1 + JUMP) * values[i - 1]
-]
-print("jumps of a layer of G (run, seed, update):", g_jumps)
-late_jumps = {
-    (run, s, f"{net}.{layer}", int(t))
-    for run in ("pushed_noSN", "pushed_SN")
-    for s in range(beyond.SEEDS)
-    for (net, layer), (steps_, values) in sigma_traces(run, s).items()
     for i, t in enumerate(steps_)
-    if i and t > 500 and values[i] >= (1 + JUMP) * values[i - 1]
-}
-c0_swing = min(
-    max(
-        v for t, v in zip(*sigma_traces("pushed_noSN", s)[("D", "body.c0")], strict=True) if t > 500
-    )
-    / min(
-        v for t, v in zip(*sigma_traces("pushed_noSN", s)[("D", "body.c0")], strict=True) if t > 500
-    )
-    for s in range(beyond.SEEDS)
+    if i and t >= BURN_IN and values[i] >= (1 + JUMP) * values[i - 1]
+]
+print(
+    "pushed runs, jumps of a layer of G (run, seed, update):",
+    sorted(g for g in g_jumps if g[0].startswith("pushed")),
 )
-print(f"jumps after update 500 (run, seed, layer, update): {sorted(late_jumps)}")
-print(f"sigma_0 of D's 1st conv without SN after update 500: max/min >= {c0_swing:.2f}, all seeds")
 final_is = {(run, s): quality(run, s)[1] for run in ("pushed_noSN", "pushed_SN") for s in range(3)}
 print(
     "pushed runs, final / best digits IS:",
@@ -757,37 +771,35 @@ print(
 # %% [markdown]
 # **What these runs show, honestly.**
 #
-# 1. The runs at the stable rate, with or without SN, never drop; their $\sigma_0$ jumps all
-#    come while the digits are still forming, before half the samples show the requested
-#    digit (Step 4's onset), never later.
-# 2. Pushed 50-fold, the runs wobble: quality drops and recovers again and again, with and
-#    without SN, but none collapses for good: no loss turned NaN and every run ends above half
-#    of the best digits IS it reached.
-# 3. Without SN the share of drops with a jump just before is about the share of all
-#    measurements with one: a jump says no more about a coming drop than a coin would. With
-#    SN on $D$ no drop at all was warned; there the few jumps come at the start.
-# 4. In the pushed runs $G$'s layers, which BigGAN watched, jump only at update 200 or 250,
-#    early in training. After update 500 every jump is in $D$'s first convolution without
-#    SN, whose $\sigma_0$ swings up and down by more than a factor of 2 for the rest of the
-#    run: a noisy signal, not a trend that builds before a drop.
+# 1. At the stable rate, with or without SN, drops are rare, and every $\sigma_0$ jump comes
+#    while the digits are still forming, before half the samples show the requested digit
+#    (Step 4's onset), never later.
+# 2. Pushed 50-fold, the runs wobble: quality drops and recovers, with and without SN, but
+#    none collapses for good: no loss turned NaN and every run ends above half of the best
+#    digits IS it reached.
+# 3. Few drops had a jump just before them, about as many as chance alone would give (the
+#    probability printed above is far from small): on these runs a jump of $\sigma_0$ says
+#    no more about a coming drop than a coin would. With SN on $D$ at the pushed rate not
+#    one drop was warned.
+# 4. In the pushed runs $G$'s layers, the ones BigGAN watched, jump only in the first 300
+#    updates, as the weights grow from their initialization; every later jump is $D$'s.
 #
 # So on these small runs the early warning does not work. That is not a test of BigGAN's
 # finding: their collapse is a sudden, permanent failure of large models trained with batches
 # of 2048, which our pushed runs never reach; what fails here is using $\sigma_0$ jumps as an
-# alarm for the ups and downs of a small, unstable run. Exercise 2 tries a stricter alarm.
+# alarm for the ups and downs of a small, unstable run. With three seeds per run and a handful
+# of drops, the counts themselves are noisy; what the numbers above allow is only "no
+# evidence of a warning". Exercise 2 tries a stricter alarm.
 
 # %%
-assert all(not events[(run, s)][0] for run in ("projection", "projection_noSN") for s in range(3))
 for run in ("projection", "projection_noSN"):
     for s in range(beyond.SEEDS):
         assert all(t < first_half_right(run, s) for t in events[(run, s)][1]), (run, s)
 assert all(len(quality(run, s)[0]) == len(quality("projection", 0)[0]) for run, s in final_is)
 assert all(v[-1] >= 0.5 * max(v) for v in final_is.values())
-n_w, n_d, n_aw, n_a = share["pushed_noSN"]
-assert n_d >= 5 and n_w / n_d <= n_aw / n_a + 0.1  # no better than ringing at random
-assert share["pushed_SN"][1] >= 5 and share["pushed_SN"][0] == 0
-assert all(step <= 250 for run, _, step in g_jumps if run.startswith("pushed"))
-assert late_jumps and all(layer == "D.body.c0" for _, _, layer, _ in late_jumps) and c0_swing > 2
+assert len(chances) >= 5 and p_value > 0.05  # no evidence that the alarm beats chance
+assert share["pushed_SN"][1] >= 3 and share["pushed_SN"][0] == 0
+assert all(t <= 300 for run, _, t in g_jumps if run.startswith("pushed"))
 
 # %% [markdown]
 # ## Step 7: a check-up for any network
@@ -897,13 +909,14 @@ assert all(r["sn"] for r in report_res["layers"])
 #   a small conditional SN-GAN draws the requested digit in at least 90 % of its samples
 #   after 1500 updates in every seed, and beats a concatenation discriminator on class
 #   accuracy, digits IS and FID by more than one pooled sd.
-# - **SN in G.** It pins every layer of $G$ at $\sigma = 1$, leaves the shape of the
-#   spectra (effective rank) nearly unchanged, and makes the classes appear sooner; after
-#   1500 updates the scores with and without it do not separate.
+# - **SN in G.** It pins every layer of $G$ at $\sigma = 1$, leaves the effective ranks of
+#   the (transposed) convolutions within 10 % (the dense layer's drops), and makes the classes
+#   appear sooner; after 1500 updates the scores are no better with it than without.
 # - **Early warning.** $\sigma_0$ of every layer costs nothing under SN ($u^\top W v$) and one
 #   power-iteration step otherwise, and never overestimates. On our runs its jumps did not
-#   foretell the drops in quality: they came as often before drops as at any other time, and
-#   none of our runs collapsed for good, so BigGAN's observation itself stays untested here.
+#   foretell the drops in quality: they came before drops no more often than chance would
+#   give, and none of our runs collapsed for good, so BigGAN's observation itself stays
+#   untested here.
 # - **Check-up.** `checkup(model, example_input)` puts sigma, the convolution's true operator
 #   norm, SN or not and the effective rank of every layer beside two bounds on the network:
 #   the product (an upper bound only for plain chains) and the Jacobian lower bound (valid
