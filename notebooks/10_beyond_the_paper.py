@@ -45,8 +45,9 @@
 #
 # Lessons 02 (product bound), 04 (the SN layer and a convolution's operator norm), 05
 # (effective rank) and 08 (the digits, the classifier, digits IS and FID). No GPU. Full mode
-# retrains one conditional GAN live (1500 generator updates, about 40 s of CPU time) and runs
-# the check-up on four networks. The 18 stored runs it compares against (six variants × three
+# retrains one conditional GAN live (1500 generator updates, about 35 s of CPU time) and runs
+# the check-up on four networks: 62 s in all (57 s of CPU time) on a 2-core machine shared
+# with other jobs; quick mode took 30 s. The 18 stored runs it compares against (six variants × three
 # seeds) were made by `benchmarks/beyond.py`; the lesson reads the files it wrote.
 
 # %%
