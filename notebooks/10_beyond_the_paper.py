@@ -47,8 +47,9 @@
 # (effective rank) and 08 (the digits, the classifier, digits IS and FID). No GPU. Full mode
 # retrains one conditional GAN live (1500 generator updates, about 35 s of CPU time) and runs
 # the check-up on four networks: 62 s in all (57 s of CPU time) on a 2-core machine shared
-# with other jobs; quick mode took 30 s. The 18 stored runs it compares against (six variants × three
-# seeds) were made by `benchmarks/beyond.py`; the lesson reads the files it wrote.
+# with other jobs; quick mode took 30 s. The 18 stored runs it compares against (six
+# variants × three seeds) were made by `benchmarks/beyond.py`; the lesson reads the files it
+# wrote.
 
 # %%
 import csv
