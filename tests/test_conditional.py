@@ -15,6 +15,7 @@ from sngan_teach.conditional import (
     ProjectionDiscriminator,
     class_accuracy,
     eval_labels,
+    evaluate_conditional,
     make_cond_pair,
     top_sigmas,
     train_conditional,
@@ -121,3 +122,15 @@ def test_train_conditional_logs_and_is_reproducible():
     assert first["steps"] == second["steps"]
     with pytest.raises(ValueError, match="n_steps"):
         train_conditional(*make_cond_pair(ch_G=4, ch_D=4), 0)
+
+
+def test_evaluate_conditional_scores_and_handles_a_diverged_generator():
+    net_G = make_cond_pair(seed=0, ch_G=4, ch_D=4)[0].train()
+    scores = evaluate_conditional(net_G, n=50)
+    assert set(scores) == {"class_acc", "digits_is", "digits_fid"} and net_G.training
+    assert 0 <= scores["class_acc"] <= 1 and 1 <= scores["digits_is"] <= 10
+    with torch.no_grad():
+        net_G.c3.weight.fill_(float("nan"))
+    broken = evaluate_conditional(net_G, n=50)
+    assert broken["class_acc"] == 0.0 and broken["digits_is"] == 1.0
+    assert broken["digits_fid"] != broken["digits_fid"]  # NaN
