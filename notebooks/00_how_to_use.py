@@ -352,9 +352,11 @@ assert {item["file"] for item in book["lessons"]} == lessons_here
 #   training (Fig. 9) and the spectra of an SN and a WN discriminator (Fig. 3). The scores of
 #   Table 2 themselves need a run on a GPU (see *Using a GPU* below).
 # - **10.** After the paper, on 8×8 digits: a projection discriminator with SN on every layer
-#   conditions a GAN on the class (checked with a digit classifier), SN on the generator too,
-#   the layers' largest singular values logged as an early warning of collapse, and a
-#   check-up that reports every layer's $\sigma$ and bounds for any network.
+#   conditions a GAN on the class (checked with a digit classifier) better than
+#   concatenation does, SN on the generator too (three seeds each); whether jumps in each
+#   layer's largest singular value warn of drops in quality (on these runs no better than
+#   chance); and `checkup`, which reports every layer's $\sigma$ and the network's bounds for
+#   any PyTorch network.
 #
 # Not checked anywhere: the STL-10 and ImageNet experiments, the Inception scores of Fig. 4,
 # and the reparametrized WGAN-GP critics of the paper's App. E.
