@@ -29,8 +29,8 @@
 #    captured, fraction of high-quality samples and $\mathrm{KL}(p\,\Vert\,U)$.
 # 2. Write the standard and hinge losses (paper eqs. 15–17), and catch a sign error in the
 #    hinge loss that makes $D$ learn backwards.
-# 3. Run the training step shared with lessons 08 and 09: `n_dis` discriminator updates, one generator
-#    update, any loss, any normalization or penalty, no host synchronization.
+# 3. Run the training step shared with lessons 08 and 09: `n_dis` discriminator updates, one
+#    generator update, any loss, any normalization or penalty, no host synchronization.
 # 4. Watch the game GAN Lab style, with and without SN: $D$'s landscape and the push that every
 #    fake sample gets from it, step by step; and read the metric curves over training.
 # 5. Compare every method under the paper's optimizer settings A–F (Table 1) in one table, and
@@ -43,10 +43,10 @@
 # and three runs in Step 4. On a 2-core machine shared with other jobs it took 8 minutes at a
 # load average near 5 and 11 minutes near 12 (there the minute-long run took 326 s against 63 s
 # alone): expect more than 2.5 minutes on a busy machine. Three scripts in `benchmarks/`
-# make what would take longer, and the lesson reads the files they write: the 72-run table
-# (`toy_table.py`, 46 minutes on 2 shared cores), the recipe of "Reaching every mode" trained
-# longer (`toy_long.py`, 6.5 minutes on 2 idle cores) and with one choice changed at a time
-# (`toy_levers.py`, 11 minutes of CPU time).
+# make what would take longer, and the lesson reads the files they write: the table of 72
+# configurations × 3 seeds (`toy_table.py`, over an hour on one core), the recipe of
+# "Reaching every mode" trained longer (`toy_long.py`, 6.5 minutes on 2 idle cores) and with
+# one choice changed at a time (`toy_levers.py`, 11 minutes of CPU time).
 
 # %%
 import copy
@@ -588,8 +588,9 @@ assert most["WGAN-GP"] > 1.0
 #
 # `benchmarks/toy_table.py` trains every discriminator method with the non-saturating and the
 # hinge loss, and the gradient penalty with the standard loss (GAN-GP) and the Wasserstein
-# loss (WGAN-GP), under each setting A–F: 72 runs on the 25-Gaussian grid, with the same
-# number of generator updates, sizes and seed. Regenerate the CSV it writes with
+# loss (WGAN-GP), under each setting A–F: 72 configurations on the 25-Gaussian grid, each from
+# three seeds, with the same number of generator updates and sizes. Regenerate the CSV it
+# writes with
 #
 # ```
 # nice .venv/bin/python benchmarks/toy_table.py --out benchmarks/results/toy_table.csv --jobs 2
@@ -599,84 +600,124 @@ assert most["WGAN-GP"] > 1.0
 with table_path.open() as f:
     rows = list(csv.DictReader(f))
 n_steps_table = {int(r["n_steps"]) for r in rows}
-print(f"{len(rows)} runs, {n_steps_table} generator updates each, "
-      f"median {np.median([float(r['seconds']) for r in rows]):.0f} s per run")  # fmt: skip
+table_seeds = sorted({int(r["seed"]) for r in rows})
 labels = sorted({(r["method"], r["loss"]) for r in rows}, key=lambda ml: (METHODS.index(ml[0]), ml))
-table = {(r["method"], r["loss"], r["setting"]): r for r in rows}
+table = {}  # (method, loss, setting) -> the runs of that configuration, one per seed
+for r in rows:
+    table.setdefault((r["method"], r["loss"], r["setting"]), []).append(r)
+print(f"{len(rows)} runs: {len(labels)} method/loss pairs x {len(SETTINGS)} settings x seeds "
+      f"{table_seeds}, {n_steps_table} generator updates each, "
+      f"median {np.median([float(r['seconds']) for r in rows]):.0f} s per run")  # fmt: skip
 
 
-def grid_of(key):
-    return np.array([[float(table[ml + (s,)][key]) for s in SETTINGS] for ml in labels])
+def cell_values(ml, setting, key):
+    return np.array([float(r[key]) for r in table[ml + (setting,)]])
 
 
-fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+fig, axes = plt.subplots(1, 2, figsize=(11, 5))
 for ax, key, cmap in zip(axes, ("modes", "hq"), ("viridis", "magma"), strict=True):
-    values = grid_of(key)
-    ax.imshow(values, cmap=cmap, aspect="auto")
-    bright = values > values.min() + 0.6 * (values.max() - values.min())
-    for i, j in np.ndindex(values.shape):
-        text = f"{values[i, j]:.0f}" if key == "modes" else f"{values[i, j]:.2f}"
+    means = np.array([[cell_values(ml, s, key).mean() for s in SETTINGS] for ml in labels])
+    sds = np.array([[cell_values(ml, s, key).std(ddof=1) for s in SETTINGS] for ml in labels])
+    ax.imshow(means, cmap=cmap, aspect="auto")
+    bright = means > means.min() + 0.6 * (means.max() - means.min())
+    for i, j in np.ndindex(means.shape):
+        text = (f"{means[i, j]:.1f}\n±{sds[i, j]:.1f}" if key == "modes"
+                else f"{means[i, j]:.2f}\n±{sds[i, j]:.2f}")  # fmt: skip
         color = "black" if bright[i, j] else "white"
-        ax.text(j, i, text, ha="center", va="center", color=color, fontsize=7)
+        ax.text(j, i, text, ha="center", va="center", color=color, fontsize=6)
     title = "modes captured (of 25)" if key == "modes" else "high-quality fraction"
     ax.set(xticks=range(6), xticklabels=list(SETTINGS), yticks=range(len(labels)),
            yticklabels=[f"{m}/{loss}" for m, loss in labels], xlabel="setting (Table 1)",
-           title=title)  # fmt: skip
+           title=f"{title}: mean ± sd over {len(table_seeds)} seeds")  # fmt: skip
 axes[0].set_ylabel("method / loss")
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# **What the table says** (one seed per cell, 1500 generator updates each: treat differences
-# of a few modes as noise). The paper claims, for CIFAR-10 and STL-10 (Figs. 1–2), that SN
-# stays good across the settings while WGAN-GP fails at the aggressive ones D, E, F. Here:
+# **Comparing with seeds.** Each configuration ran from three seeds. To compare two of them
+# over a group of settings, average each seed's runs over the group, which gives three numbers
+# per configuration, and call the difference of their means real when it exceeds two standard
+# errors, $|\bar a - \bar b| > 2\sqrt{s_a^2/3 + s_b^2/3}$ (the same rule lesson 08 uses on
+# digits).
+
+
+# %%
+def per_seed(method, loss, settings, key="modes"):
+    """One number per seed: the mean of `key` over `settings` for that seed's runs."""
+    return np.array([np.mean([float(r[key]) for s in settings for r in table[(method, loss, s)]
+                              if int(r["seed"]) == sd]) for sd in table_seeds])  # fmt: skip
+
+
+def z_of(a, b):
+    """(mean a - mean b) in standard errors of the difference."""
+    se = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+    return (a.mean() - b.mean()) / se if se > 0 else math.copysign(math.inf, a.mean() - b.mean())
+
+
+def show(name, values):
+    return f"{name} {values.mean():.2f} ± {values.std(ddof=1):.2f}"
+
+
+# %% [markdown]
+# **What the table says** (three seeds per configuration, 1500 generator updates each). The
+# paper claims, for CIFAR-10 and STL-10 (Figs. 1–2), that SN stays good across the settings
+# while WGAN-GP fails at the aggressive ones D, E, F. Here, with "more" and "fewer" meaning a
+# difference of more than two standard errors:
 #
-# 1. The table is complete: 12 method/loss pairs × 6 settings, all trained equally long.
-# 2. At the aggressive settings D–F, SN (with either loss) captures more modes on average than
-#    the WGAN-GP critic, with a lower KL to uniform.
+# 1. The table is complete: 12 method/loss pairs × 6 settings × 3 seeds, all trained equally
+#    long.
+# 2. At the aggressive settings D–F, SN (with either loss) captures more modes than the
+#    WGAN-GP critic, with a lower KL to uniform.
 # 3. **Not reproduced:** WGAN-GP does not *degrade* at D–F on this toy. At this budget the slow
 #    settings A–C ($\alpha \le 2\cdot 10^{-4}$) leave it even further behind: it captures fewer
 #    modes on A–C than on D–F.
 # 4. Setting F ($\beta_1 = 0.9$) is the one that hurts SN: with either loss it captures fewer
-#    modes on F than on D and on E.
-# 5. On this small MLP the margin of SN over an unnormalized $D$ is small: with the standard
-#    loss their average mode counts over A–F differ by less than 3.
+#    modes on F than on D and than on E.
+# 5. **Not reproduced:** SN is not the best method on this toy. Orthonormal regularization
+#    (standard loss) captures more modes than SN at D–F, as it beats SN at setting D on the
+#    digits of lesson 08; and over A–F SN's mode count cannot be told apart from an
+#    unnormalized $D$'s, nor at D–F from WN's or weight clipping's. Without normalization the
+#    high-quality fraction at D–F is even higher than with SN.
 # 6. **Shortfall.** No configuration reaches "all 25 modes with 90 % high-quality samples"
-#    in 1500 updates: the best high-quality fraction in the table is 0.23 (SN with the
-#    standard loss under setting E, printed below), 0.67 short of 0.9. The generators still
-#    smear mass along lines between the modes, as the Step 4 scatter shows. PacGAN's 90 %+
-#    comes after far longer training (400 epochs of 100,000 samples).
-
+#    in 1500 updates: the best mean high-quality fraction in the table, printed below, is far
+#    short of 0.9. The generators still smear mass along lines between the modes, as the Step
+#    4 scatter shows. PacGAN's 90 %+ comes after far longer training (400 epochs of 100,000
+#    samples).
 
 # %%
-def mean_of(method, loss, settings, key="modes"):
-    return np.mean([float(table[(method, loss, s)][key]) for s in settings])
-
-
 aggressive, mild = "DEF", "ABC"
-assert len(rows) == 72 and len(labels) == 12 and len(n_steps_table) == 1
-assert all((ml + (s,)) in table for ml in labels for s in SETTINGS)
+assert len(labels) == 12 and len(n_steps_table) == 1 and len(table_seeds) == 3
+assert all(len(table.get(ml + (s,), [])) == 3 for ml in labels for s in SETTINGS)
+gp_modes = per_seed("gp", "wgan", aggressive)
 for loss in ("ns", "hinge"):
-    print(f"D-F: SN/{loss} {mean_of('sn', loss, aggressive):.1f} modes, "
-          f"KL {mean_of('sn', loss, aggressive, 'kl'):.2f}; WGAN-GP "
-          f"{mean_of('gp', 'wgan', aggressive):.1f} modes, "
-          f"KL {mean_of('gp', 'wgan', aggressive, 'kl'):.2f}")  # fmt: skip
-    assert mean_of("sn", loss, aggressive) > mean_of("gp", "wgan", aggressive)
-    assert mean_of("sn", loss, aggressive, "kl") < mean_of("gp", "wgan", aggressive, "kl")
-print(f"WGAN-GP modes: A-C {mean_of('gp', 'wgan', mild):.1f}, "
-      f"D-F {mean_of('gp', 'wgan', aggressive):.1f}")  # fmt: skip
-assert mean_of("gp", "wgan", mild) < mean_of("gp", "wgan", aggressive)
+    sn_modes, sn_kl = per_seed("sn", loss, aggressive), per_seed("sn", loss, aggressive, "kl")
+    gp_kl = per_seed("gp", "wgan", aggressive, "kl")
+    print(f"D-F modes: {show('SN/' + loss, sn_modes)}, {show('WGAN-GP', gp_modes)}; "
+          f"KL: {show('SN/' + loss, sn_kl)}, {show('WGAN-GP', gp_kl)}")  # fmt: skip
+    assert z_of(sn_modes, gp_modes) > 2 and z_of(sn_kl, gp_kl) < -2
+gp_mild = per_seed("gp", "wgan", mild)
+print(f"WGAN-GP modes: {show('A-C', gp_mild)}, {show('D-F', gp_modes)}")
+assert z_of(gp_mild, gp_modes) < -2
 for loss in ("ns", "hinge"):
-    modes = {s: int(table[("sn", loss, s)]["modes"]) for s in "DEF"}
-    print(f"SN/{loss} modes on D, E, F:", modes)
-    assert modes["F"] < modes["D"] and modes["F"] < modes["E"]
-sn_all, none_all = mean_of("sn", "ns", "ABCDEF"), mean_of("none", "ns", "ABCDEF")
-print(f"standard loss, mean modes over A-F: SN {sn_all:.1f}, no normalization {none_all:.1f}")
-assert abs(sn_all - none_all) < 3
-best = max(rows, key=lambda r: float(r["hq"]))
-print(f"best high-quality fraction in the table: {float(best['hq']):.3f} "
-      f"({best['method']}/{best['loss']}, setting {best['setting']}), "
-      f"{0.9 - float(best['hq']):.2f} short of 0.9")  # fmt: skip
+    on = {st: per_seed("sn", loss, st) for st in "DEF"}
+    print(f"SN/{loss} modes: " + ", ".join(show(st, v) for st, v in on.items()))
+    assert z_of(on["F"], on["D"]) < -2 and z_of(on["F"], on["E"]) < -2
+sn_def = per_seed("sn", "ns", aggressive)
+ortho_def = per_seed("ortho", "ns", aggressive)
+print(f"D-F modes, standard loss: {show('SN', sn_def)}, {show('orthonormal', ortho_def)}")
+assert z_of(ortho_def, sn_def) > 2
+sn_all, none_all = per_seed("sn", "ns", "ABCDEF"), per_seed("none", "ns", "ABCDEF")
+print(f"A-F modes, standard loss: {show('SN', sn_all)}, {show('no normalization', none_all)}")
+assert abs(z_of(sn_all, none_all)) < 2
+for other in ("wn", "clip"):
+    assert abs(z_of(sn_def, per_seed(other, "ns", aggressive))) < 2, other
+sn_hq, none_hq = per_seed("sn", "ns", aggressive, "hq"), per_seed("none", "ns", aggressive, "hq")
+print(f"D-F high-quality fraction: {show('SN', sn_hq)}, {show('no normalization', none_hq)}")
+assert z_of(none_hq, sn_hq) > 2
+best = max(table, key=lambda k: cell_values(k[:2], k[2], "hq").mean())
+best_hq = cell_values(best[:2], best[2], "hq").mean()
+print(f"best mean high-quality fraction: {best_hq:.3f} ({best[0]}/{best[1]}, setting {best[2]}), "
+      f"{0.9 - best_hq:.2f} short of 0.9")  # fmt: skip
 
 
 # %% [markdown]
@@ -962,10 +1003,11 @@ assert (
 #   enters as a penalty (WGAN-GP, orthonormal) or a hook after the update (clipping).
 # - Watched GAN Lab style, SN bounds the push that each fake sample gets from $D$ by 1; an
 #   unnormalized $D$ under an aggressive setting grows steep walls and pushes many times harder.
-# - On the grid SN beats the WGAN-GP critic at the aggressive settings D–F, but this small toy
-#   does not reproduce the rest of the paper's robustness claim: WGAN-GP is worse still at the
-#   slow settings, an unnormalized MLP does about as well as SN, and $\beta_1 = 0.9$
-#   (setting F) hurts SN too.
+# - Over three seeds, SN beats the WGAN-GP critic on the grid at the aggressive settings D–F,
+#   but this small toy does not reproduce the rest of the paper's robustness claim: WGAN-GP is
+#   worse still at the slow settings, orthonormal regularization captures more modes than SN
+#   at D–F, an unnormalized MLP cannot be told apart from SN, and $\beta_1 = 0.9$ (setting F)
+#   hurts SN too.
 # - Longer training with $\alpha$ decayed linearly to 0 is what sharpens the generator. Our
 #   recipe (SN, standard loss, setting D's $\alpha$, $\beta_1$, $\beta_2$ but $n_{dis} = 1$
 #   where the paper's D–F use 5) captures all 25 grid modes with 45 % high-quality samples in
