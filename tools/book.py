@@ -89,7 +89,7 @@ RESULT_FILES = (
     ResultFile(
         "benchmarks/RESULTS.md",
         ("04_spectral_norm", "09_cifar10"),
-        "Benchmarks: spectral normalization layer and CIFAR-10 loop (lessons 04 and 09)",
+        "Benchmarks and stored runs, each with its machine and command (lessons 04-10)",
         "markdown",
     ),
 )
