@@ -209,9 +209,9 @@ print("generator updates per run:", sorted({int(r["steps"]) for r in rows}))
 print(f"CPU time of all runs: {sum(float(r['cpu_seconds']) for r in rows) / 60:.0f} minutes")
 
 
-def values(method, setting, metric, n_dis=None, table=rows):
+def values(method, setting, metric, n_dis=None):
     n_dis = SETTINGS[setting]["n_dis"] if n_dis is None else n_dis
-    picked = [r for r in table if (r["method"], r["setting"], int(r["n_dis"])) ==
+    picked = [r for r in rows if (r["method"], r["setting"], int(r["n_dis"])) ==
               (method, setting, n_dis)]  # fmt: skip
     return [fid_of(r) if metric == "digits_fid" else float(r[metric]) for r in picked]
 
@@ -515,22 +515,22 @@ explore(draw_sigma, setting=list(SETTINGS))
 
 
 # %%
-def after_burn_in(setting, n_dis=None):
-    n_dis = SETTINGS[setting]["n_dis"] if n_dis is None else n_dis
+def after_burn_in(setting, layers=LAYERS):
+    """sigma(W_bar) of `layers` in the SN runs of `setting` (its own n_dis), after burn-in."""
     return [float(r["sigma"]) for r in sigma_rows if r["setting"] == setting
-            and int(r["n_dis"]) == n_dis and int(r["step"]) > burn_in]  # fmt: skip
+            and int(r["n_dis"]) == SETTINGS[setting]["n_dis"] and r["layer"] in layers
+            and int(r["step"]) > burn_in]  # fmt: skip
 
 
 all_sigma = [float(r["sigma"]) for r in sigma_rows]
 print(f"{len(all_sigma)} records, smallest sigma(W_bar) {min(all_sigma):.6f}")
 assert min(all_sigma) >= 1 - 1e-5  # never below 1: sigma_hat <= sigma(W)
-share_in = {}
 for setting in SETTINGS:
     v = after_burn_in(setting)
-    share_in[setting] = sum(x <= 1.05 for x in v) / len(v)
+    share = sum(x <= 1.05 for x in v) / len(v)
     print(
         f"setting {setting} (alpha {SETTINGS[setting]['alpha']:g}): median "
-        f"{np.median(v):.3f}, max {max(v):.3f}, share within [1, 1.05] {share_in[setting]:.2f}"
+        f"{np.median(v):.3f}, max {max(v):.3f}, share within [1, 1.05] {share:.2f}"
     )
 
 # %% [markdown]
@@ -549,11 +549,10 @@ for setting in SETTINGS:
 #    $\prod_l \sigma(\bar W^l)$ on the network's Lipschitz constant.
 
 # %%
+convs = [layer for layer in LAYERS if layer != "l4"]
 conv_share = {}
 for setting in SETTINGS:
-    v = [float(r["sigma"]) for r in sigma_rows if r["setting"] == setting
-         and r["layer"] != "l4" and int(r["n_dis"]) == SETTINGS[setting]["n_dis"]
-         and int(r["step"]) > burn_in]  # fmt: skip
+    v = after_burn_in(setting, convs)
     conv_share[setting] = sum(x <= 1.05 for x in v) / len(v)
 print("convolutions, share of records within [1, 1.05]:",
       {k: round(v, 2) for k, v in conv_share.items()})  # fmt: skip
