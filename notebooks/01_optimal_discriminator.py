@@ -56,13 +56,13 @@ from sngan_teach.densities import (
     separation_curves,
 )
 from sngan_teach.explore import explore
-from sngan_teach.runtime import pick, seed_all
+from sngan_teach.runtime import base_seed, pick, seed_all
 
 # The networks here are tiny: one thread is faster than two fighting over a shared CPU.
 torch.set_num_threads(1)
 
 # %%
-seed = 0
+seed = base_seed()  # $SNGAN_SEED (default 0); every other seed derives from it
 generator = seed_all(seed)  # every random draw below uses this generator or the global seed
 
 # The data density q and the generator's density p_G of steps 1-2 (1-D Gaussian mixtures).

@@ -78,6 +78,12 @@ def test_single_linear_layer_bound_is_tight():
     assert est == pytest.approx(norm_w, rel=1e-9)
 
 
+# A pair ratio |f(a) - f(b)| / ||a - b|| counts only for ||a - b|| >= sqrt(eps) (1 + ...), so its
+# round-off is at most about sqrt(eps) = 1.5e-8 relative in float64, whatever the kernels: a
+# bound checked to 1e-9 passed on one CPU and failed on another.
+ROUND_OFF = 1e-6
+
+
 @pytest.mark.parametrize("act", [nn.ReLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU])
 def test_lower_estimate_never_exceeds_product_bound(act):
     for seed in range(3):
@@ -86,7 +92,7 @@ def test_lower_estimate_never_exceeds_product_bound(act):
         est = lp.lipschitz_lower_estimate(
             model, x, n_steps=50, generator=torch.Generator().manual_seed(seed)
         )
-        assert 0 < est <= lp.product_bound(model) * (1 + 1e-9)
+        assert 0 < est <= lp.product_bound(model) * (1 + ROUND_OFF)
 
 
 def test_pair_ascent_finds_more_than_the_data_gradients():
@@ -101,7 +107,7 @@ def test_pair_ascent_finds_more_than_the_data_gradients():
     est = lp.lipschitz_lower_estimate(
         f, x, n_steps=300, lr=0.05, generator=torch.Generator().manual_seed(0)
     )
-    assert 5.0 < est <= lp.product_bound(f) * (1 + 1e-9)
+    assert 5.0 < est <= lp.product_bound(f) * (1 + ROUND_OFF)
     assert lp.product_bound(f) == pytest.approx(10.0)
 
 

@@ -41,3 +41,32 @@ def test_seed_all_rejects_non_integers(seed):
 def test_default_device_is_usable():
     device = runtime.default_device()
     assert torch.zeros(1, device=device).device.type == device.type
+
+
+def test_base_seed_defaults_to_zero(monkeypatch):
+    monkeypatch.delenv(runtime.SEED_ENV, raising=False)
+    assert runtime.base_seed() == 0
+    monkeypatch.setenv(runtime.SEED_ENV, " ")
+    assert runtime.base_seed() == 0
+
+
+def test_base_seed_reads_the_environment(monkeypatch):
+    monkeypatch.setenv(runtime.SEED_ENV, " 7 ")
+    assert runtime.base_seed() == 7
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("one", "must be a whole number, got 'one'"), ("1.5", "must be a whole number"),
+     ("-1", "must be between 0 and 2\\*\\*62, got -1"), (str(2**62 + 1), "must be between 0 and 2\\*\\*62")],
+)  # fmt: skip
+def test_base_seed_rejects_bad_values(monkeypatch, value, message):
+    monkeypatch.setenv(runtime.SEED_ENV, value)
+    with pytest.raises(ValueError, match=f"SNGAN_SEED {message}"):
+        runtime.base_seed()
+
+
+@pytest.mark.parametrize("seed", [-1, 2**63, 2**70])
+def test_seed_all_rejects_seeds_out_of_range(seed):
+    with pytest.raises(ValueError, match="seed must be between 0 and 2\\*\\*63 - 1"):
+        runtime.seed_all(seed)
