@@ -7,11 +7,13 @@ on 2 idle CPU cores, the time of the 60000-update run)::
 
 One run per length in ``--lengths`` (generator updates; default 300, 9000, 30000 and 60000),
 each the lesson's recipe with the learning rate decayed linearly to 0 over its own length, from
-the same seed, with :func:`sngan_teach.toy.train_toy`. Every ``--eval-every`` updates (and at
-the end) the generator is scored on 2500 samples; each score is one CSV row. The recipe's
-settings are written into every row, so the lesson can check that they are still its own. The
-300-update run is the one the lesson retrains in seconds to check that the file is reproducible.
-``--merge`` keeps the rows of the lengths already in ``--out`` and adds only the missing ones.
+seed 0, with :func:`sngan_teach.toy.train_toy`. Every ``--eval-every`` updates (and at the end)
+the generator is scored on 2500 samples; each score is one CSV row. The recipe's settings are
+written into every row, so the lesson can check that they are still its own. The shortest
+length is also trained from seeds 1 .. ``--spread-seeds`` - 1: the spread of those runs is what
+the lesson compares its own rerun with (a rerun on another CPU, PyTorch build or thread count,
+or from another seed, follows another trajectory; it must land within that spread).
+``--merge`` keeps the runs (length, seed) already in ``--out`` and adds only the missing ones.
 """
 
 from __future__ import annotations
@@ -60,10 +62,11 @@ def train_recipe(recipe: dict, n_steps: int, eval_every: int, **train_kw: object
     ]  # fmt: skip
 
 
-def run_one(args: tuple[int, int]) -> list[dict]:
-    """Train the recipe for ``n_steps`` updates, scoring every ``eval_every``; the CSV rows."""
-    n_steps, eval_every = args
-    return train_recipe(RECIPE, n_steps, eval_every)
+def run_one(args: tuple[int, int, int]) -> list[dict]:
+    """Train the recipe from ``seed`` for ``n_steps`` updates, scoring every ``eval_every``;
+    the CSV rows."""
+    n_steps, eval_every, seed = args
+    return train_recipe(RECIPE | {"seed": seed}, n_steps, eval_every)
 
 
 def main() -> None:
@@ -72,31 +75,37 @@ def main() -> None:
     parser.add_argument("--lengths", type=int, nargs="+", default=[300, 9000, 30000, 60000])
     parser.add_argument("--eval-every", type=int, default=1500)
     parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--merge", action="store_true", help="keep the lengths already in --out")
+    parser.add_argument("--spread-seeds", type=int, default=10,
+                        help="seeds of the shortest length (its spread)")  # fmt: skip
+    parser.add_argument("--merge", action="store_true", help="keep the runs already in --out")
     args = parser.parse_args()
 
     kept: list[dict] = []
     if args.merge and args.out.exists():
         with args.out.open() as f:
             kept = list(csv.DictReader(f))
-    have = {int(row["n_steps"]) for row in kept}
-    lengths = [n for n in args.lengths if n not in have]
-    print(f"{len(lengths)} runs on {platform.processor() or platform.machine()}, "
+    have = {(int(row["n_steps"]), int(row["seed"])) for row in kept}
+    wanted = [(n, 0) for n in args.lengths]
+    wanted += [(min(args.lengths), seed) for seed in range(1, args.spread_seeds)]
+    todo = [(n, args.eval_every, seed) for n, seed in sorted(wanted, reverse=True)
+            if (n, seed) not in have]  # fmt: skip
+    print(f"{len(todo)} runs on {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs, {args.jobs} job(s)", flush=True)  # fmt: skip
     t0 = time.perf_counter()
-    todo = [(n, args.eval_every) for n in sorted(lengths, reverse=True)]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         runs = list(pool.map(run_one, todo))
-    runs += [[row for row in kept if int(row["n_steps"]) == n] for n in sorted(have)]
+    runs += [[row for row in kept if (int(row["n_steps"]), int(row["seed"])) == key]
+             for key in sorted(have)]  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", newline="") as f:
         writer = csv.DictWriter(f, FIELDS)
         writer.writeheader()
-        for rows in sorted(runs, key=lambda rows: int(rows[0]["n_steps"])):
+        for rows in sorted(runs, key=lambda rows: (int(rows[0]["seed"]), int(rows[0]["n_steps"]))):
             writer.writerows(rows)
             end = rows[-1]
-            print(f"{end['n_steps']:>6} updates: {end['modes']} modes, hq {float(end['hq']):.3f}, "
-                  f"kl {float(end['kl']):.3f}, {end['seconds']} s", flush=True)  # fmt: skip
+            print(f"{end['n_steps']:>6} updates, seed {end['seed']}: {end['modes']} modes, "
+                  f"hq {float(end['hq']):.3f}, kl {float(end['kl']):.3f}, {end['seconds']} s",
+                  flush=True)  # fmt: skip
     print(f"total {time.perf_counter() - t0:.0f} s", flush=True)
 
 

@@ -57,7 +57,15 @@ from IPython.display import Markdown, display
 
 import sngan_teach
 from sngan_teach.explore import explore
-from sngan_teach.runtime import BUDGET_ENV, base_seed, budget, default_device, pick, seed_all
+from sngan_teach.runtime import (
+    BUDGET_ENV,
+    SEED_ENV,
+    base_seed,
+    budget,
+    default_device,
+    pick,
+    seed_all,
+)
 
 # %%
 seed = base_seed()  # every random draw in this lesson flows from this seed
@@ -382,10 +390,22 @@ assert {item["file"] for item in book["lessons"]} == lessons_here
 # import os; os.environ["SNGAN_BUDGET"] = "quick"
 # ```
 #
+# A second variable, `SNGAN_SEED` (a whole number, default 0), shifts every random seed a
+# lesson uses: `SNGAN_SEED=3 python3 tasks.py lab` reruns the lessons on other random draws.
+# Their checks hold for every seed. A claim about a trained network is checked as a property
+# that survives another seed, with a margin taken from the spread that several seeds show,
+# never by comparing one run with a stored number to the last digit. The reason is worth
+# knowing before lesson 07: the same seed on the same CPU model, PyTorch build and thread count
+# repeats a run exactly, but another machine adds different round-off (it may use other vector
+# instructions, or add numbers in another order), and training a GAN amplifies that difference
+# into another trajectory, as another seed would. So a number a lesson prints from a training
+# run can differ on your machine; the lesson says how far it may.
+#
 # This lesson is running with:
 
 # %%
 print(f"{BUDGET_ENV}={os.environ.get(BUDGET_ENV, '(unset)')} -> budget {budget()!r}")
+print(f"{SEED_ENV}={os.environ.get(SEED_ENV, '(unset)')} -> seed {seed}")
 print(f"matrix {d_out}x{d_in}, {n_power_iterations} power-iteration steps")
 
 # %% [markdown]

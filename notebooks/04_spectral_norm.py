@@ -138,14 +138,17 @@ print(f"u^T W v after 16 it = {sigma_scratch:.6f}")
 print(f"sigma(W / sigma)    = {sigma_of_Wbar:.6f}")
 
 # %% [markdown]
-# **Claim.** After the warm-up $u^\top W v$ is within 1% of $\sigma(W)$, never above it
-# ($u^\top W v \le \lVert u\rVert\,\sigma(W)\,\lVert v\rVert$), and the normalized weight has
-# spectral norm within 1% of 1, never below it.
+# **Claim.** After the warm-up $u^\top W v$ is close to $\sigma(W)$ and never above it
+# ($u^\top W v \le \lVert u\rVert\,\sigma(W)\,\lVert v\rVert$), so the normalized weight has
+# spectral norm at least 1, and close to it. How close depends on the random layer: a
+# freshly initialized layer has a crowded top of the spectrum, and 16 iterations leave a
+# relative error that over 200 random layers and starts had a median of 0.2 % and a maximum
+# of 7.6 % (lesson 03 explains why the gap sets the pace). So we check: below 10 %.
 
 # %%
 assert sigma_scratch <= sigma_svd * (1 + 1e-12)
-assert (sigma_svd - sigma_scratch) / sigma_svd < 1e-2
-assert 1 - 1e-12 <= sigma_of_Wbar < 1.01
+assert (sigma_svd - sigma_scratch) / sigma_svd < 0.1
+assert 1 - 1e-12 <= sigma_of_Wbar < 1 / (1 - 0.1)
 
 # %% [markdown]
 # **The paper's order, half a step apart.** Algorithm 1 stores $\tilde u$ and runs

@@ -245,8 +245,12 @@ for name in toy:
 # %% [markdown]
 # **Claims.** Under WN the objective reaches its bound $d_o$, $\sigma_1 \to \sqrt{d_o}$ and every
 # other singular value goes to 0 (rank one), while $\sum_t \sigma_t^2 = d_o$ at every step. Under
-# SN the objective reaches its bound 1, $\sigma_1$ stays at 1, and the other singular values stay
-# away from 0: the matrix keeps full rank.
+# SN the objective reaches its bound 1, $\sigma_1$ is never below 1 and ends at 1, and the other
+# singular values stay away from 0: the matrix keeps full rank. ($\sigma_1$ is not exactly 1
+# all along: the layer divides by a one-step power-iteration estimate, which lags while Adam
+# turns $W$ fast in the first steps. Over seeds 0–9 the largest excess ranged from 0.02 to
+# 0.27, always early, and every run ended within $10^{-6}$ of 1. Lesson 04 measured this lag;
+# it returns below, in trained discriminators.)
 
 # %%
 obj_wn, sig_wn = toy["WN"]
@@ -258,7 +262,9 @@ assert np.allclose((sig_wn**2).sum(axis=1), d_o, atol=1e-4)  # the budget, at ev
 assert sig_wn[0, 1] > 0.5  # ...and it was not rank one at the start
 
 assert obj_sn[-1] > 0.99
-assert np.abs(sig_sn[:, 0] - 1).max() < 0.02  # sigma_1(W_bar_SN) = 1 all along
+assert sig_sn[:, 0].min() >= 1 - 1e-5  # sigma_1(W_bar_SN) never below 1 ...
+assert abs(sig_sn[-1, 0] - 1) < 1e-3  # ... back at 1 once W settles ...
+assert sig_sn[:, 0].max() < 1.5  # ... after a lag (0.02 to 0.27 over seeds 0-9)
 assert sig_sn[-1, -1] > 0.05  # the smallest singular value is still alive: full rank
 assert effective_rank(torch.from_numpy(sig_sn[-1])) > d_o / 3
 assert effective_rank(torch.from_numpy(sig_wn[-1])) < 1.05
@@ -492,19 +498,26 @@ for name, s in spectra["SN"].items():
 # %% [markdown]
 # **Claims.** (a) In every layer $\sigma(\bar W) \ge 1$: the estimate never overshoots. (b) The
 # excess is the estimate's lag and nothing else: iterating further on the frozen $W$, the same
-# vectors reach $\sigma(W)$ to $10^{-3}$, within the budget of iterations of the cell above, but
-# only after more than five of them (one iteration per update cannot catch up). (c) The cause
-# is the crowded top of the spectrum of the $128$-unit hidden layers: $\sigma_2 / \sigma_1 >
-# 0.9$, so one iteration shrinks $v$'s component along $v_2$ relative to $v_1$ only by the factor
-# $(\sigma_2/\sigma_1)^2$, close to 1; the stored $v$ is a blend of several top directions, more
-# than a tenth of it off $v_1$. The $1 \times 128$ output layer has a single direction, and
-# there the estimate is exact to $10^{-3}$.
+# vectors reach $\sigma(W)$ to $10^{-3}$, within the budget of iterations of the cell above.
+# (c) The lag lives where the top of the spectrum is crowded. How much each layer lags at the
+# end of training changes from run to run (another seed, or another machine, gives another
+# trajectory): in some runs every hidden layer lags, in others one has just caught up. What
+# holds in every run: at least one hidden layer lags by more than 1 %, and every hidden layer
+# that lags that much has $\sigma_2 / \sigma_1 > 0.9$, a stored $v$ with more than a tenth of
+# its weight off $v_1$, and needs more than five further iterations to catch up (one
+# iteration per update cannot). With $\sigma_2 / \sigma_1$ close to 1, one iteration shrinks
+# $v$'s component along $v_2$ relative to $v_1$ only by the factor $(\sigma_2/\sigma_1)^2$,
+# close to 1, so the stored $v$ stays a blend of several top directions. The $1 \times 128$
+# output layer has a single direction, and there the estimate is exact to $10^{-3}$.
 
 # %%
 for name, (sigma_bar, _, _, n_needed) in lag.items():
     assert sigma_bar >= 1 - 1e-5, (name, sigma_bar)
     assert n_needed is not None, name
-for name in hidden:
+lagging = [name for name in hidden if lag[name][0] > 1.01]
+print("hidden layers lagging by more than 1 %:", lagging)
+assert lagging
+for name in lagging:
     sigma_bar, gap, share_v1, n_needed = lag[name]
     assert gap > 0.9 and share_v1 < 0.9 and n_needed > 5, (name, lag[name])
 assert lag["6"][0] < 1 + 1e-3 and lag["6"][3] == 1, lag["6"]

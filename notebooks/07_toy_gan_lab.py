@@ -52,6 +52,7 @@
 import copy
 import csv
 import math
+import statistics
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -790,11 +791,11 @@ assert m["hq"] >= pick(quick=0.25, full=0.4) and m["kl"] < 0.3
 # ### How long would 90 % take?
 #
 # `benchmarks/toy_long.py` trains this same recipe on the grid for 9000, 30000 and 60000
-# generator updates (each run decays $\alpha$ to 0 over its own length; the longest takes
-# about 6.5 minutes on one idle core) and writes a score every 1500 updates to
-# `benchmarks/results/toy_long.csv`, read here. A fourth, 300-update run is there to check
-# that the file can be reproduced: the lesson retrains it in seconds. Every row carries the
-# recipe it was trained with; the first check is that it is still ours.
+# generator updates from seed 0 (each run decays $\alpha$ to 0 over its own length; the
+# longest takes about 6.5 minutes on one idle core) and writes a score every 1500 updates to
+# `benchmarks/results/toy_long.csv`, read here. It also trains a short, 300-update run from
+# ten seeds: their spread is what a rerun of the recipe is compared with below. Every row
+# carries the recipe it was trained with; the first check is that it is still ours.
 
 # %%
 long_path = Path("../benchmarks/results/toy_long.csv")  # written by benchmarks/toy_long.py
@@ -806,9 +807,11 @@ for row in long_rows:
     assert (
         int(row["width"]) == long_width and int(row["batch_size"]) == batch_size_D == batch_size_G
     )
-    assert int(row["seed"]) == seed
 lengths = sorted({int(row["n_steps"]) for row in long_rows})
-by_length = {n: [row for row in long_rows if int(row["n_steps"]) == n] for n in lengths}
+by_length = {  # the seed-0 run of each length; the shortest length has nine more seeds
+    n: [row for row in long_rows if int(row["n_steps"]) == n and int(row["seed"]) == 0]
+    for n in lengths
+}
 fig, ax = plt.subplots(figsize=(7, 3.8))
 for n in lengths[1:]:
     rows_n = by_length[n]
@@ -835,8 +838,15 @@ print(f"last 10000 updates of the longest run: HQ from {min(last):.3f} to {max(l
 # (0.45, 0.76, 0.83) and a lower KL to uniform (0.16, 0.02, 0.007).
 # (2) The fraction has flattened: over the last 10000 updates of the longest run it moves by
 # less than 0.1.
-# (3) The file can be reproduced: the recipe retrained here for 300 updates, from the same seed
-# (deterministic on a CPU), ends with the file's scores for that run.
+# (3) The file's runs are runs of this recipe: retrained here for 300 updates, from this
+# lesson's seed, the recipe ends within the spread of the file's ten 300-update runs (their
+# mean ± 4 standard deviations of one more run, for the modes and the high-quality fraction).
+# A retrained run does not end with the file's numbers to the last digit, and need not: the
+# same CPU model, PyTorch build and thread count repeat a run exactly, but another machine,
+# another build or another thread count adds different round-off, and a GAN amplifies it
+# into another trajectory. At 300 updates that spread is wide (10 to 21 modes, high-quality
+# fraction 0.013 to 0.032 over the file's ten seeds), so this check catches a recipe that
+# changed, not a change of the last digit.
 #
 # **Shortfall.** Still not 90 %: even 60000 updates, about six and a half times the
 # one-minute budget, end at 0.83, and the last 10000 updates stay between 0.78 and 0.85.
@@ -849,16 +859,20 @@ check_run = train_toy(
     "grid", "sn", "ns", long_setting, check_steps, seed=seed, width=long_width,
     batch_size_D=batch_size_D, batch_size_G=batch_size_G, lr_decay=True, n_eval=2500,
 )  # fmt: skip
-print(f"retrained {check_steps} updates: {check_run['metrics']['modes']} modes, "
-      f"HQ {check_run['metrics']['hq']:.4f}; file: {final[check_steps]['modes']} modes, "
-      f"HQ {float(final[check_steps]['hq']):.4f}")  # fmt: skip
+spread = [row for row in long_rows if int(row["n_steps"]) == check_steps]
 ends = [final[n] for n in lengths[1:]]
 assert lengths == [300, 9000, 30000, 60000] and all(int(row["modes"]) == 25 for row in ends)
 assert all(float(a["hq"]) < float(b["hq"]) for a, b in zip(ends, ends[1:], strict=False))
 assert all(float(a["kl"]) > float(b["kl"]) for a, b in zip(ends, ends[1:], strict=False))
 assert len(last) >= 5 and max(last) - min(last) < 0.1
-assert abs(float(final[check_steps]["hq"]) - check_run["metrics"]["hq"]) < 1e-3
-assert int(final[check_steps]["modes"]) == check_run["metrics"]["modes"]
+assert sorted(int(row["seed"]) for row in spread) == list(range(10))
+for key in ("modes", "hq"):
+    file_values = [float(row[key]) for row in spread]
+    mean, sd = statistics.mean(file_values), statistics.stdev(file_values)
+    margin = 4 * sd * math.sqrt(1 + 1 / len(file_values))  # one more run from the same spread
+    print(f"{key}: retrained {check_run['metrics'][key]:.4g}; the file's {len(spread)} seeds "
+          f"{mean:.4g} ± {sd:.2g} (allowed ± {margin:.2g})")  # fmt: skip
+    assert abs(check_run["metrics"][key] - mean) <= margin, (key, check_run["metrics"][key])
 
 # %% [markdown]
 # ### Against the published numbers
@@ -933,7 +947,7 @@ with levers_path.open() as f:
 lever_runs = {}
 for row in lever_rows:
     assert float(row["alpha"]) == long_setting["alpha"] and int(row["width"]) == long_width
-    assert int(row["n_steps"]) == 9000 and int(row["seed"]) == seed
+    assert int(row["n_steps"]) == 9000 and int(row["seed"]) == 0  # stored runs of seed 0
     point = {"step": int(row["step"]), "modes": int(row["modes"])}
     point |= {"hq": float(row["hq"]), "kl": float(row["kl"])}
     lever_runs.setdefault(row["variant"], {"curve": [], "seconds": float(row["seconds"])})

@@ -77,7 +77,7 @@ from sngan_teach.runtime import base_seed, pick, seed_all
 # %%
 seed = base_seed()  # $SNGAN_SEED (default 0); every other seed derives from it
 gen = seed_all(seed)  # one seeded generator for every random draw below
-torch.set_num_threads(1)  # as every cell of the grid ran: the same arithmetic, the same numbers
+torch.set_num_threads(1)  # as every cell of the grid ran (small networks: one thread is fastest)
 
 RESULTS = Path("../benchmarks/results")
 grid_path = RESULTS / "robustness.csv"  # written by benchmarks/robustness.py
@@ -270,8 +270,9 @@ explore(draw_grid, score=list(METRICS))
 #
 # Numbers hide what the samples look like. For settings D, E and F the script retrained the
 # median seed of every method (the seed whose digits FID is the middle one of three) and
-# stored 64 of the samples it scored; retraining must reproduce the FID the CSV holds, since
-# every cell is deterministic on one thread.
+# stored 64 of the samples it scored. It retrained them on the machine that made the grid
+# (the same CPU, PyTorch build and one thread), where a run repeats to the last digit, so the
+# retrained FID must equal the one the CSV holds; the check below reads both from the files.
 
 # %%
 stored = np.load(samples_path)
@@ -563,31 +564,43 @@ assert max(conv_share[s] for s in "DE") < 0.5
 # %% [markdown]
 # ## Step 7: rerun cells live
 #
-# A stored table is only worth something if it can be made again. This cell retrains a few
-# cells of the grid exactly as the script did (`train_digits` with the grid's sizes, one
-# thread) and compares each with the stored runs of the same cell: the live digits FID must lie
-# within the seed spread of the stored cell (its mean ± 3 standard deviations), and the two
-# methods must keep their order.
+# A stored table is only worth something if it can be made again, but "again" cannot mean "to
+# the last digit". The grid ran on one CPU model with one PyTorch build and one thread; another
+# machine, build or thread count adds different round-off, and training a GAN amplifies it into
+# another trajectory, as another seed would. So a rerun is asked to land where one more seed of
+# the same cell would. FID spans three orders of magnitude and its spread grows with it, so the
+# comparison is on $\log$ FID: the standard deviation of $\log$ FID between the seeds of a cell,
+# pooled over every cell of settings D–F (18 cells, 36 degrees of freedom), is the spread
+# $s$; a rerun must lie within $4 s \sqrt{1 + 1/3}$ of its cell's mean $\log$ FID over the
+# three stored seeds (4 rather than 2 or 3 standard deviations, because single runs that
+# collapse give the spread a heavy tail). The cell below retrains cells of the grid with the
+# grid's sizes (`train_digits`, one thread), from this lesson's seeds.
 
 # %%
+cells_DEF = [[math.log(x) for x in values(m, st, "digits_fid")] for m in METHODS for st in "DEF"]
+s_log = math.sqrt(statistics.fmean(statistics.variance(c) for c in cells_DEF))
+allowed = 4 * s_log * math.sqrt(1 + 1 / 3)
+print(f"pooled sd of log FID within cells at D-F: {s_log:.3f}; a rerun may differ from its cell's "
+      f"mean log FID by {allowed:.2f}, a factor {math.exp(allowed):.1f} in FID")  # fmt: skip
 live = {}
 for method in live_methods:
+    cell_log = statistics.fmean(math.log(x) for x in values(method, live_setting, "digits_fid"))
     for s in live_seeds:
         run = train_digits(method, live_setting, GRID_STEPS, seed=s, progress=True, **GRID_KW)
-        live[method, s] = run["metrics"]
-        stored_row = next(r for r in grid if (r["method"], r["setting"], int(r["seed"])) ==
-                          (method, live_setting, s))  # fmt: skip
-        m, sd = mean_sd(values(method, live_setting, "digits_fid"))
-        print(f"{NAMES[method]}, setting {live_setting}, seed {s}: live FID "
-              f"{run['metrics']['digits_fid']:.2f}, stored {float(stored_row['digits_fid']):.2f}"
-              f" (cell {m:.1f} ± {sd:.1f}), live IS {run['metrics']['digits_is']:.2f}, "
-              f"{run['cpu_seconds']:.0f} s CPU")  # fmt: skip
-        assert abs(run["metrics"]["digits_fid"] - m) <= 3 * sd, (method, s)
+        live[method, s] = run["metrics"] | {"cpu_seconds": run["cpu_seconds"]}
+        fid = run["metrics"]["digits_fid"]
+        print(f"{NAMES[method]}, setting {live_setting}, seed {s}: live FID {fid:.1f}, stored "
+              f"seeds {[round(x, 1) for x in values(method, live_setting, 'digits_fid')]} "
+              f"(geometric mean {math.exp(cell_log):.1f}), live IS "
+              f"{run['metrics']['digits_is']:.2f}, {run['cpu_seconds']:.0f} s CPU")  # fmt: skip
+        assert abs(math.log(fid) - cell_log) <= allowed, (method, s, fid)
 
 # %% [markdown]
-# **Claim.** The live runs agree with the stored ones within the seed spread (checked above,
+# **Claim.** The live runs land within the seed spread of their stored cells (checked above,
 # run by run), and at setting E SN's digits FID is below WN's for every seed run here, as the
-# grid's verdict for E says.
+# grid's verdict for E says. (The stored cells are far apart: SN's three seeds end at FID 15
+# to 29, WN's at 77 to 104, a difference of about 1.4 in $\log$ FID against a spread of
+# about 0.3 per run, so the order holds for any seed, not only for the stored ones.)
 
 # %%
 for s in live_seeds:
@@ -614,7 +627,8 @@ assert verdict("sn", "wn", live_setting) == "beats"
 #   settle the difference of its means.
 # - One power-iteration step per update keeps $\sigma(\bar W)$ within $[1, 1.05]$ mostly at the
 #   slow settings; at $\alpha = 10^{-3}$ it lags, and the layers sit a few per cent above 1.
-# - Retrained cells land where the stored grid says: the grid is a result anyone can remake.
+# - Retrained cells land within the seed spread of the stored grid, on any machine and from
+#   any seed: the grid is a result anyone can remake, up to the spread it states.
 #
 # ## Exercises
 #
@@ -652,9 +666,10 @@ for setting in SETTINGS:
 
 # %% [markdown]
 # **3. One more cell.** Train SN at setting E with $n_{\mathrm{dis}} = 1$ for the grid's number
-# of generator updates (seed 0) and compare it with the grid's SN at setting E ($n_{\mathrm{dis}}
-# = 5$). What does the fifth of the discriminator updates cost in quality, and what does it
-# save in time?
+# of generator updates (this lesson's seed) and compare it with SN at setting E ($n_{\mathrm{dis}}
+# = 5$): the grid's cell for quality, and the live run of Step 7 from the same seed for time
+# (CPU seconds are comparable only on one machine). What does the fifth of the discriminator
+# updates cost in quality, and what does it save in time?
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
 # Solution: with one discriminator update per generator update the run costs about a quarter
@@ -662,11 +677,10 @@ for setting in SETTINGS:
 # more than ten times the grid's at n_dis = 5. At this length the discriminator's extra steps
 # are what makes the fast learning rate usable (Step 5 shows the same at setting D's Adam).
 one = train_digits("sn", "E", GRID_STEPS, seed=seed, n_dis=1, **GRID_KW)
-grid_E = [r for r in grid if (r["method"], r["setting"]) == ("sn", "E")]
-cpu_5 = statistics.fmean(float(r["cpu_seconds"]) for r in grid_E)
+cpu_5 = live["sn", seed]["cpu_seconds"]  # n_dis = 5, same seed, this machine (Step 7)
 fid_5 = mean_sd(values("sn", "E", "digits_fid"))[0]
 print(f"n_dis 1: FID {one['metrics']['digits_fid']:.1f}, {one['cpu_seconds']:.1f} s CPU; "
-      f"n_dis 5 (grid): FID {fid_5:.1f}, {cpu_5:.1f} s CPU")  # fmt: skip
+      f"n_dis 5: FID {fid_5:.1f} (grid), {cpu_5:.1f} s CPU (live)")  # fmt: skip
 assert one["metrics"]["digits_fid"] > 10 * fid_5
 assert one["cpu_seconds"] < 0.5 * cpu_5
 

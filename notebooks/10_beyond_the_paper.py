@@ -52,6 +52,7 @@
 # wrote.
 
 # %%
+import copy
 import csv
 import math
 import statistics
@@ -87,7 +88,7 @@ import beyond  # noqa: E402  (benchmarks/beyond.py: the stored runs' settings an
 # %%
 seed = base_seed()  # $SNGAN_SEED (default 0); every other seed derives from it
 gen = seed_all(seed)  # one seeded generator for the random draws of this notebook
-torch.set_num_threads(1)  # as the stored runs ran: small networks, one thread, same arithmetic
+torch.set_num_threads(1)  # as the stored runs ran: small networks are fastest on one thread
 n_steps = pick(quick=150, full=beyond.STEPS)  # generator updates of the live run
 setting = beyond.STABLE  # alpha, beta1, beta2 of Adam and n_dis = 1 (hinge loss)
 sizes = beyond.SIZES  # z_dim (size of z), ch_G, ch_D (channel widths of G and D)
@@ -833,18 +834,31 @@ report_D = checkup(net_D, (x_held[:64], y_held[:64]))
 print(format_checkup(report_D))
 
 # %% [markdown]
-# Every layer is normalized, and sigma is within a few percent of 1 (one power-iteration step
-# per update lags the moving weight a little: the paper's Fig. 9, read in lesson 08). The
-# operator norms of the convolutions are not 1: SN normalizes the reshaped matrix, and a
-# convolution that reuses its kernel at every position can stretch an image more than that,
-# up to the unfold factor. For this projection
+# Every layer is normalized, and sigma is at least 1: the layer divides by the estimate
+# $\hat\sigma = u^\top W v \le \sigma(W)$, so $\sigma(W / \hat\sigma) \ge 1$. It is not
+# exactly 1, and how far above 1 it sits depends on the run (another seed or another machine
+# gives another excess): one power-iteration step per update lags the moving weight (the
+# paper's Fig. 9, read in lessons 05 and 08). That the excess is this lag and nothing else is
+# checked by letting the estimate catch up: on a copy of $D$, 200 more training-mode
+# forwards with the weights frozen run 200 more power-iteration steps, and every layer's sigma
+# comes to 1 within $10^{-3}$. The operator norms of the convolutions are not 1: SN
+# normalizes the reshaped matrix, and a convolution that reuses its kernel at every position
+# can stretch an image more than that, up to the unfold factor. For this projection
 # $D$ the bound of Step 2 is the product of the conv operator norms times
 # $\sigma(w_\psi) + \max_y\lVert e_y\rVert \le 2$.
 
 # %%
 convs = [row for row in report_D["layers"] if row["kind"] == "Conv2d"]
+caught_up = copy.deepcopy(net_D).train()
+with torch.no_grad():
+    for _ in range(200):  # each training-mode forward runs one power-iteration step per layer
+        caught_up(x_held[:8], y_held[:8])
+report_caught_up = checkup(caught_up, (x_held[:64], y_held[:64]))
+print("sigma after the run:", [round(row["sigma"], 4) for row in report_D["layers"]])
+print("after 200 more steps:", [round(row["sigma"], 4) for row in report_caught_up["layers"]])
 assert all(row["sn"] for row in report_D["layers"])
-assert all(abs(row["sigma"] - 1) < 0.1 for row in report_D["layers"])
+assert all(row["sigma"] >= 1 - 1e-5 for row in report_D["layers"])
+assert all(abs(row["sigma"] - 1) < 1e-3 for row in report_caught_up["layers"])
 bound_D = math.prod(row["op_norm"] for row in convs) * 2
 print(f"lower bound {report_D['lower_bound']:.3f} <= Step 2's upper bound {bound_D:.3f}")
 assert report_D["lower_bound"] <= bound_D
@@ -878,9 +892,10 @@ print(
 # %% [markdown]
 # **Reading the three reports.**
 #
-# - In both SN discriminators every layer says *SN yes* and sigma within 0.1 of 1, while the
-#   convolutions' operator norms are spread out, the first one above 2 in both: SN controls
-#   the reshaped matrix, not the map the convolution applies to images.
+# - In both SN discriminators every layer says *SN yes* and sigma at least 1 (the untrained
+#   one, whose estimate had 15 warm-up steps and no moving weight to chase, within 0.1 of 1),
+#   while the convolutions' operator norms are spread out, the first one above 2 in both: SN
+#   controls the reshaped matrix, not the map the convolution applies to images.
 # - The standard CNN discriminator is a plain chain with leaky ReLU, so its product is an upper
 #   bound; untrained, its Jacobian at random images is thousands of times below it. Training
 #   moves a discriminator towards its bound: our projection $D$ had a largest gradient of
@@ -896,12 +911,13 @@ print(
 for report, net in ((report_D, net_D), (report_std, standard_D)):
     conv_rows = [r for r in report["layers"] if r["kind"] == "Conv2d"]
     modules = dict(net.named_modules())
-    assert all(r["sn"] and abs(r["sigma"] - 1) < 0.1 for r in report["layers"])
+    assert all(r["sn"] and r["sigma"] >= 1 - 1e-5 for r in report["layers"])
     assert conv_rows[0]["op_norm"] > 2
     assert all(
         r["op_norm"] <= r["sigma"] * conv_unfold_factor(modules[r["name"]]) * (1 + 1e-6)
         for r in conv_rows
     )
+assert all(abs(r["sigma"] - 1) < 0.1 for r in report_std["layers"])  # untrained: no lag yet
 assert report_std["lower_bound"] <= report_std["product_bound"] / 1000
 ratio_trained, ratio_init = report_D["lower_bound"] / bound_D, grads_fixed[0] / bound_fixed
 print(f"largest gradient / bound: {ratio_init:.4f} at initialization, {ratio_trained:.4f} trained")

@@ -57,9 +57,13 @@ def test_base_seed_reads_the_environment(monkeypatch):
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("one", "must be a whole number, got 'one'"), ("1.5", "must be a whole number"),
-     ("-1", "must be between 0 and 2\\*\\*62, got -1"), (str(2**62 + 1), "must be between 0 and 2\\*\\*62")],
-)  # fmt: skip
+    [
+        ("one", "must be a whole number, got 'one'"),
+        ("1.5", "must be a whole number"),
+        ("-1", "must be between 0 and 2\\*\\*62, got -1"),
+        (str(2**62 + 1), "must be between 0 and 2\\*\\*62"),
+    ],
+)
 def test_base_seed_rejects_bad_values(monkeypatch, value, message):
     monkeypatch.setenv(runtime.SEED_ENV, value)
     with pytest.raises(ValueError, match=f"SNGAN_SEED {message}"):
