@@ -33,6 +33,8 @@ VENV = Path(os.environ.get("SNGAN_VENV", ROOT / ".venv"))
 KERNEL_NAME = "sngan-teach"
 KERNEL_DISPLAY = "Python (sngan-teach)"
 EXTRAS = "test,book"
+# What an install provides, one module for the package, its main dependency and each extra.
+PROMISED = ("sngan_teach", "torch", "jupyterlab", "nbval", "jupyter_book")
 LESSON_TABLE_START = "<!-- lessons:start (generated from book.toml by `python3 tasks.py sync`) -->"
 LESSON_TABLE_END = "<!-- lessons:end -->"
 
@@ -74,14 +76,33 @@ def run(*cmd: object, env: dict[str, str] | None = None, cwd: Path = ROOT) -> No
         sys.exit(128 - returncode if returncode < 0 else returncode)  # -N: killed by signal N
 
 
+def env_imports(python: Path) -> bool:
+    """Whether ``python`` imports what an install promises (``PROMISED``): a venv recreated by
+    another Python keeps the install stamp but has none of the packages. Run outside the
+    repository, so that the package is found installed, not next to the working directory."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    try:
+        done = subprocess.run([python, "-c", f"import {', '.join(PROMISED)}"], cwd=VENV, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    except OSError:  # the interpreter itself is gone
+        return False
+    return done.returncode == 0
+
+
 def ensure_env() -> Path:
-    """Create .venv and install the package with its extras, when missing or out of date."""
+    """Create .venv and install the package with its extras, when missing or out of date, or
+    when the environment does not import what its install stamp promises."""
     python = venv_bin("python")
     if not python.exists():
         run(sys.executable, "-m", "venv", VENV)
     stamp = VENV / ".sngan-teach-installed"
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if not stamp.exists() or stamp.read_text() != wanted:
+    stamped = stamp.exists() and stamp.read_text() == wanted
+    if stamped and not env_imports(python):
+        print(f"note: {VENV} does not import {', '.join(PROMISED)} although it was set up; "
+              "installing again", flush=True)  # fmt: skip
+        stamped = False
+    if not stamped:
         run(python, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
         run(python, "-m", "pip", "install", "-e", f"{ROOT}[{EXTRAS}]")
         stamp.write_text(wanted)

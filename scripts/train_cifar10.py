@@ -45,10 +45,13 @@ this was checked on CPU only (mode "default", bf16, SN, channels-last: no graph 
 fails on your GPU stack, add ``--compile default`` or ``--compile none`` and run again.
 
 Interrupted? Run the same command again: it resumes from the newest checkpoint in the output
-folder that loads and ends with the same weights as an uninterrupted run (bitwise on CPU). The
-checkpoint stores the run's configuration; a resume with different settings (another
-``--loss``, say) is refused with the differing flags named. One run at a time may use a
-folder (a lock file ``.lock`` holds the running one's PID).
+folder that loads and ends with the same weights as an uninterrupted run (bitwise on CPU).
+Ctrl-C stops a run with one line that names that checkpoint (exit 130). The checkpoint stores
+the run's configuration and a fingerprint of the data (file names, sizes, a hash of the first
+batch); a resume with different settings (another ``--loss``, say) or on other data is refused
+with the differing flags named. One run at a time may use a folder (a lock file ``.lock`` holds
+the running one's PID). Every file is written to a temporary file in the folder and renamed
+over its name, so a symbolic link planted in the folder is replaced, never written through.
 
 A dry run of every code path on CPU in a minute, on a small stand-in written in CIFAR-10's
 format and with a stand-in feature extractor (its scores mean nothing); it writes into
@@ -57,16 +60,20 @@ format and with a stand-in feature extractor (its scores mean nothing); it write
     python scripts/train_cifar10.py --dry-run --recipe paper-cnn
 
 Exit codes: 0 done, 2 bad arguments or a run that cannot start or resume (the message says
-which flag to change), 3 NaN or inf in training, 4 a failed write (a full disk).
+which flag to change), 3 NaN or inf in training, 4 a failed write (a full disk, or a path in
+the way; the message names the error), 130 stopped with Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import errno
+import io
 import json
 import math
 import os
+import stat
 import sys
 import time
 from pathlib import Path
@@ -83,6 +90,7 @@ from sngan_teach.gan import SETTINGS, recompute_bn_stats, train  # noqa: E402
 from sngan_teach.models import Z_DIM, build_models  # noqa: E402
 from sngan_teach.recipes import RECIPES  # noqa: E402
 from sngan_teach.regularizers import add_wn  # noqa: E402
+from sngan_teach.runtime import default_device  # noqa: E402
 from sngan_teach.sn import add_sn  # noqa: E402
 
 # Flags whose default comes from the recipe (argparse default None: "not given").
@@ -104,6 +112,12 @@ MAY_CHANGE_ON_RESUME = {
     "device", "compile", "data", "download", "inception_weights", "out", "log_every",
     "ckpt_every", "sample_every", "eval_fake", "eval_real", "no_eval", "stand_in", "progress",
 }  # fmt: skip
+DEVICE_TYPES = ("cpu", "cuda", "mps")  # where the script can train
+MAX_SEED = 2**63 - 1
+# Bytes held per image scored: the uint8 image, and with Inception its 2048 pool features and
+# 1008 logits as float64 (the stand-in's features are tiny).
+IMAGE_BYTES, INCEPTION_BYTES = 3 * 32 * 32, 8 * (2048 + 1008)
+CIFAR10_TRAIN_IMAGES = 50_000
 
 
 class RunError(Exception):
@@ -204,17 +218,22 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     for name in ("steps", "batch_d", "batch_g", "n_dis", "log_every", "ckpt_every", "sample_every"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if not 0 <= args.seed <= MAX_SEED:
+        p.error(f"--seed must be in 0..{MAX_SEED} (2**63 - 1), got {args.seed}")
     if not 0 <= args.ema < 1:
         p.error(f"--ema must be in [0, 1), got {args.ema}")
-    if not args.alpha > 0 or not 0 <= args.beta1 < 1 or not 0 <= args.beta2 < 1:
+    alpha_ok = 0 < args.alpha < math.inf
+    if not alpha_ok or not 0 <= args.beta1 < 1 or not 0 <= args.beta2 < 1:
         p.error(
-            f"--alpha must be > 0 and --beta1, --beta2 in [0, 1), got {args.alpha}, "
+            f"--alpha must be finite and > 0 and --beta1, --beta2 in [0, 1), got {args.alpha}, "
             f"{args.beta1}, {args.beta2}"
         )
     if args.device is not None:
         try:
             device = torch.device(args.device)
         except RuntimeError:
+            device = None
+        if device is None or device.type not in DEVICE_TYPES:
             p.error(f"--device must be cpu, cuda, cuda:N or mps, got {args.device!r}")
         if device.type == "cuda" and not torch.cuda.is_available():
             p.error(f"--device {args.device}: PyTorch sees no CUDA GPU here; use --device cpu")
@@ -228,10 +247,28 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     parent = next(a for a in (out, *out.parents) if a.exists())
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         p.error(f"--out {out}: cannot create or write a folder under {parent}")
+    device = torch.device(args.device) if args.device else default_device()
+    memory = memory_bytes(device)
+    step_bytes = training_step_bytes(args)
+    if memory is not None and step_bytes > memory:
+        p.error(
+            f"--batch-d {args.batch_d} / --batch-g {args.batch_g}: a training step needs at "
+            f"least {step_bytes / 1e9:.1f} GB, more than the {memory / 1e9:.1f} GB of "
+            f"{device.type}; lower them"
+        )
     if args.no_eval:
         return
     if args.eval_fake < 1 or args.eval_real < 1:
         p.error(f"--eval-fake and --eval-real must be >= 1, got {args.eval_fake}, {args.eval_real}")
+    host = memory_bytes(torch.device("cpu"))
+    per_image = IMAGE_BYTES + (0 if args.stand_in else INCEPTION_BYTES)
+    eval_bytes = per_image * (args.eval_fake + min(args.eval_real, CIFAR10_TRAIN_IMAGES))
+    if host is not None and eval_bytes > host:
+        p.error(
+            f"--eval-fake {args.eval_fake}: scoring them needs at least {eval_bytes / 1e9:.1f} "
+            f"GB, more than the {host / 1e9:.1f} GB of memory here; lower --eval-fake (the "
+            "paper's protocol uses 50000) or add --no-eval"
+        )
     try:
         metrics.check_eval_sizes(
             args.eval_fake, args.eval_real, **eval_sizes(args.eval_fake, args.eval_real)
@@ -246,21 +283,69 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         p.error(f"{str(getattr(err, 'problem', err)).rstrip('.')}. {WEIGHTS_ADVICE}")
 
 
-def run_config(args: argparse.Namespace) -> dict:
-    """Every flag of the run (stored in each checkpoint, compared on resume)."""
-    return dict(vars(args))
+def memory_bytes(device: torch.device) -> int | None:
+    """Total memory of ``device`` (the host's for cpu and mps), None where it is unknown."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows)
+        return None
+
+
+def training_step_bytes(args: argparse.Namespace) -> int:
+    """A lower bound of the memory one training step takes: the outputs of every convolution
+    and linear layer, which autograd keeps for the backward pass, at 2 bytes a number (bf16),
+    for ``2 * batch_d`` images through D (real and fake) or ``batch_g`` through G and D."""
+    net_G, net_D = build_models(args.arch, args.slim)
+    sizes: list[int] = []  # numbers in each layer output, for one image
+    for net in (net_G, net_D):
+        for m in net.modules():
+            if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+                m.register_forward_hook(lambda m, inputs, output: sizes.append(output.numel()))
+    with torch.no_grad():
+        fake = net_G.eval()(torch.zeros(1, Z_DIM))
+        per_G = sum(sizes)
+        net_D(fake)
+        per_D = sum(sizes) - per_G
+    return 2 * max(2 * args.batch_d * per_D, args.batch_g * (per_G + per_D))
+
+
+def run_config(args: argparse.Namespace, data: dict) -> dict:
+    """Every flag of the run and the fingerprint of its ``data`` (``cifar.fingerprint``):
+    stored in each checkpoint, compared on resume."""
+    return dict(vars(args)) | {"data_fingerprint": data}
 
 
 def config_changes(saved: dict, now: dict) -> list[str]:
     """The flags that differ between a checkpoint's configuration and this command's, as
     ``--loss ns (checkpoint: hinge)``; flags in ``MAY_CHANGE_ON_RESUME`` may differ, and so
-    may ``--steps`` when the learning rate does not decay (it decays to 0 over ``--steps``)."""
+    may ``--steps`` when the learning rate does not decay (it decays to 0 over ``--steps``).
+    Other data than the checkpoint's is named as ``--data`` with what differs."""
     free = MAY_CHANGE_ON_RESUME | (set() if now.get("lr_decay") else {"steps"})
     return [
-        f"--{key.replace('_', '-')} {now[key]} (checkpoint: {saved[key]})"
+        data_change(saved[key], now[key], now.get("data"))
+        if key == "data_fingerprint"
+        else f"--{key.replace('_', '-')} {now[key]} (checkpoint: {saved[key]})"
         for key in sorted(set(saved) & set(now) - free)
         if saved[key] != now[key]
     ]
+
+
+def data_change(saved: dict, now: dict, data: str | None) -> str:
+    """``--data DIR (other data than the checkpoint's: ...)``, saying which file differs."""
+    where = data or f"${cifar.ENV_DIR}"
+    old, new = saved.get("files", {}), now.get("files", {})
+    if set(old) != set(new):
+        what = f"files {sorted(new)}, checkpoint {sorted(old)}"
+    else:
+        sized = [name for name in new if old[name] != new[name]]
+        what = (
+            f"{sized[0]} has {new[sized[0]]} bytes, checkpoint {old[sized[0]]}"
+            if sized
+            else f"{next(iter(new), 'the first batch')} holds other images"
+        )
+    return f"--data {where} (other data than the checkpoint's: {what})"
 
 
 def lock_folder(out: Path):
@@ -271,7 +356,22 @@ def lock_folder(out: Path):
         import fcntl
     except ImportError:  # Windows: no advisory locks here
         return None
-    handle = open(out / ".lock", "a+")
+    path = out / ".lock"
+    try:  # O_NOFOLLOW: a symbolic link planted there is refused, never written through
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as err:
+        if err.errno not in (errno.ELOOP, errno.EISDIR):  # a link, a folder: refused below
+            raise
+        fd = None
+    info = os.fstat(fd) if fd is not None else None
+    if info is None or not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        if fd is not None:
+            os.close(fd)
+        raise RunError(
+            f"{path} is a link or not a plain file, and a run writes only inside its folder; "
+            "remove it, or pass another --out"
+        )
+    handle = os.fdopen(fd, "r+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -302,11 +402,29 @@ def eval_sizes(n_fake: int, n_real: int) -> dict[str, int]:
 
 
 def save_grid(images: torch.Tensor, path: Path, nrow: int = 8) -> None:
-    """Save float images in [-1, 1] as one PNG grid."""
+    """Save float images in [-1, 1] as one PNG grid (written atomically, see ``write_json``)."""
     from torchvision.utils import save_image
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_image(images.float().cpu(), str(path), nrow=nrow, normalize=True, value_range=(-1, 1))
+    buffer = io.BytesIO()
+    save_image(images.float().cpu(), buffer, format="png", nrow=nrow, normalize=True,
+               value_range=(-1, 1))  # fmt: skip
+    checkpoint.write_atomic(path, buffer.getbuffer())
+
+
+def write_json(path: Path, value: object, indent: int | None = None) -> None:
+    """Write ``value`` as JSON to ``path`` through a temporary file renamed over it: a crash
+    leaves the old file whole, and a symbolic link under that name is replaced, not followed."""
+    checkpoint.write_atomic(path, json.dumps(value, indent=indent).encode())
+
+
+def own_folder(path: Path) -> Path:
+    """Make the folder ``path`` inside the run's folder, or refuse (``RunError``) when a file or
+    a symbolic link is in its place: a run writes only inside its own folder."""
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        what = "a symbolic link" if path.is_symlink() else "a file"
+        raise RunError(f"{path} is {what}, not a folder; move it away, or pass another --out")
+    path.mkdir(exist_ok=True)
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -326,29 +444,45 @@ def main(argv: list[str] | None = None) -> int:
     except RunError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.code
-    except OSError as err:
-        newest = checkpoint.list_checkpoints(out)
-        resume = f"; the same command resumes from {newest[-1]}" if newest else ""
-        print(
-            f"error: could not write {err.filename or out}: {err.strerror or err}. Free space "
-            f"on that disk (a checkpoint of this run is about {checkpoint_megabytes(out)} MB) "
-            f"or pass --out on another disk{resume}.",
-            file=sys.stderr,
+    except KeyboardInterrupt:
+        newest = saved_checkpoints(out)
+        where = (
+            f"the newest checkpoint is {newest[-1]} (step {checkpoint.step_of(newest[-1])} of "
+            f"{args.steps}): run the same command to resume from it"
+            if newest
+            else "no checkpoint was written yet: the same command starts the run again"
         )
+        print(f"stopped (Ctrl-C); {where}", file=sys.stderr)
+        return 130
+    except OSError as err:
+        newest = saved_checkpoints(out)
+        resume = f"; the same command resumes from {newest[-1]}" if newest else ""
+        problem = f"error: could not write {err.filename or out}: {err.strerror or err}"
+        if err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):  # disk, quota
+            sizes = [path.stat().st_size for path in newest]
+            size = f"{max(sizes) / 1e6:.0f}" if sizes else "?"
+            advice = (
+                f"Free space on that disk (a checkpoint of this run is about {size} MB) or "
+                "pass --out on another disk"
+            )
+        else:
+            advice = "Fix that, or pass another --out"
+        print(f"{problem}. {advice}{resume}.", file=sys.stderr)
         return 4
     finally:
         if lock is not None:
             lock.close()
 
 
-def checkpoint_megabytes(out: Path) -> str:
-    sizes = [p.stat().st_size for p in checkpoint.list_checkpoints(out)]
-    return f"{max(sizes) / 1e6:.0f}" if sizes else "?"
+def saved_checkpoints(out: Path) -> list[Path]:
+    """The checkpoint files in ``out`` (not a folder or FIFO under such a name), oldest first."""
+    return [path for path in checkpoint.list_checkpoints(out) if path.is_file()]
 
 
-def resume_state(args: argparse.Namespace, out: Path) -> dict | None:
-    """The newest checkpoint in ``out`` that loads, checked against this command; None for a
-    fresh run. Removes temporary files of interrupted writes first."""
+def resume_state(args: argparse.Namespace, out: Path, data: dict) -> tuple[Path, dict] | None:
+    """The newest checkpoint in ``out`` that loads, as ``(path, state)``, checked against this
+    command and its ``data`` fingerprint; None for a fresh run. Removes temporary files of
+    interrupted writes first; refuses a folder where this run would write a checkpoint."""
     stale = checkpoint.remove_stale_temp_files(out)
     if stale:
         print(f"removed {len(stale)} temporary file(s) of interrupted checkpoint writes")
@@ -358,31 +492,63 @@ def resume_state(args: argparse.Namespace, out: Path) -> dict | None:
         raise RunError(
             f"{err}. Move the ckpt_*.pt files away, or pass another --out, to start a fresh run"
         ) from None
-    if found is None:
-        return None
-    path, state = found
-    if state["step"] > args.steps:
-        raise RunError(
-            f"{path} is at step {state['step']}, beyond --steps {args.steps}; pass --steps "
-            f"{state['step']} or more to resume it, or another --out to start a fresh run"
-        )
-    saved = state.get("extra", {}).get("config")
-    if saved is None:
-        print(f"warning: {path} stores no configuration; it is not checked", file=sys.stderr)
-    else:
-        changes = config_changes(saved, run_config(args))
+    start = 0
+    if found is not None:
+        path, state = found
+        try:
+            checkpoint.check_state(state)
+            saved = state["extra"].get("config")
+            if not isinstance(saved, dict):
+                raise checkpoint.CheckpointError("it stores no run configuration")
+        except checkpoint.CheckpointError as err:
+            raise RunError(
+                f"{path} is not a checkpoint of this script: {err}. Move it away, or pass "
+                "another --out, to start a fresh run"
+            ) from None
+        if state["step"] > args.steps:
+            raise RunError(
+                f"{path} is at step {state['step']}, beyond --steps {args.steps}; pass --steps "
+                f"{state['step']} or more to resume it, or another --out to start a fresh run"
+            )
+        changes = config_changes(saved, run_config(args, data))
         if changes:
             raise RunError(
                 f"{out} holds a run with other settings: {', '.join(changes)}. Repeat the "
                 "original command to resume it, or pass another --out to start a fresh run."
             )
-    return state
+        start = state["step"]
+    for path in checkpoint.list_checkpoints(out):
+        step = checkpoint.step_of(path)
+        will_write = step == args.steps or step % args.ckpt_every == 0
+        if path.is_dir() and not path.is_symlink() and start < step <= args.steps and will_write:
+            raise RunError(
+                f"{path} is a folder where this run will write its step-{step} checkpoint; "
+                "move it away, or pass another --out"
+            )
+    return found
 
 
 def run(args: argparse.Namespace, out: Path) -> int:
-    device = torch.device(args.device) if args.device else metrics_device()
+    device = torch.device(args.device) if args.device else default_device()
     cuda = device.type == "cuda"
-    state = resume_state(args, out)
+    samples = own_folder(out / "samples")
+
+    # ---- data: the whole training set on the device as uint8 ----
+    data_root = args.data
+    if args.dry_run:
+        data_root = out / "fixture"
+        own_folder(own_folder(data_root) / cifar.BASE_FOLDER)
+        cifar.write_cifar10_fixture(data_root, n_per_batch=20, n_test=10)
+    try:
+        images, _ = cifar.load_cifar10(data_root, download=args.download)
+        data = cifar.fingerprint(data_root)
+    except (cifar.CIFAR10NotFoundError, cifar.CIFAR10CorruptError) as err:
+        raise RunError(
+            f"{err.problem}. Pass --data DIR (the folder that holds {cifar.BASE_FOLDER}) or set "
+            f"${cifar.ENV_DIR}; add --download to fetch CIFAR-10 when online; or try the script "
+            "on a small stand-in with --dry-run."
+        ) from None
+    found = resume_state(args, out, data)
     weights = None
     if not args.no_eval and not args.stand_in:  # resolved (and downloaded) before training
         try:
@@ -396,19 +562,6 @@ def run(args: argparse.Namespace, out: Path) -> int:
         torch.backends.cuda.matmul.allow_tf32 = True  # training only; evaluation turns it off
         torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
-
-    # ---- data: the whole training set on the device as uint8 ----
-    data_root = args.data
-    if args.dry_run:
-        data_root = cifar.write_cifar10_fixture(out / "fixture", n_per_batch=20, n_test=10)
-    try:
-        images, _ = cifar.load_cifar10(data_root, download=args.download)
-    except (cifar.CIFAR10NotFoundError, cifar.CIFAR10CorruptError) as err:
-        raise RunError(
-            f"{err.problem}. Pass --data DIR (the folder that holds {cifar.BASE_FOLDER}) or set "
-            f"${cifar.ENV_DIR}; add --download to fetch CIFAR-10 when online; or try the script "
-            "on a small stand-in with --dry-run."
-        ) from None
     n_real = min(args.eval_real, images.shape[0])
     if not args.no_eval:
         try:
@@ -439,20 +592,27 @@ def run(args: argparse.Namespace, out: Path) -> int:
     modules = {"net_G": net_G, "net_D": net_D} | ({"ema_G": ema_G} if ema_G else {})
     optimizers = {"opt_G": opt_G, "opt_D": opt_D}
     generators = {"z": gen_z, "real": sampler.generator}
-    config = run_config(args) | {
+    start, history = 0, []
+    if found is not None:
+        path, state = found
+        try:
+            start = checkpoint.restore(state, modules, optimizers, generators)
+        except checkpoint.CheckpointError as err:
+            raise RunError(
+                f"{path} does not fit this run: {err}. Move it away, or pass another --out, "
+                "to start a fresh run"
+            ) from None
+        history = list(state["history"])
+        print(f"resuming from step {start} ({path})")
+    config = run_config(args, data) | {
         "recipe_source": RECIPES[args.recipe]["source"],
         "device_name": device_name(device),
     }
-    (out / "config.json").write_text(json.dumps(config, indent=2))
+    write_json(out / "config.json", config, indent=2)
     saver = Checkpointer(
         out, modules, optimizers, generators, keep=2,
-        extra={"arch": args.arch, "config": run_config(args)},
+        extra={"arch": args.arch, "config": run_config(args, data)},
     )  # fmt: skip
-    start, history = 0, []
-    if state is not None:
-        start = checkpoint.restore(state, modules, optimizers, generators)
-        history = list(state["history"])
-        print(f"resuming from step {start} ({saver.latest()})")
 
     compile_mode = (
         args.compile if args.compile != "auto" else ("reduce-overhead" if cuda else "none")
@@ -470,7 +630,7 @@ def run(args: argparse.Namespace, out: Path) -> int:
         was = net.training
         net.eval()
         with torch.no_grad():
-            save_grid(net(fixed_z.to(device)), out / "samples" / f"step_{step:08d}.png")
+            save_grid(net(fixed_z.to(device)), samples / f"step_{step:08d}.png")
         net.train(was)
 
     def callback(step: int, rows: list[dict[str, float]]) -> None:
@@ -478,7 +638,7 @@ def run(args: argparse.Namespace, out: Path) -> int:
             sample_grid(step)
         if step % args.ckpt_every == 0 or step == args.steps:
             saver(step, history + rows)
-            (out / "history.json").write_text(json.dumps(history + rows))
+            write_json(out / "history.json", history + rows)
 
     sample_real = sampler
     if args.dequantize:  # noise drawn by the sampler's own generator: resumes stay exact
@@ -504,7 +664,7 @@ def run(args: argparse.Namespace, out: Path) -> int:
         return 3
     seconds = time.perf_counter() - t0
     history = history + rows
-    (out / "history.json").write_text(json.dumps(history))
+    write_json(out / "history.json", history)
     rate = (args.steps - start) / seconds if args.steps > start else float("nan")
     print(f"trained {args.steps - start} generator updates in {seconds:.1f} s ({rate:.2f}/s)")
 
@@ -521,7 +681,7 @@ def run(args: argparse.Namespace, out: Path) -> int:
     }  # fmt: skip
     if not args.no_eval:
         results.update(evaluate_run(args, modules, images, device, weights))
-    (out / "results.json").write_text(json.dumps(results, indent=2))
+    write_json(out / "results.json", results, indent=2)
     print(json.dumps({k: results[k] for k in ("extractor", "scores", "note")}, indent=2))
     return 0
 
@@ -536,12 +696,6 @@ def dequantize(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 def bn_generator(device: torch.device, seed: int) -> torch.Generator:
     """The generator of the z used to recompute the EMA's BN statistics (fixed per run)."""
     return torch.Generator(device=device).manual_seed(seed + 5)
-
-
-def metrics_device() -> torch.device:
-    from sngan_teach.runtime import default_device
-
-    return default_device()
 
 
 def device_name(device: torch.device) -> str:

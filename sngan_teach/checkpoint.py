@@ -23,8 +23,14 @@ loaded back with ``weights_only=True`` first, so a state that could not be resum
 NumPy number in ``history``, say) raises ``TypeError`` instead of being written, and a full
 disk raises a plain ``OSError`` naming the file.
 
-A file that does not load (truncated, empty, not a checkpoint) raises ``CheckpointError``
-naming it; ``load_newest`` then falls back to the newest checkpoint that does load.
+``write_atomic`` is that write for any file: it replaces a symbolic link planted under the
+target's name instead of writing through it, so a run never writes outside its folder.
+
+A file that does not load (truncated, empty, not a checkpoint, a folder or a FIFO under a
+checkpoint's name) raises ``CheckpointError`` naming it; ``load_newest`` then falls back to the
+newest checkpoint that does load. ``check_state`` names what a dict lacks to be a checkpoint
+(``step``, ``modules``, ...), and ``restore`` raises ``CheckpointError`` when the checkpoint
+does not fit the objects it is loaded into (another network's shapes, a missing part).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -45,7 +52,13 @@ _PLAIN = (bool, int, float, str, bytes, type(None), torch.Tensor)
 
 
 class CheckpointError(ValueError):
-    """A checkpoint file exists but does not load as one (the message names the file)."""
+    """A checkpoint file exists but does not load as one, or does not fit the objects it is
+    restored into (the message says what is wrong)."""
+
+
+# The parts of a checkpoint (see ``training_state``) and their types.
+PARTS = {"step": int, "modules": dict, "optimizers": dict, "generators": dict, "rng": dict,
+         "history": list, "extra": dict}  # fmt: skip
 
 
 def _non_plain(obj: object, where: str) -> str | None:
@@ -126,16 +139,31 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
             f"not saving {path}: it would not load back with weights_only=True ({err})"
         ) from err
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    return write_atomic(path, buffer.getbuffer())
+
+
+def write_atomic(path: str | os.PathLike, data: bytes | memoryview) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder (flushed to disk,
+    then renamed over ``path`` with ``os.replace``); return the path.
+
+    A crash mid-write leaves the old file intact (and perhaps a ``.NAME.*.tmp`` file). A
+    symbolic link or hard link under ``path`` is replaced, not written through, so nothing
+    outside the folder changes. A failed write raises ``OSError`` with its ``errno``, naming
+    ``path`` (not the temporary file)."""
+    path = Path(path)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
-            f.write(buffer.getbuffer())
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as err:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise OSError(err.errno, err.strerror or str(err), str(path)) from err
         raise
     return path
 
@@ -145,10 +173,14 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
 
     Raises ``FileNotFoundError`` when there is no file and ``CheckpointError`` (naming the
     file) when it does not load as a checkpoint: truncated, empty, not written by
-    ``torch.save``, holding anything but tensors and plain containers, or not a dict."""
+    ``torch.save``, holding anything but tensors and plain containers, not a dict, or not a
+    file at all (a folder, a FIFO, a broken link)."""
     path = Path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise FileNotFoundError(f"no checkpoint at {path}")
+    kind = _not_a_file(path)
+    if kind:
+        raise CheckpointError(f"checkpoint {path} is {kind}, not a file")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:
@@ -170,31 +202,72 @@ def restore(
 ) -> int:
     """Load ``state`` into the given objects (same names as when saved); return its step.
 
-    Every name passed must be in the checkpoint (``KeyError`` otherwise), so nothing is
-    silently left at its fresh initialisation."""
-    for kind, objects in (("modules", modules), ("optimizers", optimizers or {})):
+    ``CheckpointError`` saying what does not fit when ``state`` lacks a part (see
+    ``check_state``) or a name passed here, or when a saved state does not fit its object
+    (another architecture's shapes), so nothing is silently left at its fresh initialisation.
+    """
+    check_state(state)
+    for kind, objects in (("modules", modules), ("optimizers", optimizers or {}),
+                          ("generators", generators or {})):  # fmt: skip
         missing = sorted(set(objects) - set(state[kind]))
         if missing:
-            raise KeyError(
-                f"checkpoint has no {kind} named {missing}; it has {sorted(state[kind])}"
+            raise CheckpointError(
+                f"the checkpoint has no {kind} named {missing}; it has {sorted(state[kind])}"
             )
-    for name, module in modules.items():
-        module.load_state_dict(state["modules"][name])
-    for name, opt in (optimizers or {}).items():
-        opt.load_state_dict(state["optimizers"][name])
-    for name, gen in (generators or {}).items():
-        if name not in state["generators"]:
-            raise KeyError(f"checkpoint has no generator named {name!r}")
-        gen.set_state(state["generators"][name].cpu())
-    if restore_rng:
-        torch.set_rng_state(state["rng"]["torch"].cpu())
-        if "cuda" in state["rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([s.cpu() for s in state["rng"]["cuda"]])
+    part = ""  # what is being loaded, for the message
+    try:
+        for part, module in modules.items():
+            module.load_state_dict(state["modules"][part])
+        for part, opt in (optimizers or {}).items():
+            opt.load_state_dict(state["optimizers"][part])
+        for part, gen in (generators or {}).items():
+            gen.set_state(state["generators"][part].cpu())
+        if restore_rng:
+            part = "rng"
+            torch.set_rng_state(state["rng"]["torch"].cpu())
+            if "cuda" in state["rng"] and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all([s.cpu() for s in state["rng"]["cuda"]])
+    except (RuntimeError, ValueError, KeyError, TypeError, AttributeError) as err:
+        reason = " ".join(str(err).split())[:300]
+        raise CheckpointError(
+            f"the checkpoint's {part} does not fit ({type(err).__name__}: {reason})"
+        ) from err
     return int(state["step"])
 
 
-def _step_of(path: Path) -> int:
-    return int(_NAME.match(path.name).group(1))
+def check_state(state: object) -> None:
+    """``CheckpointError`` naming each part ``state`` lacks to be a checkpoint written by
+    ``training_state`` (``step`` an int, ``modules`` a dict, ...); None when it has them all."""
+    if not isinstance(state, dict):
+        raise CheckpointError(f"the checkpoint holds a {type(state).__name__}, not a dict")
+    wrong = [
+        f"{key} ({kind.__name__})"
+        for key, kind in PARTS.items()
+        if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool)  # True: no step
+    ]
+    if wrong:
+        raise CheckpointError(f"the checkpoint has no {', '.join(wrong)}")
+
+
+def _not_a_file(path: Path) -> str | None:
+    """What ``path`` is when it is not a regular file (or a link to one), else None."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "a broken symbolic link"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file"
+
+
+def step_of(path: str | os.PathLike) -> int:
+    """The step in a checkpoint's name: 1200 for ``ckpt_00001200.pt``."""
+    match = _NAME.match(Path(path).name)
+    if match is None:
+        raise ValueError(f"path must be named ckpt_NNNNNNNN.pt, got {Path(path).name!r}")
+    return int(match.group(1))
 
 
 def list_checkpoints(directory: str | os.PathLike) -> list[Path]:
@@ -203,7 +276,7 @@ def list_checkpoints(directory: str | os.PathLike) -> list[Path]:
     if not directory.is_dir():
         return []
     found = [p for p in directory.iterdir() if _NAME.match(p.name)]
-    return sorted(found, key=_step_of)
+    return sorted(found, key=step_of)
 
 
 def load_newest(
@@ -243,7 +316,7 @@ def remove_stale_temp_files(directory: str | os.PathLike) -> list[Path]:
 def latest_step(directory: str | os.PathLike) -> int | None:
     """The step of the newest checkpoint in ``directory``, or None when there is none."""
     found = list_checkpoints(directory)
-    return _step_of(found[-1]) if found else None
+    return step_of(found[-1]) if found else None
 
 
 class Checkpointer:
@@ -278,9 +351,10 @@ class Checkpointer:
         )
         path = save_checkpoint(self.directory / f"ckpt_{step:08d}.pt", state)
         # files of later steps (a run resumed from an older checkpoint) are left alone
-        done = [p for p in list_checkpoints(self.directory) if _step_of(p) <= step]
+        done = [p for p in list_checkpoints(self.directory) if step_of(p) <= step]
         for old in done[: -self.keep]:
-            old.unlink()
+            if old.is_symlink() or not old.is_dir():  # a folder in the way is left alone
+                old.unlink()
         return path
 
     def latest(self) -> Path | None:

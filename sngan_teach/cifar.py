@@ -24,6 +24,7 @@ float in [-1, 1] on the fly: no DataLoader, no host round trip per step.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import pickle
 import socket
@@ -31,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from sngan_teach.checkpoint import write_atomic
 
 ENV_DIR = "SNGAN_CIFAR10_DIR"
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "data" / "cifar10"  # git-ignored
@@ -222,7 +225,25 @@ def load_cifar10(
         x, y = read_batch(folder / name)
         images.append(x)
         labels.append(y)
+    if sum(len(x) for x in images) == 0:
+        raise CIFAR10CorruptError(f"the batches in {folder} hold no images")
     return torch.from_numpy(np.concatenate(images)), torch.from_numpy(np.concatenate(labels))
+
+
+def fingerprint(root: str | os.PathLike | None = None, *, train: bool = True) -> dict:
+    """What identifies the data set ``load_cifar10(root, train=train)`` reads, cheaply:
+    ``{"files": {name: size in bytes}, "first_sha256": SHA-256 of the first batch file}``.
+
+    Another data set, a file replaced or two batches swapped give another fingerprint; a run
+    stores it so that a resume on other data is refused (``scripts/train_cifar10.py``)."""
+    folder = resolve_root(root) / BASE_FOLDER
+    files = TRAIN_FILES if train else TEST_FILES
+    digest = hashlib.sha256()
+    with open(folder / files[0], "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    sizes = {name: (folder / name).stat().st_size for name in files}
+    return {"files": sizes, "first_sha256": digest.hexdigest()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -249,8 +270,9 @@ class _Py2Pickler(pickle._Pickler):  # the pure-Python pickler lets us add one o
 
 
 def _dump_py2(obj: object, path: Path) -> None:
-    with open(path, "wb") as f:
-        _Py2Pickler(f, protocol=2).dump(obj)
+    buffer = io.BytesIO()
+    _Py2Pickler(buffer, protocol=2).dump(obj)
+    write_atomic(path, buffer.getbuffer())  # replaces a link under that name, never follows it
 
 
 def fixture_images(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -80,6 +80,44 @@ def test_external_references_flags_fetches_not_links(tmp_path):
     assert len(found["bad.html"]) == 3
 
 
+def test_external_references_finds_every_way_a_page_fetches(tmp_path):
+    # one of each, each on its own line of the page; none of them is a plain hyperlink
+    fetching = [
+        '<script src="HTTPS://cdn.example.com/a.js"></script>',
+        '<img src="local.png" srcset="local.png 1x, https://cdn.example.com/b.png 2x">',
+        "<style>.x { background: url('https://cdn.example.com/c.png') }</style>",
+        '<style>@import "https://fonts.example.com/d.css";</style>',
+        '<svg><image href="https://cdn.example.com/e.svg" /></svg>',
+        '<svg><use xlink:href="//cdn.example.com/f.svg#icon" /></svg>',
+        '<input type="image" src="https://cdn.example.com/g.png">',
+        '<script>fetch("https://api.example.com/h.json").then(r => r.json())</script>',
+        '<link rel="preload" as="image" imagesrcset="ok.png 1x, https://cdn.example.com/i.png 2x">',
+        '<div style="background: URL(\\\\cdn.example.com/j.png)"></div>',
+    ]
+    (tmp_path / "page.html").write_text("\n".join(fetching))
+    found = book.external_references(tmp_path)["page.html"]
+    for letter in "abcdefghij":
+        assert sum(f"example.com/{letter}." in ref for ref in found) == 1, (letter, found)
+    # shipped scripts and style sheets, and what does not fetch
+    (tmp_path / "_static").mkdir()
+    (tmp_path / "_static" / "app.js").write_text(
+        "const a = 'https://example.com/docs';  // a string, not a fetch\n"
+        "fetch('_static/local.json');\nawait fetch(`https://api.example.com/k.json`);\n"
+    )
+    (tmp_path / "_static" / "theme.css").write_text(
+        "@import 'https://fonts.example.com/l.css';\n@import 'local.css';\n"
+    )
+    (tmp_path / "ok.html").write_text(
+        '<a href="HTTPS://arxiv.org/abs/1802.05957">paper</a><img srcset="a.png 1x, b.png 2x">'
+        '<input type="text" src="https://x/y.png"><style>.y { background: url(z.png) }</style>'
+        "<script>const u = 'https://example.com';</script>"
+    )
+    found = book.external_references(tmp_path)
+    assert set(found) == {"page.html", "_static/app.js", "_static/theme.css"}
+    assert found["_static/app.js"] == ["fetch(https://api.example.com/k.json)"]
+    assert found["_static/theme.css"] == ["url(https://fonts.example.com/l.css)"]
+
+
 def _lesson_nb(tagged_outputs: list) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("print('ratio 1.1')")

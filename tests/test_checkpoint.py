@@ -170,8 +170,10 @@ def test_nan_stops_training_and_keeps_last_good_checkpoint(tmp_path):
 def test_restore_names_missing_parts(tmp_path):
     modules, optimizers, generators, _ = make_run()
     state = ck.training_state(1, {"net_G": modules["net_G"]})
-    with pytest.raises(KeyError, match="no modules named"):
+    with pytest.raises(ck.CheckpointError, match=r"no modules named \['ema_G', 'net_D'\]"):
         ck.restore(state, modules)
+    with pytest.raises(ck.CheckpointError, match=r"no generators named \['real', 'z'\]"):
+        ck.restore(state, {"net_G": modules["net_G"]}, generators=generators)
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         ck.load_checkpoint(tmp_path / "none.pt")
     with pytest.raises(ValueError, match="keep must be"):
@@ -280,3 +282,73 @@ def test_pruning_keeps_checkpoints_of_later_steps(tmp_path):
         "ckpt_00000002.pt",
         "ckpt_00000005.pt",
     ]
+
+
+def test_a_foreign_state_is_named_for_what_it_lacks_or_what_does_not_fit(tmp_path):
+    modules, optimizers, generators, _ = make_run()
+    with pytest.raises(ck.CheckpointError, match=r"has no step \(int\), modules \(dict\), "):
+        ck.check_state({"weights": torch.zeros(2)})
+    with pytest.raises(ck.CheckpointError, match=r"has no step \(int\)$"):
+        ck.check_state(ck.training_state(1, modules) | {"step": True})
+    with pytest.raises(ck.CheckpointError, match="holds a list, not a dict"):
+        ck.check_state([1, 2])
+    ck.check_state(ck.training_state(1, modules))  # a real one passes
+    with pytest.raises(ck.CheckpointError, match="has no step"):
+        ck.restore({"modules": {}}, modules)
+    # another architecture's weights under the same names: named, not a raw RuntimeError
+    state = ck.training_state(1, modules, optimizers, generators)
+    other = add_sn(StandardDiscriminator(ch=8))
+    with pytest.raises(ck.CheckpointError, match="checkpoint's net_D does not fit .*size mismatch"):
+        ck.restore(state, {"net_D": other})
+    state["rng"] = {}
+    with pytest.raises(ck.CheckpointError, match="checkpoint's rng does not fit"):
+        ck.restore(state, {})
+
+
+def test_a_folder_fifo_or_broken_link_under_a_checkpoint_name_is_skipped(tmp_path):
+    modules, optimizers, generators, _ = make_run()
+    saver = ck.Checkpointer(tmp_path, modules, optimizers, generators, keep=5)
+    saver(1, [{"step": 1.0}])
+    for step, make, kind in [
+        (2, os.mkdir, "a folder"),
+        (3, os.mkfifo, "a FIFO"),  # torch.load would wait on it forever
+        (4, lambda p: os.symlink(tmp_path / "gone", p), "a broken symbolic link"),
+    ]:
+        path = tmp_path / f"ckpt_{step:08d}.pt"
+        make(path)
+        with pytest.raises(ck.CheckpointError, match=f"{path.name} is {kind}, not a file"):
+            ck.load_checkpoint(path)
+    reports = []
+    assert ck.Checkpointer(tmp_path, *make_run(seed=1)[:3]).resume(reports.append)[0] == 1
+    assert len(reports) == 3 and all("using the older ckpt_00000001.pt" in r for r in reports)
+    # later saves replace the FIFO and the link; the folder is left alone, never deleted
+    saver.keep = 1
+    for step in (3, 4, 5):
+        saver(step, [])
+    assert (tmp_path / "ckpt_00000002.pt").is_dir()
+    assert [p.name for p in ck.list_checkpoints(tmp_path)] == [
+        "ckpt_00000002.pt",
+        "ckpt_00000005.pt",
+    ]
+    assert ck.step_of(tmp_path / "ckpt_00000005.pt") == 5
+    with pytest.raises(ValueError, match="path must be named ckpt_NNNNNNNN.pt, got 'x.pt'"):
+        ck.step_of("x.pt")
+
+
+def test_write_atomic_replaces_a_link_instead_of_writing_through_it(tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("precious")
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "config.json").symlink_to(outside)
+    ck.write_atomic(folder / "config.json", b"{}")
+    assert outside.read_text() == "precious"
+    assert (
+        not (folder / "config.json").is_symlink() and (folder / "config.json").read_bytes() == b"{}"
+    )
+    # a failure names the target (not the temporary file) and keeps its errno
+    (folder / "results.json").mkdir()
+    with pytest.raises(IsADirectoryError) as raised:
+        ck.write_atomic(folder / "results.json", b"{}")
+    assert raised.value.filename == str(folder / "results.json")
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "results.json"]

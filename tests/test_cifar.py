@@ -194,3 +194,37 @@ def test_sampler_bad_input():
         DeviceSampler(torch.zeros(2, 3, 32, 32))
     with pytest.raises(ValueError, match="shape"):
         DeviceSampler(torch.zeros(2, 32, 32, dtype=torch.uint8))
+
+
+def test_fingerprint_tells_other_data_apart(root, tmp_path):
+    fp = cifar.fingerprint(root)
+    assert fp == cifar.fingerprint(root / "cifar-10-batches-py")  # either folder names it
+    assert set(fp["files"]) == {f"data_batch_{i}" for i in range(1, 6)}
+    folder = root / "cifar-10-batches-py"
+    assert fp["files"]["data_batch_3"] == (folder / "data_batch_3").stat().st_size
+    other = write_cifar10_fixture(tmp_path / "other", n_per_batch=6, n_test=4, seed=2)
+    assert cifar.fingerprint(other)["first_sha256"] != fp["first_sha256"]
+    (folder / "data_batch_1").write_bytes((folder / "data_batch_1").read_bytes()[::-1])
+    assert cifar.fingerprint(root)["files"] == fp["files"]  # same size, other content
+    assert cifar.fingerprint(root)["first_sha256"] != fp["first_sha256"]
+
+
+def test_batches_without_images_are_refused(tmp_path):
+    folder = tmp_path / "c10" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for name in cifar.TRAIN_FILES:
+        entry = {"data": np.zeros((0, 3072), dtype=np.uint8), "labels": []}
+        (folder / name).write_bytes(pickle.dumps(entry, 4))
+    with pytest.raises(CIFAR10CorruptError, match=f"the batches in {folder} hold no images"):
+        load_cifar10(tmp_path / "c10")
+
+
+def test_the_fixture_replaces_links_instead_of_writing_through_them(tmp_path):
+    outside = tmp_path / "outside"
+    outside.write_text("precious")
+    folder = tmp_path / "c10" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    (folder / "data_batch_1").symlink_to(outside)
+    write_cifar10_fixture(tmp_path / "c10", n_per_batch=2, n_test=2)
+    assert outside.read_text() == "precious" and not (folder / "data_batch_1").is_symlink()
+    assert load_cifar10(tmp_path / "c10")[0].shape == (10, 3, 32, 32)

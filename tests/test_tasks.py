@@ -1,7 +1,10 @@
-"""tasks.py: what it says for a wrong or missing command, and that stopping it stops its child."""
+"""tasks.py: what it says for a wrong or missing command, that stopping it stops its child, and
+that it sets the environment up again when the environment lost what its install stamp promises.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -84,3 +87,48 @@ def test_a_signal_to_tasks_py_stops_its_child_and_is_waited_for(tmp_path, sig):
             proc.kill()
         if pid is not None and alive(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def tasks_module(monkeypatch):
+    """tasks.py imported as a module, its commands recorded instead of run."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    import tasks as module
+
+    calls = []
+    monkeypatch.setattr(module, "run", lambda *cmd, **kwargs: calls.append([str(c) for c in cmd]))
+    return module, calls
+
+
+def stamped_venv(venv: Path, module) -> None:
+    """Mark ``venv`` as set up for this pyproject.toml, kernel included, as tasks.py does."""
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    (venv / ".sngan-teach-installed").write_text(wanted)
+    kernel = venv / "share" / "jupyter" / "kernels" / module.KERNEL_NAME / "kernel.json"
+    kernel.parent.mkdir(parents=True)
+    kernel.write_text("{}")
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX venv layout and scripts")
+def test_a_stamped_env_without_its_packages_is_installed_again(
+    tmp_path, monkeypatch, capsys, tasks_module
+):
+    module, calls = tasks_module
+    # a venv made again by another Python: the stamp is there, the packages are not
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    stamped_venv(venv, module)
+    monkeypatch.setattr(module, "VENV", venv)
+    assert module.ensure_env() == venv / "bin" / "python"
+    assert ["-m", "pip", "install", "-e"] in [call[1:5] for call in calls], calls
+    assert f"note: {venv} does not import sngan_teach, torch" in capsys.readouterr().out
+    # an environment that imports everything is left as it is (this test's own Python)
+    working = tmp_path / "working"
+    (working / "bin").mkdir(parents=True)
+    (working / "bin" / "python").write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+    (working / "bin" / "python").chmod(0o755)
+    stamped_venv(working, module)
+    monkeypatch.setattr(module, "VENV", working)
+    calls.clear()
+    assert module.ensure_env() == working / "bin" / "python"
+    assert calls == [] and "note:" not in capsys.readouterr().out

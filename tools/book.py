@@ -26,9 +26,9 @@ What ``build`` does, in order (everything it writes lives under ``_build/``, nev
    lesson cell tagged ``results``.
 5. Runs Jupyter Book 1 (Sphinx) on it with warnings as errors (``-W --keep-going``) from a
    clean output folder, execution off (step 3 already ran everything).
-6. Checks that no page references anything outside the site (CDN scripts, styles, fonts,
-   images) and writes ``.sngan-build.json`` (budget, lessons, source hash, seconds per lesson)
-   next to the HTML.
+6. Checks that no page, style sheet or script references anything outside the site (CDN
+   scripts, styles, fonts, images, ``fetch()`` of an outside address) and writes
+   ``.sngan-build.json`` (budget, lessons, source hash, seconds per lesson) next to the HTML.
 
 The exit status is non-zero on any failure, with the reason on stderr.
 """
@@ -675,51 +675,100 @@ def toc_yaml(lessons: list[Lesson]) -> dict:
 # checks on the built site
 
 
+# An address outside the site: any scheme with "//" (http:, HTTPS:, ftp:, file:) or "//host"
+# (browsers read a backslash there as a slash).
+_OUTSIDE = r"(?:[a-z][a-z0-9+.\-]*:)?[/\\]{2}"
+# What makes CSS fetch: url(...), quoted or not, and @import "..." without url().
+_CSS_FETCH = re.compile(rf"""(?:url\(\s*|@import\s+)['"]?\s*({_OUTSIDE}[^'")\s]*)""", re.I)
+# What makes JavaScript fetch an address written in it: fetch("..."), import("...").
+_JS_FETCH = re.compile(rf"""\b(fetch|import)\(\s*['"`]\s*({_OUTSIDE}[^'"`\s]*)""", re.I)
+
+
+def css_fetches(text: str) -> list[str]:
+    """The outside addresses a style sheet (or a ``style`` attribute) would load."""
+    return [f"url({url})" for url in _CSS_FETCH.findall(text)]
+
+
+def js_fetches(text: str) -> list[str]:
+    """The outside addresses a script would load with ``fetch()`` or ``import()``."""
+    return [f"{call}({url})" for call, url in _JS_FETCH.findall(text)]
+
+
 class _ExternalRefs(html.parser.HTMLParser):
-    """Collect references that make a browser fetch something (not plain hyperlinks)."""
+    """Collect references that make a browser fetch something (not plain hyperlinks), in
+    attributes, ``srcset`` candidates, ``<style>`` and ``style=`` CSS, and inline scripts."""
 
     FETCHING = {
         "script": ("src",),
         "img": ("src", "srcset"),
         "iframe": ("src",),
+        "frame": ("src",),
         "source": ("src", "srcset"),
         "video": ("src", "poster"),
         "audio": ("src",),
+        "track": ("src",),
         "embed": ("src",),
         "object": ("data",),
+        "image": ("href", "xlink:href"),  # SVG
+        "feimage": ("href", "xlink:href"),  # SVG
+        "use": ("href", "xlink:href"),  # SVG
     }
 
     def __init__(self) -> None:
         super().__init__()
         self.found: list[str] = []
+        self._inside: str | None = None  # "style" or "script" while in one
 
     def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
+        attrs = {name: value or "" for name, value in attrs}
         names = self.FETCHING.get(tag, ())
-        if tag == "link" and (attrs.get("rel") or "") not in ("canonical", "alternate"):
-            names = ("href",)
+        if tag == "link" and attrs.get("rel", "").lower() not in ("canonical", "alternate"):
+            names = ("href", "imagesrcset")
+        if tag == "input" and attrs.get("type", "").lower() == "image":
+            names = ("src",)
         for name in names:
-            value = (attrs.get(name) or "").strip()
-            if re.match(r"(https?:)?//", value):
-                self.found.append(f"<{tag} {name}={value}>")
-        style = attrs.get("style") or ""
-        self.found += re.findall(r"url\(\s*['\"]?(?:https?:)?//[^)]*\)", style)
+            value = attrs.get(name, "")
+            urls = (
+                [c.split()[0] for c in value.split(",") if c.split()]
+                if "srcset" in name
+                else [value]
+            )
+            self.found += [
+                f"<{tag} {name}={url.strip()}>"
+                for url in urls
+                if re.match(_OUTSIDE, url.strip(), re.I)
+            ]
+        self.found += css_fetches(attrs.get("style", ""))
+        if tag in ("style", "script"):
+            self._inside = tag
+
+    def handle_endtag(self, tag):
+        if tag == self._inside:
+            self._inside = None
+
+    def handle_data(self, data):
+        if self._inside == "style":
+            self.found += css_fetches(data)
+        elif self._inside == "script":
+            self.found += js_fetches(data)
 
 
 def external_references(html_dir: Path) -> dict[str, list[str]]:
-    """Map each page (or stylesheet) to the outside URLs it would load."""
+    """Map each page, SVG image, style sheet or script to the outside URLs it would load."""
     bad: dict[str, list[str]] = {}
-    for page in sorted(html_dir.rglob("*.html")):
-        parser = _ExternalRefs()
-        text = page.read_text(errors="replace")
-        parser.feed(text)
-        parser.found += re.findall(r"@import\s+url\(\s*['\"]?(?:https?:)?//[^)]*\)", text)
-        if parser.found:
-            bad[str(page.relative_to(html_dir))] = sorted(set(parser.found))
-    for css in sorted(html_dir.rglob("*.css")):
-        found = re.findall(r"url\(\s*['\"]?(?:https?:)?//[^)]*\)", css.read_text(errors="replace"))
+    for path in sorted(html_dir.rglob("*")):
+        if not path.is_file() or path.suffix not in (".html", ".svg", ".css", ".js"):
+            continue
+        text = path.read_text(errors="replace")
+        if path.suffix in (".html", ".svg"):
+            parser = _ExternalRefs()
+            parser.feed(text)
+            parser.close()
+            found = parser.found
+        else:
+            found = css_fetches(text) if path.suffix == ".css" else js_fetches(text)
         if found:
-            bad[str(css.relative_to(html_dir))] = sorted(set(found))
+            bad[str(path.relative_to(html_dir))] = sorted(set(found))
     return bad
 
 
