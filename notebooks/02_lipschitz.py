@@ -161,10 +161,13 @@ for name, (_, lip) in activations.items():
 # %%
 W = torch.randn(3, 7, generator=generator)
 h_best = torch.randn(7, generator=generator)
-for _ in range(500):  # gradient ascent on the ratio, h kept at unit length
+for _ in range(2000):  # gradient ascent on the ratio, h kept at unit length
     h_best = h_best.clone().requires_grad_(True)
-    (grad,) = torch.autograd.grad((W @ h_best).norm() / h_best.norm(), h_best)
-    h_best = (h_best + 0.5 * grad).detach()
+    ratio = (W @ h_best).norm() / h_best.norm()
+    (grad,) = torch.autograd.grad(ratio, h_best)
+    # the step scales with 1 / ratio: a fixed step overshoots along the null space of W once
+    # the ratio exceeds 4, and the ascent then wanders instead of climbing
+    h_best = (h_best + 0.5 * grad / ratio.detach()).detach()
     h_best = h_best / h_best.norm()
 sigma_def = (W @ h_best).norm().item()  # max ||W h|| / ||h|| from the definition
 

@@ -257,13 +257,15 @@ plt.show()
 # %% [markdown]
 # **Claims.** (a) Over the whole run the scratch layer, the package layer and PyTorch's agree to
 # $10^{-6}$ (float64) in outputs, $\sigma$, $u$ and $v$; in fact to round-off. (b) The recycled
-# one-step estimate never exceeds the true $\sigma(W)$ and stays within 1% of it while $W$
-# changes (its $\sigma$ moves by more than that over the run).
+# one-step estimate never exceeds the true $\sigma(W)$, and while $W$ changes (its $\sigma$
+# moves by more than 2 % over the run) it stays as close as the warm-up left it: within 10 %,
+# the bound of step 1 (for most seeds within 1 %; over seeds 0 to 4 the largest error was
+# 4.4 %, where the warm-up itself had left a crowded spectrum unresolved).
 
 # %%
 assert all(value < tol for value in worst.values()), worst
 assert (rel_err > -1e-12).all()
-assert rel_err.max() < 1e-2, rel_err.max()
+assert rel_err.max() < 0.1, rel_err.max()
 assert abs(sigma_true[-1] - sigma_true[0]) / sigma_true[0] > 0.02
 
 # %% [markdown]
@@ -764,7 +766,8 @@ sigma_K = torch.linalg.matrix_norm(scaled.weight.detach(), ord=2).item()
 sigma_1 = torch.linalg.matrix_norm(plain.weight.detach(), ord=2).item()
 x = torch.randn(batch, d_in, generator=gen, dtype=dtype)
 torch.testing.assert_close(scaled(x) - scaled.bias, K * (plain(x) - plain.bias))
-assert abs(sigma_K - K * sigma_1) < 1e-12 and abs(sigma_K - K) < 1e-2, sigma_K
+# sigma_1 is 1 up to the registration warm-up's lag (below 10 %, as in step 1)
+assert abs(sigma_K - K * sigma_1) < 1e-12 and K - 1e-9 <= sigma_K < K / (1 - 0.1), sigma_K
 print(f"sigma of the K-scaled weight: {sigma_K:.6f}")
 # With a whole network, K per layer multiplies D by K^L. For the hinge loss, whose margin is 1,
 # that is the same as changing the margin (and the learning rate): it is not a free choice.

@@ -503,9 +503,11 @@ for name, s in spectra["SN"].items():
 # end of training changes from run to run (another seed, or another machine, gives another
 # trajectory): in some runs every hidden layer lags, in others one has just caught up. What
 # holds in every run: at least one hidden layer lags by more than 1 %, and every hidden layer
-# that lags that much has $\sigma_2 / \sigma_1 > 0.9$, a stored $v$ with more than a tenth of
+# that lags that much has $\sigma_2 / \sigma_1 > 0.85$, a stored $v$ with at least 5 % of
 # its weight off $v_1$, and needs more than five further iterations to catch up (one
-# iteration per update cannot). With $\sigma_2 / \sigma_1$ close to 1, one iteration shrinks
+# iteration per update cannot). (Over seeds 0 to 4 and two kernel paths the lagging layers had
+# $\sigma_2/\sigma_1$ from 0.88 to 0.98 and 10 % to 78 % of $v$ off $v_1$.) With
+# $\sigma_2 / \sigma_1$ close to 1, one iteration shrinks
 # $v$'s component along $v_2$ relative to $v_1$ only by the factor $(\sigma_2/\sigma_1)^2$,
 # close to 1, so the stored $v$ stays a blend of several top directions. The $1 \times 128$
 # output layer has a single direction, and there the estimate is exact to $10^{-3}$.
@@ -519,7 +521,7 @@ print("hidden layers lagging by more than 1 %:", lagging)
 assert lagging
 for name in lagging:
     sigma_bar, gap, share_v1, n_needed = lag[name]
-    assert gap > 0.9 and share_v1 < 0.9 and n_needed > 5, (name, lag[name])
+    assert gap > 0.85 and share_v1 < 0.95 and n_needed > 5, (name, lag[name])
 assert lag["6"][0] < 1 + 1e-3 and lag["6"][3] == 1, lag["6"]
 
 # %% [markdown]
@@ -558,13 +560,14 @@ for label, trace in traces.items():
 
 # %% [markdown]
 # **Claims.** Five iterations per update cut the mean lag of the hidden layers by more than a
-# third; a five times smaller learning rate cuts it by less than that. The lag is mostly the
+# fifth (by a third or more for most seeds); a five times smaller learning rate cuts it by
+# less than that. The lag is mostly the
 # crowded spectrum, not the size of the step. Its mean is a few percent, the order of the
 # paper's Fig. 9, with peaks above the 1.05 of that figure.
 
 # %%
 excess_k1, excess_k5, excess_C = mean_excess.values()
-assert excess_k5 < 2 / 3 * excess_k1, mean_excess
+assert excess_k5 < 0.8 * excess_k1, mean_excess
 assert excess_C > excess_k5, mean_excess
 assert 0 < excess_k1 < 0.1, mean_excess
 assert (traces[f"alpha = {alpha:g}, k = 1"][:, :3] - 1).max() > 0.05  # peaks above 1.05
