@@ -12,12 +12,13 @@ the end) the generator is scored on 2500 samples; each score is one CSV row. The
 settings are written into every row, so the lesson can check that they are still its own. The
 300-update run is the one the lesson retrains in seconds to check that the file is reproducible.
 ``--merge`` keeps the rows of the lengths already in ``--out`` and adds only the missing ones.
+The file is written once, at the end, beside the old one and then renamed over it, so an
+interrupted run leaves the old file whole; one run at a time writes it (a lock file beside it).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import platform
 import sys
@@ -27,6 +28,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from result_files import lock, read_rows, write_rows  # noqa: E402
 
 # The recipe of lesson 07 ("Reaching every mode"): SN discriminator, standard loss.
 RECIPE = {
@@ -66,19 +70,22 @@ def run_one(args: tuple[int, int]) -> list[dict]:
     return train_recipe(RECIPE, n_steps, eval_every)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/toy_long.csv")
     parser.add_argument("--lengths", type=int, nargs="+", default=[300, 9000, 30000, 60000])
     parser.add_argument("--eval-every", type=int, default=1500)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--merge", action="store_true", help="keep the lengths already in --out")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    with lock(args.out):
+        run_lengths(args)
 
-    kept: list[dict] = []
-    if args.merge and args.out.exists():
-        with args.out.open() as f:
-            kept = list(csv.DictReader(f))
+
+def run_lengths(args: argparse.Namespace) -> None:
+    """Train the lengths ``args.lengths`` not kept from ``--out`` (with ``--merge``) and write
+    ``--out`` whole, one length after the other."""
+    kept = read_rows(args.out, FIELDS, ("n_steps", "step")) if args.merge else []
     have = {int(row["n_steps"]) for row in kept}
     lengths = [n for n in args.lengths if n not in have]
     print(f"{len(lengths)} runs on {platform.processor() or platform.machine()}, "
@@ -88,15 +95,12 @@ def main() -> None:
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         runs = list(pool.map(run_one, todo))
     runs += [[row for row in kept if int(row["n_steps"]) == n] for n in sorted(have)]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", newline="") as f:
-        writer = csv.DictWriter(f, FIELDS)
-        writer.writeheader()
-        for rows in sorted(runs, key=lambda rows: int(rows[0]["n_steps"])):
-            writer.writerows(rows)
-            end = rows[-1]
-            print(f"{end['n_steps']:>6} updates: {end['modes']} modes, hq {float(end['hq']):.3f}, "
-                  f"kl {float(end['kl']):.3f}, {end['seconds']} s", flush=True)  # fmt: skip
+    runs.sort(key=lambda rows: int(rows[0]["n_steps"]))
+    write_rows(args.out, FIELDS, [row for rows in runs for row in rows])
+    for rows in runs:
+        end = rows[-1]
+        print(f"{end['n_steps']:>6} updates: {end['modes']} modes, hq {float(end['hq']):.3f}, "
+              f"kl {float(end['kl']):.3f}, {end['seconds']} s", flush=True)  # fmt: skip
     print(f"total {time.perf_counter() - t0:.0f} s", flush=True)
 
 
