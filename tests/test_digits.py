@@ -146,6 +146,34 @@ def test_train_digits_runs_every_method_and_records_sigmas():
     torch.testing.assert_close(a["samples"], b["samples"])  # seeded end to end
 
 
+def test_a_cell_diverging_between_two_loss_checks_is_scored_as_diverged(monkeypatch):
+    # D's weights turn NaN at the third update; the losses are checked at step 100 only, so
+    # the sigma record of step 3 meets them first: it must not run an SVD of NaN.
+    import sngan_teach.digits as digits
+
+    updates = []
+
+    def poison(net_D):
+        updates.append(1)
+        if len(updates) == 3:
+            with torch.no_grad():
+                net_D.c1.parametrizations.weight.original.fill_(float("nan"))
+
+    monkeypatch.setattr(digits, "method_hooks", lambda method: (None, poison))
+    run = train_digits("sn", "C", 200, ch_G=8, ch_D=4, n_eval=20, sigma_every=1)
+    assert run["diverged"] and run["history"] == []
+    m = run["metrics"]
+    assert m["digits_is"] == 1.0 and math.isnan(m["digits_fid"]) and m["classes"] == 0
+    assert sorted({r["step"] for r in run["sigmas"]}) == [1, 2]  # the records before the NaN
+    with pytest.raises(FloatingPointError, match="layer c1: W / sigma holds NaN"):
+        sn_layer_sigmas(run["net_D"])
+
+
+def test_classes_covered_refuses_an_empty_batch():
+    with pytest.raises(ValueError, match="x must hold at least 1 image, got 0"):
+        classes_covered(torch.zeros(0, 1, 8, 8))
+
+
 def test_classifier_is_trained_once_per_process():
     assert digit_classifier() is digit_classifier()
 
