@@ -52,9 +52,12 @@ def default_device() -> torch.device:
 
 def seed_all(seed: int) -> torch.Generator:
     """Seed Python's, NumPy's and PyTorch's global generators, and return a fresh
-    ``torch.Generator`` seeded with ``seed`` for code that takes one explicitly."""
+    ``torch.Generator`` seeded with ``seed`` for code that takes one explicitly.
+    ``seed`` is an int in ``[0, 2**64 - 1]``, the seeds PyTorch's generators take."""
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if not 0 <= seed < 2**64:
+        raise ValueError(f"seed must be in [0, 2**64 - 1], got {seed}")
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002  (seeds the global generator on purpose)
     torch.manual_seed(seed)

@@ -38,6 +38,16 @@ def test_seed_all_rejects_non_integers(seed):
         runtime.seed_all(seed)
 
 
+@pytest.mark.parametrize("seed", [2**70, 2**64, -1])
+def test_seed_all_names_a_seed_out_of_range(seed):
+    with pytest.raises(ValueError, match=rf"seed must be in \[0, 2\*\*64 - 1\], got {seed}"):
+        runtime.seed_all(seed)
+
+
+def test_seed_all_takes_the_largest_seed():
+    assert runtime.seed_all(2**64 - 1).initial_seed() == 2**64 - 1
+
+
 def test_default_device_is_usable():
     device = runtime.default_device()
     assert torch.zeros(1, device=device).device.type == device.type

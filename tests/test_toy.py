@@ -104,6 +104,8 @@ def test_mode_metrics_on_hand_made_samples():
     }
     with pytest.raises(ValueError, match="samples must have shape"):
         mode_metrics(torch.zeros(4, 3), c, std)
+    with pytest.raises(ValueError, match="samples must hold at least 1 sample, got 0"):
+        mode_metrics(torch.zeros(0, 2), c, std)
 
 
 def test_make_D_methods():
