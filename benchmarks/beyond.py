@@ -26,6 +26,11 @@ Runs (``RUNS``), each with seeds ``0 .. --seeds - 1``:
 - ``pushed_noSN``, ``pushed_SN``: the learning rate alpha raised 50-fold, to 0.05, without and
   with SN on D.
 
+Every file is written once, at the end, beside the old one and then renamed over it, so an
+interrupted run leaves the old files whole; one run at a time writes a folder (a lock file
+beside ``beyond.csv``), and ``--summary`` refuses a ``beyond.csv`` that holds a (run, seed,
+step) twice.
+
 Commands (from the repository root)::
 
     nice -n 5 .venv/bin/python benchmarks/beyond.py --jobs 2      # all runs, about 14 CPU min
@@ -36,7 +41,6 @@ Commands (from the repository root)::
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import os
 import platform
@@ -48,6 +52,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from result_files import lock, read_rows, replace_file, write_rows  # noqa: E402
 
 STABLE = {"alpha": 1e-3, "beta1": 0.5, "beta2": 0.9, "n_dis": 1}
 PUSHED = {"alpha": 5e-2, "beta1": 0.5, "beta2": 0.9, "n_dis": 1}
@@ -71,6 +78,7 @@ FIELDS = ["run", "seed", "step", "loss_D", "loss_G", "class_acc", "digits_is", "
 SIGMA_FIELDS = ["run", "seed", "step", "net", "layer", "sigma"]
 SPECTRA_FIELDS = ["run", "seed", "net", "layer", "sigma", "eff_rank"]
 COST_FIELDS = ["run", "seed", "steps", "seconds", "cpu_seconds"]
+KEY = ("run", "seed", "step")
 
 
 def grid_of(net_G):  # -> numpy uint8 array
@@ -146,14 +154,9 @@ def run_one(run: str, seed: int, steps: int, log_every: int = LOG_EVERY, n_eval:
     return rows, sigma_rows, spectra_rows, cost, grids
 
 
-def write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(
-                {k: (f"{row[k]:.6g}" if isinstance(row[k], float) else row[k]) for k in fields}
-            )
+def cell_text(value: object) -> str:
+    """A CSV cell: floats with 6 significant digits, anything else as ``str``."""
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 def main_run(out_dir: Path, steps: int, seeds: int, runs: list[str], jobs: int, **kw) -> None:
@@ -182,11 +185,12 @@ def main_run(out_dir: Path, steps: int, seeds: int, runs: list[str], jobs: int, 
         costs.append(cost)
         for step, grid in g.items():
             grids[f"{task[0]}/{step}"] = grid
-    write_csv(out_dir / "beyond.csv", FIELDS, rows)
-    write_csv(out_dir / "beyond_sigma.csv", SIGMA_FIELDS, sigma_rows)
-    write_csv(out_dir / "beyond_spectra.csv", SPECTRA_FIELDS, spectra_rows)
-    write_csv(out_dir / "beyond_cost.csv", COST_FIELDS, costs)
-    np.savez_compressed(out_dir / "beyond_samples.npz", **grids)
+    write_rows(out_dir / "beyond.csv", FIELDS, rows, cell_text)
+    write_rows(out_dir / "beyond_sigma.csv", SIGMA_FIELDS, sigma_rows, cell_text)
+    write_rows(out_dir / "beyond_spectra.csv", SPECTRA_FIELDS, spectra_rows, cell_text)
+    write_rows(out_dir / "beyond_cost.csv", COST_FIELDS, costs, cell_text)
+    with replace_file(out_dir / "beyond_samples.npz", "wb") as f:
+        np.savez_compressed(f, **grids)
     print(
         f"done: {time.perf_counter() - t0:.0f} s wall; this process {time.process_time() - c0:.0f}"
         f" s CPU; load {os.getloadavg()}"
@@ -194,8 +198,9 @@ def main_run(out_dir: Path, steps: int, seeds: int, runs: list[str], jobs: int, 
 
 
 def summary(out_dir: Path) -> None:
-    with (out_dir / "beyond.csv").open() as f:
-        rows = list(csv.DictReader(f))
+    rows = read_rows(out_dir / "beyond.csv", FIELDS, KEY)
+    if not rows:
+        raise SystemExit(f"no rows in {out_dir / 'beyond.csv'}; run this script without --summary")
     last = max(int(r["step"]) for r in rows)
     print(f"mean +- sd over seeds at step {last}")
     for run in RUNS:
@@ -210,7 +215,7 @@ def summary(out_dir: Path) -> None:
         print(f"{run:16s} n={len(sel)}  " + "  ".join(parts))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--steps", type=int, default=STEPS)
@@ -219,13 +224,17 @@ def main() -> None:
     parser.add_argument("--runs", nargs="+", default=list(RUNS), choices=list(RUNS))
     parser.add_argument("--summary", action="store_true")
     parser.add_argument("--quick", action="store_true", help="4 updates, 1 seed, 100 samples")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.summary:
         summary(args.out_dir)
-    elif args.quick:
-        main_run(args.out_dir, 4, 1, args.runs, args.jobs, log_every=2, n_eval=100)
-    else:
-        main_run(args.out_dir, args.steps, args.seeds, args.runs, args.jobs)
+        return
+    if args.quick and args.out_dir == parser.get_default("out_dir"):
+        raise SystemExit("--quick needs --out-dir: the committed files hold full-size runs only")
+    with lock(args.out_dir / "beyond.csv"):
+        if args.quick:
+            main_run(args.out_dir, 4, 1, args.runs, args.jobs, log_every=2, n_eval=100)
+        else:
+            main_run(args.out_dir, args.steps, args.seeds, args.runs, args.jobs)
 
 
 if __name__ == "__main__":

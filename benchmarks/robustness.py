@@ -18,8 +18,12 @@ Cells, all with the same number of generator updates (``--steps``) and seeds ``0
 
 For every SN cell the true largest singular value of each layer's normalized weight
 (:func:`sngan_teach.digits.sn_layer_sigmas`) is recorded every ``--sigma-every`` updates into a
-second CSV (the Fig. 9 analogue). Rows are appended as cells finish; a cell whose key (method,
-setting, n_dis, seed, steps) is already in the CSV is skipped, so an interrupted run resumes.
+second CSV (the Fig. 9 analogue). Each cell's rows are appended as it finishes, its sigma rows
+first and its main row last, each in one write synced to disk; a cell whose key (method,
+setting, n_dis, seed, steps) is already in the CSV is skipped, so an interrupted run resumes
+(a last line cut short and the sigma rows of a cell without a main row are dropped, with a
+warning, and the cell runs again). One run at a time writes a CSV (a lock file beside it), and
+``--summary`` refuses a CSV that holds a cell twice (:mod:`result_files`).
 Cells run setting by setting, every seed of a setting before the next setting (the grid first,
 in the order C, D, E, F, A, B, then the sweep), so a partial run holds whole settings with all
 their seeds, the most telling ones first.
@@ -36,7 +40,6 @@ Commands (from the repository root)::
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import os
 import platform
@@ -48,6 +51,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from result_files import append_rows, lock, read_rows, replace_file, write_rows  # noqa: E402
 
 from sngan_teach.digits import GRID_KW as TRAIN_KW  # noqa: E402  (the sizes of every cell)
 from sngan_teach.digits import GRID_STEPS as STEPS  # noqa: E402  (G updates per cell)
@@ -71,6 +77,7 @@ FIELDS = [
 ]  # fmt: skip
 SIGMA_FIELDS = ["method", "setting", "n_dis", "seed", "steps", "step", "layer", "sigma"]
 KEY = ("method", "setting", "n_dis", "seed", "steps")
+SIGMA_KEY = (*KEY, "step", "layer")
 
 
 def plan(
@@ -145,24 +152,20 @@ def run_cell(cell: tuple[str, str, int, int, int], n_eval: int, sigma_every: int
     return row, sigmas
 
 
-def read_rows(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with path.open() as f:
-        return list(csv.DictReader(f))
-
-
 def row_key(row: dict) -> tuple[str, str, int, int, int]:
     return (row["method"], row["setting"], int(row["n_dis"]), int(row["seed"]), int(row["steps"]))
 
 
-def append(path: Path, fields: list[str], rows: list[dict]) -> None:
-    new = not path.exists()
-    with path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, fields)
-        if new:
-            writer.writeheader()
-        writer.writerows(rows)
+def drop_orphan_sigmas(sigma_out: Path, done: set) -> None:
+    """Remove from ``sigma_out`` the sigma rows of cells without a main row (a run stopped
+    between a cell's two appends), with a warning: the cell runs again and writes them anew."""
+    rows = read_rows(sigma_out, SIGMA_FIELDS, SIGMA_KEY, repair=True)
+    kept = [r for r in rows if row_key(r) in done]
+    if len(kept) < len(rows):
+        print(f"warning: {len(rows) - len(kept)} sigma rows in {sigma_out} belong to no "
+              "cell of the main CSV (a run stopped mid-cell); removed them",
+              file=sys.stderr)  # fmt: skip
+        write_rows(sigma_out, SIGMA_FIELDS, kept)
 
 
 def mean_sd(values: list[float]) -> str:
@@ -177,7 +180,7 @@ def summarize(path: Path) -> None:
     """Print mean +- sd (over seeds) of every cell group in the CSV, as markdown tables."""
     from sngan_teach.gan import SETTINGS
 
-    rows = read_rows(path)
+    rows = read_rows(path, FIELDS, KEY)
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["method"], r["setting"], int(r["n_dis"]), int(r["steps"])), []).append(
@@ -205,7 +208,7 @@ def summarize(path: Path) -> None:
 def summarize_sigmas(path: Path, burn_in: int = BURN_IN) -> None:
     """Print, per SN layer, the range of the true sigma(W_bar) after ``burn_in`` updates over
     every recorded step of every SN cell, and the share of records within [1, 1.05] (Fig. 9)."""
-    rows = [r for r in read_rows(path) if int(r["step"]) > burn_in]
+    rows = [r for r in read_rows(path, SIGMA_FIELDS, SIGMA_KEY) if int(r["step"]) > burn_in]
     if not rows:
         print(f"no sigma rows after {burn_in} updates in {path}")
         return
@@ -251,7 +254,7 @@ def store_samples(
 
     from sngan_teach.gan import SETTINGS
 
-    rows = read_rows(csv_path)
+    rows = read_rows(csv_path, FIELDS, KEY)
     arrays: dict[str, np.ndarray] = {}
     for setting in settings:
         n_dis = int(SETTINGS[setting]["n_dis"])
@@ -269,7 +272,8 @@ def store_samples(
             arrays[key + "_fid"] = np.array([csv_fid, run["metrics"]["digits_fid"]])
             print(f"{key}: seed {seed}, FID {csv_fid:.3f} in the CSV, "
                   f"{run['metrics']['digits_fid']:.3f} retrained", flush=True)  # fmt: skip
-    np.savez_compressed(out, **arrays)
+    with replace_file(out, "wb") as f:
+        np.savez_compressed(f, **arrays)
     print(f"wrote {out}")
 
 
@@ -333,31 +337,34 @@ def main(argv: list[str] | None = None) -> None:
         estimate(cells)
         return
     sigma_out = args.sigma_out or args.out.with_name(args.out.stem + "_sigma.csv")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    done = {row_key(r) for r in read_rows(args.out)}
-    todo = [c for c in cells if c not in done]
-    load = os.getloadavg()[0]
-    print(f"{len(todo)} of {len(cells)} cells to run on {platform.machine()}, {os.cpu_count()} "
-          f"CPUs, {args.jobs} job(s), load average {load:.1f}", flush=True)  # fmt: skip
-    t0 = time.perf_counter()
-
-    def record(i: int, row: dict, sigmas: list[dict]) -> None:
-        append(args.out, FIELDS, [row])
-        if sigmas:
-            append(sigma_out, SIGMA_FIELDS, sigmas)
-        print(f"[{i}/{len(todo)}] {row['method']:>5} {row['setting']} n_dis {row['n_dis']:>2} "
-              f"seed {row['seed']}: IS {row['digits_is']:.2f}, FID {row['digits_fid']:.1f}, "
-              f"classes {row['classes']}, diverged {row['diverged']}, {row['seconds']} s",
+    with lock(args.out):
+        done = {row_key(r) for r in read_rows(args.out, FIELDS, KEY, repair=True)}
+        drop_orphan_sigmas(sigma_out, done)
+        todo = [c for c in cells if c not in done]
+        load = os.getloadavg()[0]
+        print(f"{len(todo)} of {len(cells)} cells to run on {platform.machine()}, "
+              f"{os.cpu_count()} CPUs, {args.jobs} job(s), load average {load:.1f}",
               flush=True)  # fmt: skip
+        t0 = time.perf_counter()
 
-    if args.jobs == 1:
-        for i, cell in enumerate(todo, 1):
-            record(i, *run_cell(cell, n_eval, args.sigma_every))
-    else:
-        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            futures = [pool.submit(run_cell, c, n_eval, args.sigma_every) for c in todo]
-            for i, future in enumerate(as_completed(futures), 1):
-                record(i, *future.result())
+        def record(i: int, row: dict, sigmas: list[dict]) -> None:
+            # sigma rows first: the main row marks the cell done (a resume drops orphan sigmas)
+            if sigmas:
+                append_rows(sigma_out, SIGMA_FIELDS, sigmas)
+            append_rows(args.out, FIELDS, [row])
+            print(f"[{i}/{len(todo)}] {row['method']:>5} {row['setting']} "
+                  f"n_dis {row['n_dis']:>2} seed {row['seed']}: IS {row['digits_is']:.2f}, "
+                  f"FID {row['digits_fid']:.1f}, classes {row['classes']}, "
+                  f"diverged {row['diverged']}, {row['seconds']} s", flush=True)  # fmt: skip
+
+        if args.jobs == 1:
+            for i, cell in enumerate(todo, 1):
+                record(i, *run_cell(cell, n_eval, args.sigma_every))
+        else:
+            with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+                futures = [pool.submit(run_cell, c, n_eval, args.sigma_every) for c in todo]
+                for i, future in enumerate(as_completed(futures), 1):
+                    record(i, *future.result())
     print(f"total {time.perf_counter() - t0:.0f} s", flush=True)
 
 

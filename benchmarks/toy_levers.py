@@ -12,13 +12,14 @@ batches of 256, seed 0) trained for the same ``--n-steps`` generator updates on 
 grid, with one thing changed: G without batch norm, the hinge loss, a constant alpha, the
 paper's setting D (``n_dis = 5``), an unnormalized D, or the WGAN-GP critic. Every
 ``--eval-every`` updates (and at the end) the generator is scored on 2500 samples; each score
-is one CSV row that carries the variant's settings.
+is one CSV row that carries the variant's settings. The file is written once, at the end,
+beside the old one and then renamed over it, so an interrupted run leaves the old file whole;
+one run at a time writes it (a lock file beside it).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import platform
 import sys
@@ -30,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from result_files import lock, write_rows  # noqa: E402
 from toy_long import RECIPE, train_recipe  # noqa: E402
 
 # variant -> (changes to the recipe, changes to train_toy's defaults of the recipe)
@@ -55,14 +57,19 @@ def run_one(args: tuple[str, int, int]) -> list[dict]:
     return [{"variant": variant, **row, **{k: int(v) for k, v in train_kw.items()}} for row in rows]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/toy_levers.csv")
     parser.add_argument("--n-steps", type=int, default=9000, help="generator updates per run")
     parser.add_argument("--eval-every", type=int, default=900)
     parser.add_argument("--jobs", type=int, default=1)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    with lock(args.out):
+        run_variants(args)
 
+
+def run_variants(args: argparse.Namespace) -> None:
+    """Train every variant and write ``--out`` whole, variant by variant."""
     print(f"{len(VARIANTS)} runs on {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs, {args.jobs} job(s)", flush=True)  # fmt: skip
     t0 = time.perf_counter()
@@ -70,15 +77,11 @@ def main() -> None:
     todo.sort(key=lambda t: -VARIANTS[t[0]][0].get("n_dis", 1))  # the slowest first
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         runs = {rows[0]["variant"]: rows for rows in pool.map(run_one, todo)}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", newline="") as f:
-        writer = csv.DictWriter(f, FIELDS)
-        writer.writeheader()
-        for variant in VARIANTS:
-            writer.writerows(runs[variant])
-            end = runs[variant][-1]
-            print(f"{variant:>22}: {end['modes']} modes, hq {end['hq']:.3f}, "
-                  f"kl {end['kl']:.3f}, {end['seconds']} s", flush=True)  # fmt: skip
+    write_rows(args.out, FIELDS, [row for variant in VARIANTS for row in runs[variant]])
+    for variant in VARIANTS:
+        end = runs[variant][-1]
+        print(f"{variant:>22}: {end['modes']} modes, hq {end['hq']:.3f}, "
+              f"kl {end['kl']:.3f}, {end['seconds']} s", flush=True)  # fmt: skip
     print(f"total {time.perf_counter() - t0:.0f} s", flush=True)
 
 

@@ -14,12 +14,13 @@ length is also trained from seeds 1 .. ``--spread-seeds`` - 1: the spread of tho
 the lesson compares its own rerun with (a rerun on another CPU, PyTorch build or thread count,
 or from another seed, follows another trajectory; it must land within that spread).
 ``--merge`` keeps the runs (length, seed) already in ``--out`` and adds only the missing ones.
+The file is written once, at the end, beside the old one and then renamed over it, so an
+interrupted run leaves the old file whole; one run at a time writes it (a lock file beside it).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import platform
 import sys
@@ -29,6 +30,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from result_files import lock, read_rows, write_rows  # noqa: E402
 
 # The recipe of lesson 07 ("Reaching every mode"): SN discriminator, standard loss.
 RECIPE = {
@@ -69,7 +73,7 @@ def run_one(args: tuple[int, int, int]) -> list[dict]:
     return train_recipe(RECIPE | {"seed": seed}, n_steps, eval_every)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/toy_long.csv")
     parser.add_argument("--lengths", type=int, nargs="+", default=[300, 9000, 30000, 60000])
@@ -78,12 +82,15 @@ def main() -> None:
     parser.add_argument("--spread-seeds", type=int, default=10,
                         help="seeds of the shortest length (its spread)")  # fmt: skip
     parser.add_argument("--merge", action="store_true", help="keep the runs already in --out")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    with lock(args.out):
+        run_lengths(args)
 
-    kept: list[dict] = []
-    if args.merge and args.out.exists():
-        with args.out.open() as f:
-            kept = list(csv.DictReader(f))
+
+def run_lengths(args: argparse.Namespace) -> None:
+    """Train the runs (length, seed) not kept from ``--out`` (with ``--merge``) and write
+    ``--out`` whole, one run after the other."""
+    kept = read_rows(args.out, FIELDS, ("n_steps", "seed", "step")) if args.merge else []
     have = {(int(row["n_steps"]), int(row["seed"])) for row in kept}
     wanted = [(n, 0) for n in args.lengths]
     wanted += [(min(args.lengths), seed) for seed in range(1, args.spread_seeds)]
@@ -96,16 +103,13 @@ def main() -> None:
         runs = list(pool.map(run_one, todo))
     runs += [[row for row in kept if (int(row["n_steps"]), int(row["seed"])) == key]
              for key in sorted(have)]  # fmt: skip
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", newline="") as f:
-        writer = csv.DictWriter(f, FIELDS)
-        writer.writeheader()
-        for rows in sorted(runs, key=lambda rows: (int(rows[0]["seed"]), int(rows[0]["n_steps"]))):
-            writer.writerows(rows)
-            end = rows[-1]
-            print(f"{end['n_steps']:>6} updates, seed {end['seed']}: {end['modes']} modes, "
-                  f"hq {float(end['hq']):.3f}, kl {float(end['kl']):.3f}, {end['seconds']} s",
-                  flush=True)  # fmt: skip
+    runs.sort(key=lambda rows: (int(rows[0]["seed"]), int(rows[0]["n_steps"])))
+    write_rows(args.out, FIELDS, [row for rows in runs for row in rows])
+    for rows in runs:
+        end = rows[-1]
+        print(f"{end['n_steps']:>6} updates, seed {end['seed']}: {end['modes']} modes, "
+              f"hq {float(end['hq']):.3f}, kl {float(end['kl']):.3f}, {end['seconds']} s",
+              flush=True)  # fmt: skip
     print(f"total {time.perf_counter() - t0:.0f} s", flush=True)
 
 

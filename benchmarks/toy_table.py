@@ -1,8 +1,10 @@
 """Lesson 07's results table: every discriminator method x loss x setting A-F on the 2-D grid.
 
-Regenerate it (from the repository root; about 27 CPU minutes per seed on an idle core)::
+Regenerate it (from the repository root; about 27 CPU minutes per seed on an idle core) into a
+new file, then move it over the stored one::
 
-    nice .venv/bin/python benchmarks/toy_table.py --out benchmarks/results/toy_table.csv --jobs 2
+    nice .venv/bin/python benchmarks/toy_table.py --out /tmp/toy_table.csv --jobs 2
+    mv /tmp/toy_table.csv benchmarks/results/toy_table.csv
 
 Rows: the methods ``none, sn, wn, clip, ortho`` with the non-saturating (``ns``) and the hinge
 loss, and the gradient penalty with ``ns`` (GAN-GP) and with the Wasserstein loss (``wgan``:
@@ -13,14 +15,16 @@ all settings there), from each of the seeds ``--seeds`` (0, 1, 2), with
 fraction, KL to uniform). A run whose loss turns NaN/inf is recorded with ``diverged=1`` and the
 scores of a generator that captured nothing.
 
-Rows are appended as they finish, so an interrupted run keeps its rows; ``--resume`` skips the
-configurations (with their seed) already in the file. ``--jobs 2`` trains two at a time.
+Rows are appended as they finish, each in one write synced to disk, so an interrupted run keeps
+its rows; ``--resume`` skips the configurations (with their seed) already in the file (a last
+line cut short is dropped with a warning and its configuration runs again). Without
+``--resume`` a file that already holds rows is refused, never overwritten. One run at a time
+writes a file (a lock file beside it); ``--jobs 2`` trains two at a time.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import os
 import platform
@@ -31,6 +35,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from result_files import append_rows, lock, read_rows  # noqa: E402
 
 CONFIGS = [(m, loss) for m in ("none", "sn", "wn", "clip", "ortho") for loss in ("ns", "hinge")]
 CONFIGS += [("gp", "ns"), ("gp", "wgan")]
@@ -41,6 +48,7 @@ FIELDS = [
     "data", "method", "loss", "setting", "n_steps", "seed", "width", "batch_size_D",
     "batch_size_G", "modes", "hq", "kl", "diverged", "seconds",
 ]  # fmt: skip
+KEY = ("data", "method", "loss", "setting", "n_steps", "seed")
 
 
 def run_one(args: tuple[str, str, str, str, int, int]) -> dict:
@@ -67,7 +75,7 @@ def run_one(args: tuple[str, str, str, str, int, int]) -> dict:
     return row
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/toy_table.csv")
     parser.add_argument("--data", default="grid", choices=["grid", "ring"])
@@ -75,7 +83,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--resume", action="store_true", help="skip rows already in --out")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     todo = [
         (args.data, method, loss, setting, args.n_steps, seed)
@@ -83,31 +91,27 @@ def main() -> None:
         for method, loss in CONFIGS
         for setting in SETTING_NAMES
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    done = set()
-    if args.resume and args.out.exists():
-        with args.out.open() as f:
-            done = {
-                (r["data"], r["method"], r["loss"], r["setting"], int(r["n_steps"]), int(r["seed"]))
-                for r in csv.DictReader(f)
-            }
-    else:
-        with args.out.open("w", newline="") as f:
-            csv.DictWriter(f, FIELDS).writeheader()
-    todo = [t for t in todo if t not in done]
-    print(f"{len(todo)} configurations on {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, {args.jobs} job(s)", flush=True)  # fmt: skip
-    t0 = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        for i, row in enumerate(pool.map(run_one, todo), 1):
-            with args.out.open("a", newline="") as f:
-                csv.DictWriter(f, FIELDS).writerow(row)
-            print(
-                f"[{i}/{len(todo)}] {row['method']:>5} {row['loss']:>5} {row['setting']}: "
-                f"{row['modes']:>2} modes, hq {row['hq']:.3f}, kl {row['kl']:.3f}, "
-                f"diverged {row['diverged']}, {row['seconds']} s",
-                flush=True,
+    with lock(args.out):
+        rows = read_rows(args.out, FIELDS, KEY, repair=True)
+        if rows and not args.resume:
+            raise SystemExit(
+                f"{args.out} already holds {len(rows)} rows; pass --resume to keep them and "
+                "train only the missing configurations, or pass another --out"
             )
+        done = {tuple(int(r[k]) if k in ("n_steps", "seed") else r[k] for k in KEY) for r in rows}
+        todo = [t for t in todo if t not in done]
+        print(f"{len(todo)} configurations on {platform.processor() or platform.machine()}, "
+              f"{os.cpu_count()} CPUs, {args.jobs} job(s)", flush=True)  # fmt: skip
+        t0 = time.perf_counter()
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            for i, row in enumerate(pool.map(run_one, todo), 1):
+                append_rows(args.out, FIELDS, [row])
+                print(
+                    f"[{i}/{len(todo)}] {row['method']:>5} {row['loss']:>5} {row['setting']}: "
+                    f"{row['modes']:>2} modes, hq {row['hq']:.3f}, kl {row['kl']:.3f}, "
+                    f"diverged {row['diverged']}, {row['seconds']} s",
+                    flush=True,
+                )
     print(f"total {time.perf_counter() - t0:.0f} s", flush=True)
 
 

@@ -166,7 +166,9 @@ def checkup(
         TypeError: ``model`` is not an ``nn.Module``, or ``example_input`` is not a
             floating-point Tensor (or a tuple starting with one).
         ValueError: ``example_input`` has no batch axis, the model has no Linear or
-            convolution layer, ``n_iterations < 1``, or the output has not one row per example.
+            convolution layer, a layer's weight has no entries or holds NaN or inf (the
+            message names the layer), ``n_iterations < 1``, or the output has not one row per
+            example.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
@@ -234,11 +236,14 @@ def checkup(
 
 
 def format_checkup(report: dict) -> str:
-    """The report of :func:`checkup` as a fixed-width table, then the two bounds."""
+    """The report of :func:`checkup` as a fixed-width table, then the two bounds. ``ValueError``
+    for anything else, including a report with no layers (``checkup`` always reports one)."""
     if not isinstance(report, dict) or not {"layers", "product_bound", "lower_bound"} <= set(
         report
     ):
         raise ValueError("report must be the dict that checkup() returns")
+    if not report["layers"]:
+        raise ValueError("report has no layers: it must be the dict that checkup() returns")
     width = max(len("layer"), *(len(row["name"]) for row in report["layers"]))
     lines = [
         f"{'layer':<{width}}  {'kind':<15} {'sigma':>9} {'op_norm':>9} {'SN':>3} {'eff_rank':>8}"

@@ -216,6 +216,8 @@ def classes_covered(x: Tensor, clf: nn.Module | None = None) -> int:
     """Digit classes that get at least ``COVER_SHARE`` of the samples ``x`` among those the
     classifier labels with probability >= ``COVER_CONF`` (the analogue of modes captured)."""
     _check_digits(x)
+    if len(x) < 1:
+        raise ValueError("x must hold at least 1 image, got 0")
     clf = digit_classifier() if clf is None else clf
     with torch.no_grad():
         conf, label = clf(x.float()).softmax(1).max(1)
@@ -346,6 +348,9 @@ def sn_layer_sigmas(model: nn.Module) -> dict[str, float]:
     ``sigma`` is the one the next eval-mode forward divides by (:func:`estimated_sigma`, from the
     stored ``u``, ``v``): nothing is updated, so calling it during training changes nothing. With
     a converged power iteration every value is 1; the paper's Fig. 9 finds them within [1, 1.05].
+
+    Raises ``FloatingPointError`` naming the layer when ``W / sigma`` holds NaN or inf (a
+    diverged run), before any SVD: :func:`train_digits` scores such a run as diverged.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
@@ -358,8 +363,12 @@ def sn_layer_sigmas(model: nn.Module) -> dict[str, float]:
             continue
         with torch.no_grad():
             W = sns[0].weight_matrix(m.parametrizations["weight"].original).double()
-            sigma_est = estimated_sigma(m).double()
-            out[name] = float(torch.linalg.matrix_norm(W / sigma_est, ord=2))
+            W_bar = W / estimated_sigma(m).double()
+            if not bool(torch.isfinite(W_bar).all()):
+                raise FloatingPointError(
+                    f"layer {name}: W / sigma holds NaN or inf, training diverged"
+                )
+            out[name] = float(torch.linalg.matrix_norm(W_bar, ord=2))
     return out
 
 
@@ -386,7 +395,9 @@ def train_digits(
     a key of :data:`sngan_teach.gan.SETTINGS` or a dict with ``alpha, beta1, beta2, n_dis``;
     ``n_dis`` overrides the setting's. Everything random flows from ``seed``; the ``n_eval``
     samples scored at the end use a fixed ``z`` drawn from ``seed + 1``, with G in eval mode.
-    With ``sigma_every`` (SN only) :func:`sn_layer_sigmas` is recorded every that many steps.
+    With ``sigma_every`` (SN only) :func:`sn_layer_sigmas` is recorded every that many steps;
+    a run whose weights turn NaN/inf is scored as diverged whichever check sees it first, the
+    losses' (every 100 steps) or the sigma record's.
 
     Returns ``net_G``, ``net_D``, ``history``, ``samples``, ``metrics`` (:func:`evaluate_digits`),
     ``sigmas`` (rows ``{"step", "layer", "sigma"}``), ``diverged`` (a loss turned NaN/inf),

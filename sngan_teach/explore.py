@@ -82,27 +82,42 @@ def _check(draw: object, controls: dict[str, object]) -> dict[str, list]:
         raise TypeError(f"draw must be a callable, got {type(draw).__name__}")
     if not controls:
         raise ValueError("explore needs at least one control, e.g. explore(draw, k=[1, 2, 5])")
-    values: dict[str, list] = {}
+    sizes: dict[str, int] = {}
     for name, given in controls.items():
         if isinstance(given, (str, bytes, dict, set, frozenset)) or not hasattr(given, "__len__"):
             raise TypeError(
                 f"control {name} must be a list, tuple or range of values, "
                 f"got {type(given).__name__}"
             )
-        items = list(given)
-        if not items:
+        try:
+            sizes[name] = len(given)
+        except TypeError:  # a 0-d array or tensor: one value, not a list of values
+            raise TypeError(
+                f"control {name} must be a list, tuple or range of values, got a 0-d "
+                f"{type(given).__name__} (one value: put it in a list)"
+            ) from None
+        except OverflowError:  # range(10**20): more values than len() can count
+            raise ValueError(
+                f"control {name} has more values than len() can count; explore renders every "
+                f"combination up front, at most MAX_FRAMES = {MAX_FRAMES}"
+            ) from None
+        if not sizes[name]:
             raise ValueError(f"control {name} must have at least one value, got {given!r}")
-        labels = [_label(v) for v in items]
-        if len(set(labels)) != len(labels):
-            raise ValueError(f"control {name} has repeated values: {labels}")
-        values[name] = items
-    n_frames = math.prod(len(v) for v in values.values())
+    # count the frames before any control becomes a list: range(10**12) is cheap, its list is not
+    n_frames = math.prod(sizes.values())
     if n_frames > MAX_FRAMES:
-        grid = " x ".join(f"{name} ({len(v)} values)" for name, v in values.items())
+        grid = " x ".join(f"{name} ({size} values)" for name, size in sizes.items())
         raise ValueError(
             f"explore renders every combination up front: {grid} = {n_frames} frames, "
             f"more than MAX_FRAMES = {MAX_FRAMES}; give the controls fewer values"
         )
+    values: dict[str, list] = {}
+    for name, given in controls.items():
+        items = list(given)
+        labels = [_label(v) for v in items]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"control {name} has repeated values: {labels}")
+        values[name] = items
     return values
 
 
@@ -174,7 +189,10 @@ def _html(frames: _Frames, uid: str) -> str:
         "frames": [base64.b64encode(png).decode("ascii") for png in frames.pngs],
         "captions": frames.captions,
     }
-    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    # inside <script> the HTML parser reacts to "</script", "<!--" and "<script": JSON may
+    # write every "<", ">" and "&" as a \u escape, so no caption can end or hide the element
+    payload = json.dumps(data, separators=(",", ":"))
+    payload = payload.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     rows = []
     for j, (name, labels) in enumerate(zip(frames.names, frames.labels, strict=True)):
         input_id = f"{uid}-{j}"
@@ -258,10 +276,15 @@ def explore(draw: Callable, **controls: Sequence) -> None:
     so nothing is printed under the figure.
 
     Raises:
-        TypeError: ``draw`` is not callable, a control is not a sequence, or ``draw`` returns
-            something other than a Figure or ``(Figure, str)``.
+        TypeError: ``draw`` is not callable, a control is not a sequence (a string, a number,
+            a 0-d array), or ``draw`` returns something other than a Figure or
+            ``(Figure, str)``.
         ValueError: no control, a control without values or with repeated values, or more
-            than :data:`MAX_FRAMES` combinations.
+            than :data:`MAX_FRAMES` combinations (counted before any control is listed, so a
+            huge ``range`` fails at once).
+
+    Captions, control names and values are escaped where they enter the HTML, so text such
+    as ``<script>`` or ``<!--`` shows as written.
     """
     values = _check(draw, controls)
     frames = _render(draw, values)

@@ -64,6 +64,10 @@ def make_optimizers(
 
 def sample_z(n: int, z_dim: int, generator: torch.Generator) -> Tensor:
     """``n`` latent codes ``z ~ N(0, I)`` of size ``z_dim``, on the generator's device."""
+    _check_int("n", n, 0)
+    _check_int("z_dim", z_dim, 1)
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     return torch.randn(n, z_dim, generator=generator, device=generator.device)
 
 
@@ -292,7 +296,10 @@ def check_finite(losses: dict[str, Tensor], step: int) -> None:
 
 
 def linear_lr(step: int, n_steps: int, alpha: float) -> float:
-    """Learning rate decayed linearly from ``alpha`` at step 0 to 0 at ``n_steps``."""
+    """Learning rate decayed linearly from ``alpha`` at step 0 to 0 at ``n_steps`` (and after);
+    ``n_steps >= 1``."""
+    _check_int("step", step, 0)
+    _check_int("n_steps", n_steps, 1)
     return alpha * max(0.0, 1.0 - step / n_steps)
 
 

@@ -108,10 +108,16 @@ def inception_score_from_logits(logits: torch.Tensor, splits: int = 1) -> tuple[
 
 
 def feature_statistics(features: torch.Tensor | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and (unbiased, N - 1) covariance of N x D features, in float64."""
+    """Mean and (unbiased, N - 1) covariance of N x D features, in float64. ``ValueError`` for
+    another shape or for NaN/inf features (a diverged generator's)."""
     f = np.asarray(torch.as_tensor(features).double().cpu().numpy())
     if f.ndim != 2 or f.shape[0] < 2:
         raise ValueError(f"features must have shape (N >= 2, D), got {f.shape}")
+    if not np.isfinite(f).all():
+        raise ValueError(
+            f"features must be finite, got {int((~np.isfinite(f)).sum())} NaN or inf values "
+            f"in {f.shape[0]} rows"
+        )
     return f.mean(0), np.cov(f, rowvar=False)
 
 
@@ -149,7 +155,8 @@ def frechet_distance(
 
 
 def fid_from_features(f1: torch.Tensor | np.ndarray, f2: torch.Tensor | np.ndarray) -> float:
-    """FID between two sets of features (N1 x D and N2 x D)."""
+    """FID between two sets of features (N1 x D and N2 x D), each finite
+    (:func:`feature_statistics`)."""
     return frechet_distance(*feature_statistics(f1), *feature_statistics(f2))
 
 

@@ -77,7 +77,8 @@ def default_device() -> torch.device:
 
 def seed_all(seed: int) -> torch.Generator:
     """Seed Python's, NumPy's and PyTorch's global generators, and return a fresh
-    ``torch.Generator`` seeded with ``seed`` for code that takes one explicitly."""
+    ``torch.Generator`` seeded with ``seed`` for code that takes one explicitly.
+    ``seed`` is an int in ``[0, 2**63 - 1]``."""
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     if not 0 <= seed <= MAX_SEED:

@@ -9,11 +9,14 @@ writes ``W / sigma(W)`` inline first and then proves this module equal to it and
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import _SpectralNorm as TorchSpectralNorm
+from torch.nn.utils.spectral_norm import SpectralNorm as OldTorchSpectralNorm
 
 __all__ = [
     "SpectralNorm",
@@ -188,6 +191,19 @@ def _sn_parametrizations(module: nn.Module, name: str) -> list[SpectralNorm]:
     return [p for p in module.parametrizations[name] if isinstance(p, SpectralNorm)]
 
 
+def _torch_sn(module: nn.Module, name: str) -> str | None:
+    """How to remove PyTorch's own spectral normalization of ``module.<name>``, or None when
+    it has none: the older hook (``torch.nn.utils.spectral_norm``) or the parametrization."""
+    for hook in module._forward_pre_hooks.values():
+        if isinstance(hook, OldTorchSpectralNorm) and hook.name == name:
+            return f"torch.nn.utils.remove_spectral_norm(module, {name!r})"
+    if parametrize.is_parametrized(module, name) and any(
+        isinstance(p, TorchSpectralNorm) for p in module.parametrizations[name]
+    ):
+        return f"torch.nn.utils.parametrize.remove_parametrizations(module, {name!r})"
+    return None
+
+
 def spectral_norm(
     module: nn.Module,
     name: str = "weight",
@@ -231,6 +247,10 @@ def spectral_norm(
     PyTorch's output, ``sigma``, ``u`` and ``v`` step for step. At registration the vectors start
     from N(0, I), normalized, and run 15 warm-up iterations.
 
+    **A weight of zeros** has ``sigma = 0``, so ``W / sigma`` is undefined: ``spectral_norm``
+    refuses one (initialise the weight first). A weight that becomes all zeros *during*
+    training gives NaN, as in PyTorch: the forward has no data-dependent branch to guard it.
+
     **Train vs eval.** In training mode every forward (every read of ``module.<name>``) runs the
     iteration and updates ``_u``, ``_v`` in place. In eval mode (``module.eval()``) nothing is
     updated and ``sigma = u^T W v`` uses the stored vectors, so evaluation is deterministic and
@@ -258,7 +278,8 @@ def spectral_norm(
         TypeError: ``module`` is not an ``nn.Module``, the named attribute is not a tensor, or an
             argument has the wrong type.
         ValueError: no parameter called ``name``, a weight with fewer than 2 dimensions, a lazy
-            (uninitialised) weight, a weight already spectrally normalized,
+            (uninitialised) weight, a weight of zeros, a weight already spectrally normalized
+            (by this module or by PyTorch: the message says how to remove PyTorch's),
             ``n_power_iterations < 1``, ``eps`` not a finite number ``> 0`` or ``dim`` out of range.
 
     Example::
@@ -293,6 +314,12 @@ def spectral_norm(
             f"{type(module).__name__}.{name} already has spectral normalization; "
             "use remove_sn first to replace it"
         )
+    remove = _torch_sn(module, name)
+    if remove:
+        raise ValueError(
+            f"{type(module).__name__}.{name} already has PyTorch's spectral normalization; "
+            f"remove it first with {remove}"
+        )
     weight = getattr(module, name)
     if not isinstance(weight, torch.Tensor):
         raise TypeError(
@@ -309,6 +336,15 @@ def spectral_norm(
         )
     _check_int_at_least("n_power_iterations", n_power_iterations, 1)
     _check_eps(eps)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(
+            f"generator must be a torch.Generator or None, got {type(generator).__name__}"
+        )
+    if not weight.is_meta and weight.numel() and not bool(weight.detach().any()):
+        raise ValueError(
+            f"{type(module).__name__}.{name} is all zeros: sigma(W) = 0 and W / sigma is "
+            "undefined; initialise the weight before spectral_norm"
+        )
     if dim is None:
         dim = 1 if isinstance(module, _TRANSPOSED) else 0
     sn = SpectralNorm(weight.detach(), n_power_iterations, eps, dim, generator)
@@ -335,15 +371,27 @@ def add_sn(model: nn.Module, n_power_iterations: int = 1, eps: float = 1e-12) ->
     (``Conv1d/2d/3d``, ``ConvTranspose1d/2d/3d``) in ``model``, in place, and return ``model``.
 
     Layers whose weight already carries a parametrization (SN or any other) are left alone, so
-    calling it twice is harmless. Lesson 04; lessons 05-10 build ``net_D`` with it.
+    calling it twice is harmless; so are layers with PyTorch's older hook-based
+    ``torch.nn.utils.spectral_norm``, with a warning that names them and says how to remove it.
+    Lesson 04; lessons 05-10 build ``net_D`` with it.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     _check_int_at_least("n_power_iterations", n_power_iterations, 1)
     _check_eps(eps)
-    for module in list(model.modules()):
-        if isinstance(module, _SN_TYPES) and not parametrize.is_parametrized(module, "weight"):
-            spectral_norm(module, n_power_iterations=n_power_iterations, eps=eps)
+    for layer, module in list(model.named_modules()):
+        if not isinstance(module, _SN_TYPES) or parametrize.is_parametrized(module, "weight"):
+            continue
+        remove = _torch_sn(module, "weight")
+        if remove:
+            warnings.warn(
+                f"add_sn left layer {layer!r} ({type(module).__name__}) as it is: it has "
+                f"PyTorch's older spectral normalization; to use this one there, call {remove} "
+                "first",
+                stacklevel=2,
+            )
+            continue
+        spectral_norm(module, n_power_iterations=n_power_iterations, eps=eps)
     return model
 
 
@@ -390,6 +438,7 @@ def conv_operator_norm(
     paper's footnote 3). Returns ``||A x_n||`` for the final unit vector ``x_n``: a lower bound
     that rises to the true norm as ``n_iterations`` grows. Works for a spectrally normalized
     conv too (it reads ``W / sigma`` from the stored vectors, without updating them).
+    ``ValueError`` when ``input_shape`` is smaller than the (dilated) kernel after padding.
     """
     if not isinstance(conv, nn.Conv2d):
         raise TypeError(f"conv must be a torch.nn.Conv2d, got {type(conv).__name__}")
@@ -403,6 +452,16 @@ def conv_operator_norm(
         raise ValueError(
             f"input_shape[0] must equal conv.in_channels={conv.in_channels}, got {input_shape[0]}"
         )
+    if not isinstance(conv.padding, str):  # "same" fits any size, "valid" is padding 0
+        for axis, size, k, pad, dil in zip(
+            "HW", input_shape[1:], conv.kernel_size, conv.padding, conv.dilation, strict=True
+        ):
+            if size + 2 * pad < dil * (k - 1) + 1:
+                raise ValueError(
+                    f"input_shape {tuple(input_shape)} is smaller than the conv's kernel: "
+                    f"{axis} + 2 * padding = {size + 2 * pad} < dilated kernel size "
+                    f"{dil * (k - 1) + 1}"
+                )
     _check_int_at_least("n_iterations", n_iterations, 1)
     sns = _sn_parametrizations(conv, "weight")
     modes = [p.training for p in sns]

@@ -35,6 +35,10 @@ def layer_singular_values(model: nn.Module) -> dict[str, Tensor]:
     uses its stored ``u`` and ``v`` without running a power-iteration step (reading the spectrum
     does not change the model); the training flags are restored afterwards.
     Introduced in lesson 05.
+
+    Raises ``ValueError`` naming the layer when a weight (as the layer uses it) has no entries
+    or holds NaN or inf (a diverged run, or a spectrally normalized weight of zeros): such a
+    matrix has no singular values to report.
     """
     layers = weight_layers(model)
     if not layers:
@@ -42,11 +46,20 @@ def layer_singular_values(model: nn.Module) -> dict[str, Tensor]:
     flags = {m: m.training for m in model.modules()}
     model.eval()
     try:
+        out = {}
         with torch.no_grad():
-            out = {
-                name: torch.linalg.svdvals(as_matrix(m.weight, m).detach().double()).cpu()
-                for name, m in layers
-            }
+            for name, m in layers:
+                W = m.weight.detach()
+                where = f"layer {name!r} ({type(m).__name__.removeprefix('Parametrized')})"
+                if W.numel() == 0:
+                    raise ValueError(f"{where} has a weight of shape {tuple(W.shape)}, no entries")
+                if not bool(torch.isfinite(W).all()):
+                    bad = int((~torch.isfinite(W)).sum())
+                    raise ValueError(
+                        f"{where} has {bad} of {W.numel()} weight entries NaN or inf "
+                        "(a diverged run?): its singular values are undefined"
+                    )
+                out[name] = torch.linalg.svdvals(as_matrix(W, m).double()).cpu()
     finally:
         for m, flag in flags.items():
             m.training = flag

@@ -103,11 +103,14 @@ def mode_metrics(samples: Tensor, centres: Tensor, std: float) -> dict[str, floa
 
     Returns ``{"modes", "hq", "kl", "counts"}``: ``counts[j]`` is the number of high-quality
     samples nearest to centre ``j``. With no high-quality sample ``kl = log M`` (``M`` modes).
+    ``ValueError`` for an empty batch.
     """
     if samples.ndim != 2 or samples.shape[1] != centres.shape[1]:
         raise ValueError(
             f"samples must have shape (n, {centres.shape[1]}), got {tuple(samples.shape)}"
         )
+    if len(samples) == 0:
+        raise ValueError("samples must hold at least 1 sample, got 0")
     samples = samples.detach().to("cpu", torch.float64)
     centres = centres.to(torch.float64)
     dist, nearest = torch.cdist(samples, centres).min(dim=1)

@@ -159,3 +159,30 @@ def test_bad_iterations_and_outputs_raise():
         checkup(Pooled(), torch.randn(2, 3))
     with pytest.raises(ValueError, match="report"):
         format_checkup({"layers": []})
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_non_finite_weight_is_refused_naming_the_layer(bad):
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8, 1))
+    with torch.no_grad():
+        net[3].weight[0, 1] = bad
+    with pytest.raises(ValueError, match=r"layer '3' \(Linear\) has 1 of 8 weight entries NaN"):
+        checkup(net, torch.randn(2, 1, 4, 4))
+    spectral_norm(net[0])
+    with torch.no_grad():
+        net[3].weight[0, 1] = 0.0
+        net[0].parametrizations.weight.original.fill_(float("nan"))
+    with pytest.raises(ValueError, match=r"layer '0' \(Conv2d\) has 18 of 18"):
+        checkup(net, torch.randn(2, 1, 4, 4))
+
+
+def test_a_zero_size_layer_is_refused_naming_it():
+    with pytest.warns(UserWarning, match="zero-element"):  # PyTorch's own note at init
+        net = nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 0))
+    with pytest.raises(ValueError, match=r"layer '1' \(Linear\) has a weight of shape \(0, 3\)"):
+        checkup(net, torch.randn(2, 4))
+
+
+def test_format_checkup_refuses_a_report_without_layers():
+    with pytest.raises(ValueError, match="no layers"):
+        format_checkup({"layers": [], "product_bound": 1.0, "lower_bound": 0.0})

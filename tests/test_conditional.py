@@ -1,7 +1,12 @@
 """Tests for sngan_teach.conditional: conditional BN, the two conditional discriminators, the
-training loop and the sigma log."""
+training loop and the sigma log; and for benchmarks/beyond.py, which trains them."""
 
 from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -134,3 +139,25 @@ def test_evaluate_conditional_scores_and_handles_a_diverged_generator():
     broken = evaluate_conditional(net_G, n=50)
     assert broken["class_acc"] == 0.0 and broken["digits_is"] == 1.0
     assert broken["digits_fid"] != broken["digits_fid"]  # NaN
+
+
+BEYOND = [sys.executable, str(Path(__file__).resolve().parents[1] / "benchmarks/beyond.py")]
+
+
+def test_beyond_quick_refuses_the_committed_folder():
+    done = subprocess.run([*BEYOND, "--quick"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1
+    assert "--quick needs --out-dir" in done.stderr
+
+
+def test_beyond_summary_refuses_a_run_recorded_twice(tmp_path):
+    results = Path(__file__).resolve().parents[1] / "benchmarks/results"
+    shutil.copy(results / "beyond.csv", tmp_path / "beyond.csv")
+    cmd = [*BEYOND, "--summary", "--out-dir", str(tmp_path)]
+    assert subprocess.run(cmd, capture_output=True, timeout=600).returncode == 0
+    line = (tmp_path / "beyond.csv").read_bytes().splitlines(keepends=True)[-1]
+    with (tmp_path / "beyond.csv").open("ab") as f:
+        f.write(line)
+    twice = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert twice.returncode == 1
+    assert "twice" in twice.stderr and "two runs wrote to it" in twice.stderr

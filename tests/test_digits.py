@@ -146,12 +146,41 @@ def test_train_digits_runs_every_method_and_records_sigmas():
     torch.testing.assert_close(a["samples"], b["samples"])  # seeded end to end
 
 
+def test_a_cell_diverging_between_two_loss_checks_is_scored_as_diverged(monkeypatch):
+    # D's weights turn NaN at the third update; the losses are checked at step 100 only, so
+    # the sigma record of step 3 meets them first: it must not run an SVD of NaN.
+    import sngan_teach.digits as digits
+
+    updates = []
+
+    def poison(net_D):
+        updates.append(1)
+        if len(updates) == 3:
+            with torch.no_grad():
+                net_D.c1.parametrizations.weight.original.fill_(float("nan"))
+
+    monkeypatch.setattr(digits, "method_hooks", lambda method: (None, poison))
+    run = train_digits("sn", "C", 200, ch_G=8, ch_D=4, n_eval=20, sigma_every=1)
+    assert run["diverged"] and run["history"] == []
+    m = run["metrics"]
+    assert m["digits_is"] == 1.0 and math.isnan(m["digits_fid"]) and m["classes"] == 0
+    assert sorted({r["step"] for r in run["sigmas"]}) == [1, 2]  # the records before the NaN
+    with pytest.raises(FloatingPointError, match="layer c1: W / sigma holds NaN"):
+        sn_layer_sigmas(run["net_D"])
+
+
+def test_classes_covered_refuses_an_empty_batch():
+    with pytest.raises(ValueError, match="x must hold at least 1 image, got 0"):
+        classes_covered(torch.zeros(0, 1, 8, 8))
+
+
 def test_classifier_is_trained_once_per_process():
     assert digit_classifier() is digit_classifier()
 
 
 def test_robustness_quick_writes_and_resumes(tmp_path):
     out = tmp_path / "r.csv"
+    out.touch()  # an empty file gets its header
     cmd = [sys.executable, str(ROOT / "benchmarks/robustness.py"), "--quick", "--out", str(out)]
     first = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True)
     rows = list(csv.DictReader(out.open()))
@@ -162,12 +191,37 @@ def test_robustness_quick_writes_and_resumes(tmp_path):
     assert len(rows) == len({(r["method"], r["setting"], r["n_dis"]) for r in rows})
     for r in rows:
         assert 1.0 <= float(r["digits_is"]) <= 10.0
-    sigma = list(csv.DictReader((tmp_path / "r_sigma.csv").open()))
+    sigma_path = tmp_path / "r_sigma.csv"
+    sigma = list(csv.DictReader(sigma_path.open()))
     assert {r["method"] for r in sigma} == {"sn"} and len(sigma) > 0
     assert "0 of" not in first.stdout.splitlines()[0]
     second = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True)
     assert second.stdout.startswith(f"0 of {len(rows)} cells")
     assert len(list(csv.DictReader(out.open()))) == len(rows)
+
+    # A run cut short: the last row torn inside its key, and an SN cell whose sigma rows were
+    # written but not its main row. The resume repairs both and reruns exactly those two cells.
+    lines = out.read_bytes().splitlines(keepends=True)
+    sn_line = next(i for i, line in enumerate(lines) if line.startswith(b"sn,"))
+    torn = lines[-1][:5]
+    out.write_bytes(b"".join(lines[:sn_line] + lines[sn_line + 1 : -1]) + torn)
+    third = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True)
+    assert f"the last line of {out} is incomplete ({torn.decode()!r}" in third.stderr
+    assert "belong to no cell of the main CSV" in third.stderr
+    assert third.stdout.startswith(f"2 of {len(rows)} cells")
+    timeless = [{k: v for k, v in r.items() if "seconds" not in k} for r in rows]
+    after = [{k: v for k, v in r.items() if "seconds" not in k} for r in csv.DictReader(out.open())]
+    assert sorted(after, key=str) == sorted(timeless, key=str)  # each cell once, as before
+    assert sorted(csv.DictReader(sigma_path.open()), key=str) == sorted(sigma, key=str)
+    summary = [*cmd[:2], "--summary", "--out", str(out)]
+    assert subprocess.run(summary, capture_output=True, timeout=600).returncode == 0
+
+    # A second run's rows in the same file: the summary refuses them, it does not average them.
+    with out.open("ab") as f:
+        f.write(lines[1])
+    twice = subprocess.run(summary, capture_output=True, text=True, timeout=600)
+    assert twice.returncode == 1
+    assert "twice (lines " in twice.stderr and "two runs wrote to it" in twice.stderr
 
 
 def test_robustness_samples_retrain_the_median_seed_exactly(tmp_path):

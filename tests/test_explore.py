@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import torch  # noqa: E402
 
 from sngan_teach import explore as ex  # noqa: E402
 
@@ -33,9 +36,7 @@ def shown(monkeypatch):
 
 def frames_of(html: str) -> list[bytes]:
     payload = re.search(r'class="sngan-explore-data">(.*?)</script>', html, re.S).group(1)
-    import json
-
-    return [base64.b64decode(f) for f in json.loads(payload.replace("<\\/", "</"))["frames"]]
+    return [base64.b64decode(f) for f in json.loads(payload)["frames"]]
 
 
 def test_every_combination_is_a_distinct_frame_and_figures_are_closed(shown):
@@ -157,3 +158,38 @@ def test_the_frame_cap_allows_exactly_max_frames(monkeypatch):
     ex._check(draw_line, {"k": [1, 2], "r": [1, 2]})
     with pytest.raises(ValueError, match="= 6 frames, more than MAX_FRAMES = 4"):
         ex._check(draw_line, {"k": [1, 2, 3], "r": [1, 2]})
+
+
+def test_captions_that_look_like_html_cannot_break_the_page(shown):
+    captions = ["<!-- <script>", "</script><script>alert(1)</script>", "a & b > c"]
+
+    def draw(k):
+        fig, ax = plt.subplots(figsize=(2, 2))
+        ax.plot([0, 1], [0, k])
+        return fig, captions[k]
+
+    ex.explore(draw, k=[0, 1, 2])
+    page = shown[0]["text/html"]
+    head = '<script type="application/json" class="sngan-explore-data">'
+    payload = page[page.index(head) + len(head) :].split("</script>", 1)[0]
+    # no "<" at all inside the script element: nothing there can end it, open a comment or
+    # start a nested script (the HTML parser's escape states all begin with "<")
+    assert "<" not in payload
+    assert json.loads(payload)["captions"] == captions
+    visible = re.search(r'<p class="sngan-explore-caption">(.*?)</p>', page).group(1)
+    assert visible == "&lt;!-- &lt;script&gt;"
+
+
+def test_a_huge_range_is_counted_not_listed():
+    with pytest.raises(ValueError, match=r"k \(1000000000000 values\) x r \(2 values\)"):
+        ex._check(draw_line, {"k": range(10**12), "r": [1, 2]})
+    with pytest.raises(ValueError, match="control k has more values than len"):
+        ex._check(draw_line, {"k": range(10**20), "r": [1]})
+
+
+def test_a_0d_array_is_refused_as_one_value():
+    for value in (np.array(5), torch.tensor(0.5)):
+        with pytest.raises(TypeError, match="control k must be a list.*got a 0-d"):
+            ex._check(draw_line, {"k": value, "r": [1]})
+    values = ex._check(draw_line, {"k": np.array([1, 2]), "r": [1]})  # 1-d is fine
+    assert values["k"] == [1, 2]

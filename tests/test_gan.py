@@ -64,6 +64,21 @@ def test_sample_z_is_reproducible_from_the_generator():
     b = sample_z(5, 3, torch.Generator().manual_seed(1))
     assert a.shape == (5, 3)
     torch.testing.assert_close(a, b)
+    assert sample_z(0, 3, torch.Generator()).shape == (0, 3)
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "match"),
+    [
+        ((-1, 3, torch.Generator()), ValueError, "n must be >= 0, got -1"),
+        ((2.5, 3, torch.Generator()), TypeError, "n must be an int, got float"),
+        ((4, 0, torch.Generator()), ValueError, "z_dim must be >= 1, got 0"),
+        ((4, 3, 7), TypeError, "generator must be a torch.Generator, got int"),
+    ],
+)
+def test_sample_z_refuses_bad_sizes_by_name(args, error, match):
+    with pytest.raises(error, match=match):
+        sample_z(*args)
 
 
 def test_train_step_counts_and_batch_sizes():
@@ -254,6 +269,10 @@ def test_linear_lr_decay():
     assert linear_lr(0, 10, 1e-3) == 1e-3
     assert linear_lr(5, 10, 1e-3) == pytest.approx(5e-4)
     assert linear_lr(10, 10, 1e-3) == 0.0
+    with pytest.raises(ValueError, match="n_steps must be >= 1, got 0"):
+        linear_lr(0, 0, 1e-3)
+    with pytest.raises(ValueError, match="step must be >= 0, got -1"):
+        linear_lr(-1, 10, 1e-3)
     net_G, net_D, opt_G, opt_D, sample_real, gen = make_run()
     history = train(
         net_G,

@@ -111,6 +111,12 @@ def test_fid_bad_input():
         M.frechet_distance(np.zeros(3), np.eye(3), np.zeros(2), np.eye(2))
     with pytest.raises(ValueError, match="features must have shape"):
         M.feature_statistics(torch.zeros(1, 3))
+    f = np.random.default_rng(0).normal(size=(50, 4))
+    broken = f.copy()
+    broken[3, 1], broken[7, 0] = np.nan, np.inf
+    for f1, f2 in ((broken, f), (f, torch.from_numpy(broken))):
+        with pytest.raises(ValueError, match="features must be finite, got 2 NaN or inf values"):
+            M.fid_from_features(f1, f2)
 
 
 # ---- Evaluation with a stand-in extractor -------------------------------------------------

@@ -71,6 +71,6 @@ def test_base_seed_rejects_bad_values(monkeypatch, value, message):
 
 
 @pytest.mark.parametrize("seed", [-1, 2**63, 2**70])
-def test_seed_all_rejects_seeds_out_of_range(seed):
+def test_seed_all_names_a_seed_out_of_range(seed):
     with pytest.raises(ValueError, match="seed must be between 0 and 2\\*\\*63 - 1"):
         runtime.seed_all(seed)

@@ -315,6 +315,16 @@ def test_bad_arguments():
         add_sn(nn.Linear(2, 2), n_power_iterations=0)
     with pytest.raises(ValueError, match="input_shape"):
         conv_operator_norm(nn.Conv2d(3, 4, 3), (4, 8, 8))
+    with pytest.raises(
+        ValueError, match=r"input_shape \(3, 2, 8\) is smaller than the conv's kernel"
+    ):
+        conv_operator_norm(nn.Conv2d(3, 4, 3), (3, 2, 8))
+    with pytest.raises(ValueError, match=r"W \+ 2 \* padding = 3 < dilated kernel size 5"):
+        conv_operator_norm(nn.Conv2d(3, 4, 3, dilation=2), (3, 8, 3))
+    assert conv_operator_norm(nn.Conv2d(3, 4, 3, padding=1), (3, 1, 1)) > 0  # padded to 3 x 3
+    assert conv_operator_norm(nn.Conv2d(3, 4, 3, padding="same"), (3, 1, 2)) > 0
+    with pytest.raises(TypeError, match="generator must be a torch.Generator or None, got str"):
+        spectral_norm(nn.Linear(2, 2), generator="x")
     with pytest.raises(TypeError, match="conv must be a torch.nn.Conv2d"):
         conv_operator_norm(nn.Linear(3, 4), (3, 8, 8))
 
@@ -445,3 +455,29 @@ def test_weight_gradient_equals_pytorch_with_gradient_penalty(kind, channels_las
         loss.backward()
         grads.append(layer.parametrizations.weight.original.grad)
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-9, atol=1e-12)
+
+
+def test_a_weight_of_zeros_is_refused():
+    layer = nn.Linear(3, 2)
+    nn.init.zeros_(layer.weight)
+    with pytest.raises(ValueError, match=r"Linear.weight is all zeros: sigma\(W\) = 0"):
+        spectral_norm(layer)
+    assert not parametrize.is_parametrized(layer)
+    with pytest.raises(ValueError, match="all zeros"):
+        add_sn(nn.Sequential(layer))
+    # PyTorch's layer gives NaN there, which is what the refusal spares the learner
+    assert torch.isnan(torch_spectral_norm(layer).weight).all()
+
+
+def test_pytorch_spectral_norm_is_skipped_by_add_sn_and_refused_by_spectral_norm():
+    torch.manual_seed(0)
+    net = nn.Sequential(torch.nn.utils.spectral_norm(nn.Linear(3, 4)), nn.ReLU(), nn.Linear(4, 1))
+    with pytest.warns(UserWarning, match=r"left layer '0' \(Linear\) as it is.*remove_spectral_n"):
+        add_sn(net)
+    assert isinstance(_sn(net[2]), SpectralNorm)  # the other layers get this module's SN
+    assert not parametrize.is_parametrized(net[0]) and net(torch.randn(2, 3)).shape == (2, 1)
+    with pytest.raises(ValueError, match=r"PyTorch's spectral normalization; remove it first with "
+                       r"torch.nn.utils.remove_spectral_norm\(module, 'weight'\)"):  # fmt: skip
+        spectral_norm(net[0])
+    with pytest.raises(ValueError, match=r"parametrize.remove_parametrizations\(module, 'weight'"):
+        spectral_norm(torch_spectral_norm(nn.Linear(3, 4)))

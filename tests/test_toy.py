@@ -1,6 +1,11 @@
-"""Tests for sngan_teach.toy (lesson 07)."""
+"""Tests for sngan_teach.toy (lesson 07) and for benchmarks/toy_table.py in a tiny mode."""
 
+import csv
 import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import matplotlib
 
@@ -29,6 +34,16 @@ from sngan_teach.toy import (
     sample_mixture,
     train_toy,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
+TOY_TABLE = [
+    sys.executable,
+    str(ROOT / "benchmarks/toy_table.py"),
+    "--n-steps",
+    "1",
+    "--seeds",
+    "0",
+]
 
 
 def test_ring_and_grid_geometry():
@@ -89,6 +104,8 @@ def test_mode_metrics_on_hand_made_samples():
     }
     with pytest.raises(ValueError, match="samples must have shape"):
         mode_metrics(torch.zeros(4, 3), c, std)
+    with pytest.raises(ValueError, match="samples must hold at least 1 sample, got 0"):
+        mode_metrics(torch.zeros(0, 2), c, std)
 
 
 def test_make_D_methods():
@@ -243,3 +260,33 @@ def test_train_toy_sizes_dict_setting_and_lr_decay():
     assert run["history"][-1]["lr"] == pytest.approx(SETTINGS["C"]["alpha"] * 0.1)
     plain = train_toy(setting="C", **(kw | dict(n_steps=10)))
     assert plain["history"][-1]["lr"] == pytest.approx(SETTINGS["C"]["alpha"])
+
+
+def test_toy_table_without_resume_never_overwrites_a_table(tmp_path):
+    out = tmp_path / "toy_table.csv"
+    shutil.copy(ROOT / "benchmarks/results/toy_table.csv", out)
+    before = out.read_bytes()
+    done = subprocess.run([*TOY_TABLE, "--out", str(out)], capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+    assert done.returncode == 1
+    assert f"{out} already holds 216 rows; pass --resume" in done.stderr
+    assert out.read_bytes() == before
+
+
+def test_toy_table_resume_repairs_a_torn_last_line(tmp_path):
+    out = tmp_path / "t.csv"
+    cmd = [*TOY_TABLE, "--out", str(out)]
+    subprocess.run(cmd, capture_output=True, timeout=600, check=True)
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 72
+    lines = out.read_bytes().splitlines(keepends=True)
+    out.write_bytes(b"".join(lines[:-1]) + lines[-1][:12])  # cut inside the key fields
+    resumed = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=600,
+                             check=True)  # fmt: skip
+    assert "is incomplete" in resumed.stderr and "that cell runs again" in resumed.stderr
+    assert resumed.stdout.startswith("1 configurations")
+    after = list(csv.DictReader(out.open()))
+    key = ("method", "loss", "setting", "seed")
+    assert sorted(tuple(r[k] for k in key) for r in after) == sorted(
+        tuple(r[k] for k in key) for r in rows
+    )
