@@ -16,6 +16,7 @@ Jupyter kernel "sngan-teach" registered inside it. Arguments after ``test`` go t
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -35,6 +36,7 @@ KERNEL_DISPLAY = "Python (sngan-teach)"
 EXTRAS = "test,book"
 # What an install provides, one module for the package, its main dependency and each extra.
 PROMISED = ("sngan_teach", "torch", "jupyterlab", "nbval", "jupyter_book")
+LAB_SETTINGS = ROOT / "tools" / "jupyterlab" / "overrides.json"
 LESSON_TABLE_START = "<!-- lessons:start (generated from book.toml by `python3 tasks.py sync`) -->"
 LESSON_TABLE_END = "<!-- lessons:end -->"
 
@@ -154,8 +156,55 @@ def write_readme_table() -> None:
     readme.write_text(f"{head}{LESSON_TABLE_START}\n{lesson_table()}\n{LESSON_TABLE_END}{tail}")
 
 
+def install_lab_config(prefix: Path) -> None:
+    """JupyterLab's start-up in the environment ``prefix``, as a learner first meets it.
+
+    Written on every ``lab``, so that an older copy is replaced:
+    ``share/jupyter/lab/settings/overrides.json`` (tools/jupyterlab/overrides.json: no news or
+    update checks, the file browser without its Modified column, so lesson names fit) and
+    ``etc/jupyter/jupyter_server_config.json`` (only the kernel "sngan-teach" is
+    offered; workspaces are kept in ``share/jupyter/lab/workspaces``). Written only when
+    missing, so that the learner's own layout is kept from one start to the next: the default
+    workspace there, the first lesson open alone (no Launcher beside it) next to a file browser
+    wide enough for the lesson names.
+    """
+    lab = prefix / "share" / "jupyter" / "lab"
+    settings = lab / "settings" / "overrides.json"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(LAB_SETTINGS, settings)
+    workspaces = lab / "workspaces"
+    server = {
+        "KernelSpecManager": {"ensure_native_kernel": False, "allowed_kernelspecs": [KERNEL_NAME]},
+        "LabApp": {"workspaces_dir": str(workspaces)},
+    }
+    server_file = prefix / "etc" / "jupyter" / "jupyter_server_config.json"
+    server_file.parent.mkdir(parents=True, exist_ok=True)
+    server_file.write_text(json.dumps(server, indent=2) + "\n")
+    # the file name JupyterLab gives the workspace "default" (jupyterlab_server's slugify)
+    default = workspaces / "default-37a8.jupyterlab-workspace"
+    if default.exists():
+        return
+    lesson = lesson_notebooks()[0].name
+    tab = f"notebook:{lesson}"
+    layout = {
+        "main": {"dock": {"type": "tab-area", "currentIndex": 0, "widgets": [tab]}, "current": tab},
+        "left": {"collapsed": False, "visible": True, "current": "filebrowser"},
+        "relativeSizes": [0.22, 0.78, 0],  # file browser, lessons, right sidebar (closed)
+    }
+    workspace = {
+        "data": {
+            "layout-restorer:data": layout,
+            tab: {"data": {"path": lesson, "factory": "Notebook"}},
+        },
+        "metadata": {"id": "default"},
+    }
+    workspaces.mkdir(parents=True, exist_ok=True)
+    default.write_text(json.dumps(workspace, indent=2) + "\n")
+
+
 def cmd_lab(extra: list[str]) -> None:
     python = ensure_env()
+    install_lab_config(VENV)
     args = [python, "-m", "jupyterlab", f"--ServerApp.root_dir={ROOT / 'notebooks'}"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--allow-root")

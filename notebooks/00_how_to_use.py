@@ -240,6 +240,12 @@ def power_errors(strength, k):
     return errors, (s_st[1] / s_st[0]).item()
 
 
+# %% [markdown]
+# The folded cell below draws the sliders' figure, `draw_power`: the error of σ over k steps
+# for each strength of `strengths`.
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
 def draw_power(strength, k):
     """The figure of the sliders: the error over k steps for W = noise + strength a b^T."""
     errors, r = power_errors(strength, k)

@@ -295,7 +295,12 @@ for gap in gaps:
 # the figure gives its size.
 
 
-# %%
+# %% [markdown]
+# The folded cell below draws the sliders' figure, `draw_separation`: `plot_separation` at
+# each gap and std, with one scale for the slope.
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
 def draw_separation(gap, std):
     """lesson 01's figure for q = N(0, std^2), p_G = N(gap, std^2), and a one-line caption."""
     slope = max_logit_gradient(gap, std)

@@ -296,7 +296,12 @@ for width in widths:
 # lines is how loose the bound is.
 
 
-# %%
+# %% [markdown]
+# The folded cell below draws the sliders' figure, `draw_looseness`: the ratios of all
+# networks, and the chosen network's gradient norms, lower estimate and bound.
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
 def draw_looseness(width, depth):
     """Ratio bound / estimate over all networks, and one network's numbers on a log axis."""
     fig, (ax_ratio, ax_line) = plt.subplots(1, 2, figsize=(8, 3.3), layout="constrained")

@@ -303,7 +303,12 @@ assert median_error[0.99] < median_error[0.9]  # the twist: a smaller sigma erro
 # (`sngan_teach.power.SHAPES` lists the shapes it knows).
 
 
-# %%
+# %% [markdown]
+# The folded cell below draws the sliders' figure, `draw_convergence`: errors, angles and
+# bounds up to step k, for the gaps of `gaps_slider`.
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
 def draw_convergence(k, r, shape="64 x 64", seed=seed):
     """Power iteration on a matrix with gap r: errors and angles up to step k, and bounds."""
     c = show_convergence(k, r, shape, seed, plot=False)

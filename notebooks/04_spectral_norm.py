@@ -316,6 +316,12 @@ lag = {
 }
 
 
+# %% [markdown]
+# The folded cell below draws the sliders' figure, `draw_lag`: the error of $u^\top W v$ at
+# every training step of the warm and the cold start above.
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
 def draw_lag(alpha, k):
     fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
     for warm, style in [(True, "-"), (False, "--")]:

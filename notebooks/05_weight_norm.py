@@ -289,6 +289,12 @@ for d in tqdm(d_o_values, desc="toy runs per d_o"):
         sweep[d, name] = maximize_norm(normalize(layer), n_toy_steps)[1]
 
 
+# %% [markdown]
+# The folded cell below draws the sliders' figure, `draw_spectra`: the singular values of
+# $\bar W$ under WN and SN at the chosen step and width.
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
 def draw_spectra(step, d_o):
     fig, axes = plt.subplots(1, 2, figsize=(6, 3.2), sharey=True, layout="constrained")
     ranks_now = {}

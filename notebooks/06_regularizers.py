@@ -544,6 +544,12 @@ for place, method in tqdm(places.items(), desc="penalty sweep"):
 vmax_sweep = max(g.max().item() for g, _ in penalty_sweep.values())
 
 
+# %% [markdown]
+# The folded cell below draws the sliders' figure, `draw_penalty`: the map of
+# $\|\nabla_x D\|$ of each critic above, with its penalty's samples.
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
 def draw_penalty(samples, lam):
     g, on_samples = penalty_sweep[samples, lam]
     fig, ax = plt.subplots(figsize=(5.4, 4), layout="constrained")
@@ -629,6 +635,12 @@ for c_value in tqdm(sweep_cs, desc="clipping sweep"):
     clip_sweep[c_value] = (grad_norm(net, sweep_grid), gap_c)
 
 
+# %% [markdown]
+# The folded cell below draws the slider's figure, `draw_clip`: the map of
+# $\|\nabla_x D\|$ of each clipped critic above.
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
 def draw_clip(c):
     g, gap_c = clip_sweep[c]
     fig, ax = plt.subplots(figsize=(5.4, 4), layout="constrained")

@@ -536,6 +536,12 @@ def largest_push(frame):
     return float(np.linalg.norm(frame["push"], axis=1).max())
 
 
+# %% [markdown]
+# The folded cell below draws the sliders' figure, `draw_lab`: $D$, the fake samples and the
+# push on them, for SN and the chosen method.
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
 def draw_lab(step, setting, method):
     fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.1), sharey=True)
     c = lab_centres.numpy()

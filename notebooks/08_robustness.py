@@ -235,7 +235,11 @@ for method in METHODS:
 # bar per method, the bar at the mean over seeds and the whisker one standard deviation. Move
 # the slider to switch between the three scores (digits FID on a log scale: lower is better).
 
-# %%
+# %% [markdown]
+# The folded cell below draws the slider's figure, `draw_grid`: mean ± sd of the chosen score
+# for each setting and method.
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
 METRICS = {"digits IS (higher is better)": "digits_is",
            "digits FID (lower is better)": "digits_fid",
            "classes covered (of 10)": "classes"}  # fmt: skip
@@ -278,6 +282,12 @@ explore(draw_grid, score=list(METRICS))
 stored = np.load(samples_path)
 
 
+# %% [markdown]
+# The folded cell below draws the slider's figure, `draw_samples`: the stored samples of
+# each method at the chosen setting.
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
 def draw_samples(setting):
     fig, axes = plt.subplots(1, len(METHODS), figsize=(10, 2.3))
     for ax, method in zip(axes, METHODS, strict=True):
@@ -484,6 +494,12 @@ sigma_rows = read_csv(sigma_path)
 LAYERS = sorted({r["layer"] for r in sigma_rows}, key=lambda name: (name[0] != "c", name))
 
 
+# %% [markdown]
+# The folded cell below draws the slider's figure, `draw_sigma`: the median and range of
+# $\sigma(\bar W)$ of each layer over training, at the chosen setting.
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
 def sigma_series(setting, layer, n_dis=None):
     n_dis = SETTINGS[setting]["n_dis"] if n_dis is None else n_dis
     picked = [r for r in sigma_rows if (r["setting"], int(r["n_dis"]), r["layer"]) ==

@@ -327,7 +327,12 @@ history_sn = run_sn["history"]  # columns: step, loss_D, loss_G
 # updates (left: training images of the stand-in set).
 
 
-# %%
+# %% [markdown]
+# The folded cell below draws the slider's figure, `draw_samples`: training images beside
+# G's 32 samples after the chosen number of updates.
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
 def image_grid(x, nrow=8):
     return make_grid(torch.as_tensor(x), nrow=nrow).permute(1, 2, 0).numpy()
 

@@ -642,6 +642,12 @@ stored_steps = sorted(int(k.split("/")[1]) for k in grids.files if k.startswith(
 grid_steps = stored_steps[::2]  # every 200 updates: 8 steps x 2 runs = 16 frames
 
 
+# %% [markdown]
+# The folded cell below draws the sliders' figure, `draw`: $\sigma_0$ of every layer, digits
+# IS and losses, and the samples, at the chosen step of the chosen run.
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
 def draw(step: int, run: str):
     fig, axes = plt.subplots(
         1, 3, figsize=(9, 3.2), layout="constrained", gridspec_kw={"width_ratios": [1.3, 1, 0.8]}

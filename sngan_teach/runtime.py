@@ -1,4 +1,4 @@
-"""Where a lesson runs: its budget (quick or full), its device and its seed.
+"""Where a lesson runs: its budget (quick or full), its kernel, its device and its seed.
 
 Introduced in lesson 00. Two environment variables are read here and nowhere else:
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 from typing import TypeVar
 
 import numpy as np
@@ -22,6 +23,8 @@ BUDGET_ENV = "SNGAN_BUDGET"
 BUDGETS = ("quick", "full")
 SEED_ENV = "SNGAN_SEED"
 MAX_SEED = 2**63 - 1  # torch.manual_seed takes seeds in [-2**63, 2**64); lessons add offsets
+KERNEL_NAME = "sngan-teach"  # the kernel `python3 tasks.py lab` registers
+KERNEL_DISPLAY = "Python (sngan-teach)"
 
 T = TypeVar("T")
 
@@ -64,6 +67,36 @@ def base_seed() -> int:
     if not 0 <= value <= 2**62:
         raise ValueError(f"{SEED_ENV} must be between 0 and 2**62, got {value}")
     return value
+
+
+def kernel_check() -> None:
+    """Warn, in one line, when the lesson does not run on the kernel "Python (sngan-teach)".
+
+    That kernel, which ``python3 tasks.py lab`` registers, runs the Python of the environment
+    that holds the lessons' packages. Another kernel may lack them or have other versions, so
+    when the Python running this notebook is not the one the ``sngan-teach`` kernel starts (or
+    no such kernel is registered), this prints a warning that says what to choose. Called in
+    the imports cell of each lesson; outside a Jupyter kernel (a plain script) it does nothing.
+    """
+    if "ipykernel" not in sys.modules:
+        return
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        registered = KernelSpecManager().get_kernel_spec(KERNEL_NAME).argv[0]
+    except NoSuchKernel:
+        print(
+            f"warning: no kernel named {KERNEL_NAME!r} is registered, and this notebook runs on "
+            f"{sys.executable}; `python3 tasks.py lab` sets up the kernel {KERNEL_DISPLAY!r}.",
+            file=sys.stderr,
+        )
+        return
+    if os.path.abspath(registered) != os.path.abspath(sys.executable):
+        print(
+            f"warning: this notebook runs on {sys.executable}, not on the kernel "
+            f"{KERNEL_DISPLAY!r} ({registered}); choose it in Kernel > Change Kernel.",
+            file=sys.stderr,
+        )
 
 
 def default_device() -> torch.device:

@@ -32,7 +32,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT))
 import book  # noqa: E402  (tools/book.py: the kernel spec the site build uses)
+
+import tasks  # noqa: E402  (tasks.py: the JupyterLab set-up that `tasks.py lab` installs)
 
 TRAIN_SCRIPT = ROOT / "scripts" / "train_cifar10.py"
 
@@ -172,12 +175,8 @@ def site_url(built_site):
 
 
 def _write_lab_settings(settings_dir: Path) -> None:
-    """No news toast, no autosave, every cell rendered (no windowing)."""
+    """The test's own user settings: no autosave, every cell rendered (no windowing)."""
     settings = {
-        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
-            "fetchNews": "false",
-            "checkForUpdates": False,
-        },
         "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
         "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
     }
@@ -189,16 +188,23 @@ def _write_lab_settings(settings_dir: Path) -> None:
 
 @pytest.fixture(scope="module")
 def jupyter_lab(tmp_path_factory):
-    """A JupyterLab server on a free localhost port, with its own config, runtime, settings
-    and a kernel named like the lessons' that runs this Python (so it needs no registered
-    kernel). Yields ``(base_url, root_dir)``; put notebooks into ``root_dir``."""
+    """A JupyterLab server on a free localhost port, set up as ``python3 tasks.py lab`` sets
+    up the project's environment (its settings, server config and default workspace, installed
+    by ``tasks.install_lab_config`` into a folder of its own), serving a folder as the lab
+    serves ``notebooks/``, with its own config, runtime and user settings and a kernel named
+    like the lessons' that runs this Python (so it needs no registered kernel). Yields
+    ``(base_url, root_dir)``; put lessons into ``root_dir``, what they read beside it."""
     base = tmp_path_factory.mktemp("lab")
-    root_dir, settings_dir, jupyter_path = base / "root", base / "settings", base / "jupyter"
-    root_dir.mkdir()
+    root_dir = base / "root" / "notebooks"  # served as the lab serves notebooks/
+    settings_dir, jupyter_path = base / "settings", base / "jupyter"
+    root_dir.mkdir(parents=True)
     _write_lab_settings(settings_dir)
     book.write_kernelspec(jupyter_path)
+    prefix = base / "env"  # stands for the environment's prefix (sys.prefix of .venv)
+    tasks.install_lab_config(prefix)
     env = dict(os.environ)
     env.update(
+        JUPYTER_CONFIG_PATH=str(prefix / "etc" / "jupyter"),
         JUPYTER_CONFIG_DIR=str(base / "config"),
         JUPYTER_RUNTIME_DIR=str(base / "runtime"),
         JUPYTERLAB_SETTINGS_DIR=str(settings_dir),
@@ -212,8 +218,8 @@ def jupyter_lab(tmp_path_factory):
         sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser",
         "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
         "--IdentityProvider.token=", "--ServerApp.password=",
-        f"--ServerApp.root_dir={root_dir}", "--LabApp.news_url=None",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        f"--ServerApp.root_dir={root_dir}",
+        f"--LabApp.app_settings_dir={prefix / 'share' / 'jupyter' / 'lab' / 'settings'}",
     ]  # fmt: skip
     with running_server(cmd, env, base / "lab.log", f"http://127.0.0.1:{port}", root_dir) as url:
         yield url, root_dir

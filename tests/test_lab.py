@@ -1,5 +1,7 @@
 """Lessons with interactive figures, run in a real JupyterLab and driven by headless chromium.
 
+First, the start a learner sees: the lab set up as ``python3 tasks.py lab`` sets it up opens
+on lesson 00 alone, with no prompt, one kernel and the slider's figure code folded.
 For each lesson in ``LESSONS``: a fresh copy (no outputs) opens in JupyterLab, Run All Cells
 executes it in quick mode, no cell outside those tagged ``raises-exception`` may show a
 traceback, and moving the first control of the first :func:`sngan_teach.explore.explore`
@@ -8,8 +10,11 @@ figure must swap both the image and its caption, and moving it back must restore
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import tomllib
+import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -37,26 +42,30 @@ def uses_explore(nb) -> bool:
 BESIDE = ["benchmarks", "scripts", "site", "book.toml"]
 
 
+def new_page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    return context, page
+
+
 def open_fresh(browser, lab, path: Path):
-    """Copy the lesson without outputs into the lab's notebooks/ folder and open it."""
+    """Copy the lesson without outputs into the lab's lessons folder and open it."""
     url, root_dir = lab
     for name in BESIDE:
         source = ROOT / name
         if source.is_dir():
-            shutil.copytree(source, root_dir / name, dirs_exist_ok=True)
+            shutil.copytree(source, root_dir.parent / name, dirs_exist_ok=True)
         elif source.is_file():
-            shutil.copy2(source, root_dir / name)
-    (root_dir / "notebooks").mkdir(exist_ok=True)
+            shutil.copy2(source, root_dir.parent / name)
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:  # a fresh notebook, so that only this run's outputs count
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-    nbformat.write(nb, root_dir / "notebooks" / path.name)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
+    nbformat.write(nb, root_dir / path.name)
+    context, page = new_page(browser)
     # a workspace of its own: no tab of an earlier lesson is restored beside this one
-    page.goto(f"{url}/lab/workspaces/{path.stem}/tree/notebooks/{path.name}")
+    page.goto(f"{url}/lab/workspaces/{path.stem}/tree/{path.name}")
     return context, page, nb
 
 
@@ -135,6 +144,52 @@ def move_first_control(page, figure, key: str) -> None:
         options = select.locator("option").all_inner_texts()
         pos = options.index(select.evaluate("s => s.options[s.selectedIndex].text"))
         select.select_option(index=(pos + (1 if key == "ArrowRight" else -1)) % len(options))
+
+
+def test_first_start_shows_lesson_00_alone_with_one_kernel(browser, jupyter_lab):
+    """What ``python3 tasks.py lab`` shows first, with what it installs (the fixture installs
+    the same): lesson 00 the only tab (no Launcher), no news or other prompt, the project's
+    kernel the only one offered, and the code of the lesson's slider figure folded."""
+    url, root_dir = jupyter_lab
+    first = tomllib.loads((ROOT / "book.toml").read_text())["lessons"][0]["file"]
+    path = lesson_path(first)
+    shutil.copy2(path, root_dir / path.name)
+    with urllib.request.urlopen(f"{url}/api/kernelspecs", timeout=10) as r:
+        assert list(json.load(r)["kernelspecs"]) == ["sngan-teach"]
+    context, page = new_page(browser)
+    try:
+        page.goto(f"{url}/lab")  # the address the server prints: the default workspace
+        tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab")
+        tab.first.wait_for()
+        page.wait_for_timeout(1000)  # the layout is restored: every tab of the start is there
+        tabs = [t.strip() for t in tab.all_inner_texts()]
+        assert tabs == [path.name], f"tabs on start: {tabs}"
+        page.locator(".jp-StatusBar-TextItem").filter(
+            has_text=re.compile(r"\(sngan-teach\) \| Idle")
+        ).wait_for()
+        page.wait_for_timeout(3000)  # the news prompt would show by now
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "test_lab_first_start.png"))  # what a learner sees
+        toasts = page.locator(".Toastify__toast").all_inner_texts()
+        assert not toasts, f"a prompt on start: {toasts}"
+
+        nb = nbformat.read(path, as_version=4)
+        slider = next(i for i, c in enumerate(nb.cells) if "explore(" in c.source)
+        cell = page.locator(".jp-NotebookPanel .jp-Cell").nth(slider)
+        cell.scroll_into_view_if_needed()
+        assert cell.locator(".jp-InputPlaceholder").is_visible(), "the figure code is not folded"
+        assert cell.locator(".jp-InputArea").count() == 0, "the figure code is shown"
+
+        page.locator("#jp-main-dock-panel .lm-TabBar-addButton").click()  # a Launcher
+        notebook = page.locator(".jp-Launcher-section").filter(
+            has=page.locator(".jp-Launcher-sectionTitle", has_text="Notebook")
+        )
+        cards = notebook.locator(".jp-LauncherCard-label").all_inner_texts()
+        assert [c.strip() for c in cards] == ["Python (sngan-teach)"], f"kernels: {cards}"
+    finally:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "test_lab_first_start_end.png"))
+        context.close()
 
 
 @pytest.mark.parametrize("name", LESSONS)

@@ -327,3 +327,23 @@ def test_lesson_has_an_explore_figure_and_no_interact(name):
     calls_interact = re.search(r"\binteract(_manual)?\(", code) is not None
     assert has_explore, f"{name} has no explore() figure"
     assert not calls_interact, f"{name} still calls interact(): use sngan_teach.explore.explore"
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_slider_figure_code_is_folded(name):
+    """The code that draws a slider figure (the cell that calls explore()) is folded in
+    JupyterLab (``source_hidden``) and on the site (``hide-input``), and a line of prose
+    above it says what it draws, so that the idea and its picture stand together."""
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or not re.search(r"\bexplore\(", cell.source):
+            continue
+        first_line = cell.source.splitlines()[0]
+        assert "hide-input" in cell.metadata.get("tags", []), f"{name}: {first_line!r} not hidden"
+        assert cell.metadata.get("jupyter", {}).get("source_hidden"), (
+            f"{name}: {first_line!r} is not folded in JupyterLab (jupyter.source_hidden)"
+        )
+        above = nb.cells[i - 1]
+        assert above.cell_type == "markdown" and "folded" in above.source, (
+            f"{name}: no line of prose above the folded {first_line!r} saying what it draws"
+        )

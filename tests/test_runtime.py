@@ -1,3 +1,7 @@
+import json
+import sys
+import types
+
 import pytest
 import torch
 
@@ -74,3 +78,52 @@ def test_base_seed_rejects_bad_values(monkeypatch, value, message):
 def test_seed_all_names_a_seed_out_of_range(seed):
     with pytest.raises(ValueError, match="seed must be between 0 and 2\\*\\*63 - 1"):
         runtime.seed_all(seed)
+
+
+def write_kernel(jupyter_dir, python: str) -> None:
+    spec_dir = jupyter_dir / "kernels" / runtime.KERNEL_NAME
+    spec_dir.mkdir(parents=True)
+    argv = [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    spec = {"argv": argv, "display_name": runtime.KERNEL_DISPLAY, "language": "python"}
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+
+
+def test_kernel_check_is_silent_on_the_registered_kernel(tmp_path, monkeypatch, capsys):
+    write_kernel(tmp_path, sys.executable)
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    runtime.kernel_check()
+    assert capsys.readouterr() == ("", "")
+
+
+def test_kernel_check_names_the_kernel_to_choose(tmp_path, monkeypatch, capsys):
+    write_kernel(tmp_path, str(tmp_path / "elsewhere" / "python"))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    runtime.kernel_check()
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert f"runs on {sys.executable}, not on the kernel 'Python (sngan-teach)'" in err
+    assert str(tmp_path / "elsewhere" / "python") in err and "Change Kernel" in err
+
+
+def test_kernel_check_says_when_no_project_kernel_is_registered(monkeypatch, capsys):
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    def missing(self, name):
+        raise NoSuchKernel(name)
+
+    monkeypatch.setattr(KernelSpecManager, "get_kernel_spec", missing)
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    runtime.kernel_check()
+    err = capsys.readouterr().err
+    assert err.startswith("warning: no kernel named 'sngan-teach' is registered")
+    assert "python3 tasks.py lab" in err and err.count("\n") == 1
+
+
+def test_kernel_check_does_nothing_outside_a_kernel(tmp_path, monkeypatch, capsys):
+    write_kernel(tmp_path, str(tmp_path / "elsewhere" / "python"))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    runtime.kernel_check()
+    assert capsys.readouterr() == ("", "")

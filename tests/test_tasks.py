@@ -1,20 +1,27 @@
-"""tasks.py: what it says for a wrong or missing command, that stopping it stops its child, and
-that it sets the environment up again when the environment lost what its install stamp promises.
-"""
+"""tasks.py: what it says for a wrong or missing command, that stopping it stops its child,
+that it sets the environment up again when the environment lost what its install stamp
+promises, and the JupyterLab set-up that ``lab`` installs into the environment."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
 from fault_helpers import alive
+from jupyterlab.commands import get_app_dir
+from jupyterlab_server.workspaces_handler import WORKSPACE_EXTENSION, slugify
+
+import tasks as tasks_py
+from sngan_teach import runtime
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = str(ROOT / "tasks.py")
@@ -132,3 +139,62 @@ def test_a_stamped_env_without_its_packages_is_installed_again(
     calls.clear()
     assert module.ensure_env() == working / "bin" / "python"
     assert calls == [] and "note:" not in capsys.readouterr().out
+
+
+def installed(prefix: Path) -> tuple[Path, Path, Path]:
+    """(settings overrides, server config, default workspace) that ``lab`` puts in ``prefix``."""
+    lab = prefix / "share" / "jupyter" / "lab"
+    return (
+        lab / "settings" / "overrides.json",
+        prefix / "etc" / "jupyter" / "jupyter_server_config.json",
+        lab / "workspaces" / f"{slugify('default')}{WORKSPACE_EXTENSION}",
+    )
+
+
+def test_lab_installs_settings_one_kernel_and_a_workspace_on_lesson_00(tmp_path):
+    tasks_py.install_lab_config(tmp_path)
+    settings, server, workspace = installed(tmp_path)
+    overrides = json.loads(settings.read_text())
+    notification = overrides["@jupyterlab/apputils-extension:notification"]
+    assert notification == {"fetchNews": "false", "checkForUpdates": False}
+    # every setting is one the installed JupyterLab knows (a misspelt one would be ignored)
+    for plugin, values in overrides.items():
+        package, _, name = plugin.partition(":")
+        schema = Path(get_app_dir(), "schemas", package, f"{name}.json")
+        assert schema.is_file(), f"JupyterLab has no settings {plugin!r}"
+        unknown = set(values) - set(json.loads(schema.read_text())["properties"])
+        assert not unknown, f"{plugin} has no setting {unknown}"
+
+    config = json.loads(server.read_text())
+    assert config["KernelSpecManager"] == {
+        "ensure_native_kernel": False,
+        "allowed_kernelspecs": [runtime.KERNEL_NAME],
+    }
+    assert Path(config["LabApp"]["workspaces_dir"]) == workspace.parent
+
+    first = tomllib.loads((ROOT / "book.toml").read_text())["lessons"][0]["file"] + ".ipynb"
+    data = json.loads(workspace.read_text())
+    assert data["metadata"]["id"] == "default"
+    layout = data["data"]["layout-restorer:data"]
+    assert layout["main"]["dock"]["widgets"] == [f"notebook:{first}"]
+    assert data["data"][f"notebook:{first}"]["data"]["path"] == first
+    assert layout["left"]["current"] == "filebrowser" and not layout["left"]["collapsed"]
+
+
+def test_lab_replaces_old_settings_and_keeps_the_learners_workspace(tmp_path):
+    tasks_py.install_lab_config(tmp_path)
+    settings, server, workspace = installed(tmp_path)
+    settings.write_text("{}")
+    server.write_text("{}")
+    workspace.write_text('{"data": {}, "metadata": {"id": "default"}}')
+    tasks_py.install_lab_config(tmp_path)
+    assert settings.read_bytes() == tasks_py.LAB_SETTINGS.read_bytes()
+    assert "allowed_kernelspecs" in json.loads(server.read_text())["KernelSpecManager"]
+    assert json.loads(workspace.read_text())["data"] == {}
+
+
+def test_tasks_and_the_package_name_the_same_kernel():
+    assert (tasks_py.KERNEL_NAME, tasks_py.KERNEL_DISPLAY) == (
+        runtime.KERNEL_NAME,
+        runtime.KERNEL_DISPLAY,
+    )
