@@ -63,11 +63,13 @@ from sngan_teach.runtime import (
     base_seed,
     budget,
     default_device,
+    kernel_check,
     pick,
     seed_all,
 )
 
 # %%
+kernel_check()  # a one-line warning when this is not the kernel Python (sngan-teach)
 seed = base_seed()  # every random draw in this lesson flows from this seed
 generator = seed_all(seed)
 d_out, d_in = pick(quick=32, full=256), pick(quick=64, full=512)  # shape of the weight W

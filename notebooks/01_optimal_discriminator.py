@@ -56,12 +56,13 @@ from sngan_teach.densities import (
     separation_curves,
 )
 from sngan_teach.explore import explore
-from sngan_teach.runtime import base_seed, pick, seed_all
+from sngan_teach.runtime import base_seed, kernel_check, pick, seed_all
 
 # The networks here are tiny: one thread is faster than two fighting over a shared CPU.
 torch.set_num_threads(1)
 
 # %%
+kernel_check()  # a one-line warning when this is not the kernel Python (sngan-teach)
 seed = base_seed()  # $SNGAN_SEED (default 0); every other seed derives from it
 generator = seed_all(seed)  # every random draw below uses this generator or the global seed
 

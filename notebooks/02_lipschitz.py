@@ -55,7 +55,7 @@ from sngan_teach.lipschitz import (
     product_bound,
     spectral_norm_exact,
 )
-from sngan_teach.runtime import base_seed, pick, seed_all
+from sngan_teach.runtime import base_seed, kernel_check, pick, seed_all
 
 # The networks here are tiny: one thread is faster than two fighting over a shared CPU.
 torch.set_num_threads(1)
@@ -63,6 +63,7 @@ torch.set_num_threads(1)
 torch.set_default_dtype(torch.float64)
 
 # %%
+kernel_check()  # a one-line warning when this is not the kernel Python (sngan-teach)
 seed = base_seed()  # $SNGAN_SEED (default 0); every other seed derives from it
 generator = seed_all(seed)
 

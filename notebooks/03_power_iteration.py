@@ -51,9 +51,10 @@ import torch
 from tqdm.auto import tqdm
 
 from sngan_teach.explore import explore
-from sngan_teach.runtime import base_seed, pick, seed_all
+from sngan_teach.runtime import base_seed, kernel_check, pick, seed_all
 
 # %%
+kernel_check()  # a one-line warning when this is not the kernel Python (sngan-teach)
 seed = base_seed()  # $SNGAN_SEED (default 0); every other seed derives from it
 gen = seed_all(seed)  # one seeded generator for the random draws (Step 4 seeds its own)
 dtype = torch.float64  # exact checks need float64

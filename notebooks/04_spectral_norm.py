@@ -58,10 +58,11 @@ from tqdm.auto import tqdm
 from sngan_teach.explore import explore
 from sngan_teach.lipschitz import conv_unfold_factor, lipschitz_lower_estimate, product_bound
 from sngan_teach.models import StandardDiscriminator
-from sngan_teach.runtime import base_seed, pick, seed_all
+from sngan_teach.runtime import base_seed, kernel_check, pick, seed_all
 from sngan_teach.sn import conv_operator_norm, estimated_sigma, spectral_norm
 
 # %%
+kernel_check()  # a one-line warning when this is not the kernel Python (sngan-teach)
 seed = base_seed()  # $SNGAN_SEED (default 0); every other seed derives from it
 gen = seed_all(seed)  # seeds torch, numpy, random; gen for explicit draws
 dtype = torch.float64  # exact comparisons are made in float64

@@ -64,7 +64,7 @@ from sngan_teach.regularizers import (
     orthonormal_penalty,
     weight_norm,
 )
-from sngan_teach.runtime import base_seed, pick, seed_all
+from sngan_teach.runtime import base_seed, kernel_check, pick, seed_all
 from sngan_teach.sn import add_sn, estimated_sigma, spectral_norm
 from sngan_teach.spectra import (
     effective_rank,
@@ -74,6 +74,7 @@ from sngan_teach.spectra import (
 )
 
 # %%
+kernel_check()  # a one-line warning when this is not the kernel Python (sngan-teach)
 seed = base_seed()  # $SNGAN_SEED (default 0); every other seed derives from it
 gen = seed_all(seed)  # one seeded generator for every random draw below
 torch.set_num_threads(1)  # small matrices: one thread is fastest and keeps timings steady

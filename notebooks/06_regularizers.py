@@ -62,11 +62,12 @@ from sngan_teach.regularizers import (
     orthogonal_init_,
     orthonormal_penalty,
 )
-from sngan_teach.runtime import base_seed, pick, seed_all
+from sngan_teach.runtime import base_seed, kernel_check, pick, seed_all
 from sngan_teach.sn import add_sn, spectral_norm
 from sngan_teach.spectra import effective_rank, layer_singular_values
 
 # %%
+kernel_check()  # a one-line warning when this is not the kernel Python (sngan-teach)
 seed = base_seed()  # $SNGAN_SEED (default 0); every other seed derives from it
 gen = seed_all(seed)  # one seeded generator for every random draw below
 torch.set_num_threads(1)  # small models: one thread is fastest and keeps timings steady

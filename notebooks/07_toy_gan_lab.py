@@ -67,7 +67,7 @@ from sngan_teach.explore import explore
 from sngan_teach.gan import SETTINGS, make_optimizers, train, train_step
 from sngan_teach.losses import get_loss, hinge_loss_D, hinge_loss_G, ns_loss_D
 from sngan_teach.regularizers import orthonormal_penalty
-from sngan_teach.runtime import base_seed, pick, seed_all
+from sngan_teach.runtime import base_seed, kernel_check, pick, seed_all
 from sngan_teach.toy import (
     DATASETS,
     METHODS,
@@ -84,6 +84,7 @@ from sngan_teach.toy import (
 )
 
 # %%
+kernel_check()  # a one-line warning when this is not the kernel Python (sngan-teach)
 seed = base_seed()  # $SNGAN_SEED (default 0); every other seed derives from it
 gen = seed_all(seed)  # one seeded generator for the data drawn in this notebook
 torch.set_num_threads(1)  # tiny networks: one thread is fastest, and fair on a shared CPU

@@ -72,9 +72,10 @@ from sngan_teach.digits import (
 )
 from sngan_teach.explore import explore
 from sngan_teach.gan import SETTINGS, sample_z
-from sngan_teach.runtime import base_seed, pick, seed_all
+from sngan_teach.runtime import base_seed, kernel_check, pick, seed_all
 
 # %%
+kernel_check()  # a one-line warning when this is not the kernel Python (sngan-teach)
 seed = base_seed()  # $SNGAN_SEED (default 0); every other seed derives from it
 gen = seed_all(seed)  # one seeded generator for every random draw below
 torch.set_num_threads(1)  # as every cell of the grid ran (small networks: one thread is fastest)

@@ -86,12 +86,13 @@ from sngan_teach.models import (
 )
 from sngan_teach.recipes import PUBLISHED, RECIPES, get_recipe
 from sngan_teach.regularizers import add_wn
-from sngan_teach.runtime import base_seed, default_device, is_quick, pick, seed_all
+from sngan_teach.runtime import base_seed, default_device, is_quick, kernel_check, pick, seed_all
 from sngan_teach.sn import add_sn
 from sngan_teach.spectra import effective_rank, layer_singular_values, plot_layer_spectra
 
 # %%
 t_lesson = time.perf_counter()
+kernel_check()  # a one-line warning when this is not the kernel Python (sngan-teach)
 seed = base_seed()  # $SNGAN_SEED (default 0); every other seed derives from it
 gen = seed_all(seed)
 device = default_device()

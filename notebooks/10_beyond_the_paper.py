@@ -79,13 +79,14 @@ from sngan_teach.digits import classifier_accuracy, load_digits_split, real_floo
 from sngan_teach.explore import explore
 from sngan_teach.lipschitz import conv_unfold_factor
 from sngan_teach.models import build_models
-from sngan_teach.runtime import base_seed, pick, seed_all
+from sngan_teach.runtime import base_seed, kernel_check, pick, seed_all
 from sngan_teach.sn import add_sn, spectral_norm
 
 sys.path.insert(0, str(Path("../benchmarks").resolve()))
 import beyond  # noqa: E402  (benchmarks/beyond.py: the stored runs' settings and sizes)
 
 # %%
+kernel_check()  # a one-line warning when this is not the kernel Python (sngan-teach)
 seed = base_seed()  # $SNGAN_SEED (default 0); every other seed derives from it
 gen = seed_all(seed)  # one seeded generator for the random draws of this notebook
 torch.set_num_threads(1)  # as the stored runs ran: small networks are fastest on one thread
