@@ -133,6 +133,35 @@ torch.testing.assert_close(optimal_discriminator(log_q, log_p_G), D_star)
 torch.testing.assert_close(optimal_logit(log_q, log_p_G), torch.log(q) - torch.log(p_G))
 
 # %% [markdown]
+# **Your turn.** Write `optimal_D(q, p_G)`: the optimal discriminator $D^*_G(x)$ from the two
+# densities $q(x)$ and $p_G(x)$, given as tensors of the same shape (one entry per point $x$).
+# The next cell runs your function on inputs it draws itself (several shapes, seeds and
+# dtypes), says what is wrong and names the mistake when it is a known one;
+# `exercises.optimal_D.hint()` gives a hint, `exercises.progress()` lists what you have solved,
+# and the folded cell after the check holds a solution.
+
+# %%
+from sngan_teach import exercises  # checks the answers of the "your turn" exercises
+
+
+def optimal_D(q, p_G):
+    """D*(x) from the densities q(x) and p_G(x), entry by entry."""
+    ...  # your code here
+
+
+# %%
+exercises.optimal_D.check(optimal_D)
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution: the maximizer q / (q + p_G) of q log D + p_G log(1 - D), at every x.
+def optimal_D_solution(q, p_G):
+    return q / (q + p_G)
+
+
+assert exercises.optimal_D.check(optimal_D_solution) is True
+
+# %% [markdown]
 # Plugging $D^*$ back in gives the value the generator then minimises,
 #
 # $$
@@ -441,6 +470,31 @@ total_w = w_z.sum().item()
 for gap, g_mm, g_ns, d in zip(gaps_G, grad_mm, grad_ns, mean_D_fake, strict=True):
     assert abs(g_mm - gap / std**2 * d) <= 1e-9 * (1 + g_mm)
     assert abs(g_ns - gap / std**2 * (total_w - d)) <= 1e-9 * (1 + g_ns)
+
+# %% [markdown]
+# **Your turn.** Write `ns_generator_loss(d_fake)`: the non-saturating generator loss
+# $-\mathbb{E}_z[\log D(G(z))]$ from the discriminator's logits `d_fake` (with
+# $D = \mathcal{A}(\text{logit})$), as a 0-d tensor that `backward()` can run through. The check
+# compares values and gradients, and recognises the minimax loss of this step.
+
+
+# %%
+def ns_generator_loss(d_fake):
+    """-E[log D(G(z))] from the logits d_fake = f(G(z))."""
+    ...  # your code here
+
+
+# %%
+exercises.ns_generator_loss.check(ns_generator_loss)
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution: -log sigmoid(t) = softplus(-t), finite for any logit t.
+def ns_generator_loss_solution(d_fake):
+    return F.softplus(-d_fake).mean()
+
+
+assert exercises.ns_generator_loss.check(ns_generator_loss_solution) is True
 
 # %% [markdown]
 # Note what the non-saturating loss fixes and what it does not: its gradient no longer

@@ -192,6 +192,35 @@ assert abs(spectral_norm_exact(W) - sigma.item()) < 1e-12
 assert sigma * 0.95 < gains.max() <= sigma * (1 + rtol)
 
 # %% [markdown]
+# **Your turn.** Write `sigma_of(W)` returning the spectral norm $\sigma(W)$ of any 2-D tensor
+# $W$, square or not (a number or a 0-d tensor).
+# The next cell runs your function on inputs it draws itself (several shapes, seeds and
+# dtypes), says what is wrong and names the mistake when it is a known one;
+# `exercises.sigma_of.hint()` gives a hint, `exercises.progress()` lists what you have solved,
+# and the folded cell after the check holds a solution.
+
+# %%
+from sngan_teach import exercises  # checks the answers of the "your turn" exercises
+
+
+def sigma_of(W):
+    """sigma(W) = max ||W h|| / ||h|| for a d_out x d_in tensor W."""
+    ...  # your code here
+
+
+# %%
+exercises.sigma_of.check(sigma_of)
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution: the largest singular value; it needs no square matrix.
+def sigma_of_solution(W):
+    return torch.linalg.svdvals(W)[0]
+
+
+assert exercises.sigma_of.check(sigma_of_solution) is True
+
+# %% [markdown]
 # Now the product bound of a small ReLU network, inline, and the package's `product_bound`,
 # which does the same walk over an `nn.Sequential` and refuses layers it cannot bound.
 
@@ -259,6 +288,37 @@ print(f"sigma(W1) = {sigma_W1:.3f} (rho = {rho:.3f});  bound {bound_right:.3f} >
 assert abs(bound_right - product_bound(shear)) < 1e-12 * bound_right
 assert est_shear <= bound_right * (1 + rtol)
 assert abs(est_shear - math.sqrt(101)) < 1e-3  # the true constant ||(1, 10)||
+
+# %% [markdown]
+# **Your turn.** Write `lipschitz_bound(net)`: the product bound of eq. 7 for an
+# `nn.Sequential` of `Linear` layers and ReLU, leaky ReLU, tanh or sigmoid activations (step 1's
+# table gives their constants). `product_bound` is the package's version: write this one
+# yourself. The check builds networks of its own.
+
+
+# %%
+def lipschitz_bound(net):
+    """prod_l sigma(W^l) * prod_l ||a_l||_Lip for the layers of net, in order."""
+    ...  # your code here
+
+
+# %%
+exercises.lipschitz_bound.check(lipschitz_bound)
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution: every layer multiplies the bound by its own constant.
+def lipschitz_bound_solution(net):
+    factors = []
+    for layer in net:
+        if isinstance(layer, nn.Linear):
+            factors.append(torch.linalg.svdvals(layer.weight.detach())[0].item())
+        else:  # the sigmoid's largest slope is 1/4; ReLU, leaky ReLU and tanh have 1
+            factors.append(0.25 if isinstance(layer, nn.Sigmoid) else 1.0)
+    return math.prod(factors)
+
+
+assert exercises.lipschitz_bound.check(lipschitz_bound_solution) is True
 
 # %% [markdown]
 # ## Step 3: how tight is the bound?

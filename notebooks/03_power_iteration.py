@@ -132,6 +132,40 @@ assert torch.allclose(W.T @ u_hand, sigma_hand * v_hand, atol=1e-8)
 assert (sigma_true - estimates[0]) / sigma_true > 1e-3
 
 # %% [markdown]
+# **Your turn.** Write `power_step(W, u)` returning `(u_new, v_new)` after **one** step of
+# Algorithm 1 on a 2-D tensor `W`: $\tilde v = W^\top \tilde u / \lVert W^\top \tilde u\rVert$,
+# then $\tilde u = W \tilde v / \lVert W \tilde v\rVert$. The check tries matrices that are
+# square but not symmetric, tall, wide and a single row, and knows the slips of Step 5.
+# The next cell runs your function on inputs it draws itself (several shapes, seeds and
+# dtypes), says what is wrong and names the mistake when it is a known one;
+# `exercises.power_step.hint()` gives a hint, `exercises.progress()` lists what you have solved,
+# and the folded cell after the check holds a solution.
+
+# %%
+from sngan_teach import exercises  # checks the answers of the "your turn" exercises
+
+
+def power_step(W, u):
+    """One step of Algorithm 1 from u: returns (u_new, v_new)."""
+    ...  # your code here
+
+
+# %%
+exercises.power_step.check(power_step)
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution: the two half steps, each normalized; the v returned is the one that made u_new.
+def power_step_solution(W, u):
+    v_new = W.T @ u
+    v_new = v_new / v_new.norm()
+    u_new = W @ v_new
+    return u_new / u_new.norm(), v_new
+
+
+assert exercises.power_step.check(power_step_solution) is True
+
+# %% [markdown]
 # ## Step 2: the package version, and PyTorch's
 #
 # `sngan_teach.power.power_iteration(W, u, n_iterations, eps, generator)` is the same loop. It
@@ -542,6 +576,30 @@ W_bar = W_sq / sigma_sq  # right
 norm_right = torch.linalg.svdvals(W_bar)[0]
 print(f"sigma(W / sigma) = {norm_right:.12f}")
 assert abs(norm_right - 1.0) < 1e-10
+
+# %% [markdown]
+# **Your turn.** Write `normalize_by_sigma(W)` returning $\bar W_{SN} = W / \sigma(W)$ (eq. 8)
+# with the exact $\sigma(W)$, for any 2-D `W`. The check uses matrices whose $\sigma$ is far
+# from 1, where dividing by $\sigma^2$ shows.
+
+
+# %%
+def normalize_by_sigma(W):
+    """W / sigma(W), so that the result has spectral norm 1."""
+    ...  # your code here
+
+
+# %%
+exercises.normalize_by_sigma.check(normalize_by_sigma)
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution: divide once by the largest singular value.
+def normalize_by_sigma_solution(W):
+    return W / torch.linalg.svdvals(W)[0]
+
+
+assert exercises.normalize_by_sigma.check(normalize_by_sigma_solution) is True
 
 # %% [markdown]
 # ## Step 6: edge cases

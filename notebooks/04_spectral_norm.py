@@ -172,6 +172,41 @@ for _ in range(5):
 print("the two orders walk the same chain of vectors")
 
 # %% [markdown]
+# **Your turn.** Write `sn_weight(W, u, v)`: one training forward of the layer above as a plain
+# function. It returns `(W_bar, u, v)`, with the new $u \leftarrow Wv/\lVert Wv\rVert$ and
+# $v \leftarrow W^\top u/\lVert W^\top u\rVert$ computed **without autograd**, and
+# $\bar W = W / (u^\top W v)$. The check passes a `W` that requires grad and compares
+# $\bar W$, $u$, $v$ and the gradient that reaches $W$ (eq. 10 with $u, v$ held constant, Step 3).
+# The next cell runs your function on inputs it draws itself (several shapes, seeds and
+# dtypes), says what is wrong and names the mistake when it is a known one;
+# `exercises.sn_weight.hint()` gives a hint, `exercises.progress()` lists what you have solved,
+# and the folded cell after the check holds a solution.
+
+# %%
+from sngan_teach import exercises  # checks the answers of the "your turn" exercises
+
+
+def sn_weight(W, u, v):
+    """One power-iteration step (u first, no autograd), then (W / (u^T W v), u, v)."""
+    ...  # your code here
+
+
+# %%
+exercises.sn_weight.check(sn_weight)
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution: u, v are constants for autograd; sigma = u^T W v stays in the graph through W.
+def sn_weight_solution(W, u, v):
+    with torch.no_grad():
+        u_new = F.normalize(W @ v, dim=0)
+        v_new = F.normalize(W.T @ u_new, dim=0)
+    return W / (u_new @ W @ v_new), u_new, v_new
+
+
+assert exercises.sn_weight.check(sn_weight_solution) is True
+
+# %% [markdown]
 # ## Step 2: the package layer, proven equal to the scratch one and to PyTorch's
 #
 # `sngan_teach.sn.spectral_norm(module)` registers the same computation as a
@@ -644,6 +679,31 @@ for label, _, sigma_mat, op, bound in rows:
 stride1 = [op / s for label, _, s, op, _ in rows if label.startswith("3x3")]
 stride2 = [op / s for label, _, s, op, _ in rows if label.startswith("4x4")]
 assert min(stride1) > max(stride2), (stride1, stride2)
+
+# %% [markdown]
+# **Your turn.** Write `conv_sigma(weight)` returning the $\sigma$ that SN divides a `Conv2d`
+# kernel of shape $(d_{out}, d_{in}, k_h, k_w)$ by: the largest singular value of the
+# $d_{out}\times d_{in}k_hk_w$ matrix (`W_mat` in the loop above). The check knows the reshapes
+# that look right and are not.
+
+
+# %%
+def conv_sigma(weight):
+    """sigma of the kernel reshaped to d_out x (d_in k_h k_w)."""
+    ...  # your code here
+
+
+# %%
+exercises.conv_sigma.check(conv_sigma)
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution: one row per output channel, holding all of its d_in k_h k_w weights.
+def conv_sigma_solution(weight):
+    return torch.linalg.svdvals(weight.flatten(1))[0]
+
+
+assert exercises.conv_sigma.check(conv_sigma_solution) is True
 
 # %% [markdown]
 # **An exact check with the FFT.** With *circular* padding a stride-1 convolution is diagonal

@@ -173,6 +173,35 @@ conv_budget = torch.linalg.svdvals(conv.weight.detach().reshape(5, -1)).pow(2).s
 torch.testing.assert_close(conv_budget, torch.tensor(5.0))
 
 # %% [markdown]
+# **Your turn.** Write `wn_weight(W)` returning $\bar W_{WN}$ for a 2-D `W` (a `Linear` weight,
+# $d_o \times d_i$): every row divided by its own norm, without $\gamma$.
+# The next cell runs your function on inputs it draws itself (several shapes, seeds and
+# dtypes), says what is wrong and names the mistake when it is a known one;
+# `exercises.wn_weight.hint()` gives a hint, `exercises.progress()` lists what you have solved,
+# and the folded cell after the check holds a solution.
+
+# %%
+from sngan_teach import exercises  # checks the answers of the "your turn" exercises
+
+
+def wn_weight(W):
+    """Weight normalization without gamma: row i of W divided by ||w_i||."""
+    ...  # your code here
+
+
+# %%
+exercises.wn_weight.check(wn_weight)
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution: the norms of the rows (dim=1), kept as a column to divide row by row.
+def wn_weight_solution(W):
+    return W / torch.linalg.vector_norm(W, dim=1, keepdim=True)
+
+
+assert exercises.wn_weight.check(wn_weight_solution) is True
+
+# %% [markdown]
 # ## Step 2: what a discriminator's pull does to that budget
 #
 # A discriminator wants large outputs on some inputs. The simplest version of that pull is to
@@ -361,6 +390,30 @@ print("inline:", effective_rank_inline(s_test), " package:", effective_rank(s_te
 assert abs(effective_rank_inline(s_test) - effective_rank(s_test)) < 1e-6
 assert abs(effective_rank(torch.tensor([1.0, 0.0, 0.0])) - 1) < 1e-12  # rank one
 assert abs(effective_rank(torch.ones(5)) - 5) < 1e-9  # five equal directions
+
+# %% [markdown]
+# **Your turn.** Write `effective_rank_of(s)` returning $r_{\text{eff}}$ for a 1-D tensor `s` of
+# singular values, in any order and with zeros allowed (a rank-deficient layer has some).
+
+
+# %%
+def effective_rank_of(s):
+    """exp(-sum_t p_t log p_t) with p_t = s_t^2 / sum_k s_k^2."""
+    ...  # your code here
+
+
+# %%
+exercises.effective_rank_of.check(effective_rank_of)
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution: torch.xlogy(p, p) is p log p with 0 log 0 = 0.
+def effective_rank_of_solution(s):
+    p = s**2 / (s**2).sum()
+    return torch.exp(-torch.xlogy(p, p).sum())
+
+
+assert exercises.effective_rank_of.check(effective_rank_of_solution) is True
 
 # %% [markdown]
 # ## Step 4: discriminators trained on real digits, and the paper's Fig. 3

@@ -159,6 +159,38 @@ torch.testing.assert_close(Wa.grad, Wb.grad)
 torch.testing.assert_close(ortho_literal(W) - ortho_inline(W), torch.tensor(float(d_i - d_o)))
 
 # %% [markdown]
+# **Your turn.** Write `ortho_penalty(W)` returning $\lVert G - I\rVert_F^2$ with $G$ the
+# smaller of $WW^T$ and $W^TW$, as a 0-d tensor that keeps its gradient (it is added to
+# `loss_D`). The check tries wide, tall and square matrices, and compares the gradient too.
+# The next cell runs your function on inputs it draws itself (several shapes, seeds and
+# dtypes), says what is wrong and names the mistake when it is a known one;
+# `exercises.ortho_penalty.hint()` gives a hint, `exercises.progress()` lists what you have solved,
+# and the folded cell after the check holds a solution.
+
+# %%
+from sngan_teach import exercises  # checks the answers of the "your turn" exercises
+
+
+def ortho_penalty(W):
+    """||G - I||_F^2 with G the smaller Gram matrix of W."""
+    ...  # your code here
+
+
+# %%
+exercises.ortho_penalty.check(ortho_penalty)
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution: the Gram matrix of side min(d_o, d_i), whose minimum is 0.
+def ortho_penalty_solution(W):
+    d = min(W.shape)
+    G = W @ W.T if W.shape[0] == d else W.T @ W
+    return torch.linalg.matrix_norm(G - torch.eye(d, dtype=W.dtype)) ** 2
+
+
+assert exercises.ortho_penalty.check(ortho_penalty_solution) is True
+
+# %% [markdown]
 # Now descend on the penalty alone, and compare with spectral normalization of the same start.
 # SN divides by $\sigma_1$, so the *ratios* $\sigma_t / \sigma_1$ are untouched.
 
@@ -354,6 +386,25 @@ assert s_clip[1] < 1e-3 * s_clip[0]
 assert effective_rank(s_clip) < 1.01
 
 # %% [markdown]
+# **Your turn, a number.** With $c = 0.05$, what is the largest spectral norm $\sigma_1$ that a
+# $16 \times 48$ layer can have when every weight is clipped to $[-c, c]$? Put the number, or an
+# expression that computes it, in place of `...`.
+
+# %%
+clip_sigma_max = ...  # the largest sigma_1 of a 16 x 48 layer clipped to [-0.05, 0.05]
+
+
+# %%
+exercises.clip_sigma_max.check(clip_sigma_max)
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution: sigma_1 <= ||W||_F <= c sqrt(d_o d_i), reached by the sign matrix c s h^T above.
+clip_sigma_max_solution = 0.05 * math.sqrt(d_o * d_i)
+
+
+assert exercises.clip_sigma_max.check(clip_sigma_max_solution) is True
+
+# %% [markdown]
 # ## Step 4: gradient penalties act only where their samples fall
 #
 # WGAN-GP (Gulrajani et al., 2017) adds $\lambda\,\mathbb E_{\hat x}[(\lVert \nabla_x D(\hat x)
@@ -396,6 +447,36 @@ lin = nn.Linear(2, 1)
 expected = (lin.weight.norm() - 1).pow(2)
 torch.testing.assert_close(gradient_penalty(lin, real_probe, fake_probe, generator=gen), expected)
 torch.testing.assert_close(dragan_penalty(lin, real_probe, generator=gen), expected)
+
+# %% [markdown]
+# **Your turn.** Write `gp_at(net_D, real, fake, t)`: the WGAN-GP penalty
+# $\mathbb E[(\lVert \nabla_x D(\hat x)\rVert_2 - 1)^2]$ at the interpolates
+# $\hat x = t x + (1 - t)\tilde x$ for the weights `t` you are given (shaped to broadcast over a
+# sample), as a 0-d tensor that trains `net_D`'s weights. The check uses a 2-D critic and a
+# critic of small images.
+
+
+# %%
+def gp_at(net_D, real, fake, t):
+    """mean of (||grad_x net_D(x_hat)|| - 1)^2 over x_hat = t * real + (1 - t) * fake."""
+    ...  # your code here
+
+
+# %%
+exercises.gp_at.check(gp_at)
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution: create_graph=True keeps the input gradient differentiable (the double backward),
+# and each sample's gradient is flattened to one vector before its norm.
+def gp_at_solution(net_D, real, fake, t):
+    x_hat = (t * real + (1 - t) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(net_D(x_hat).sum(), x_hat, create_graph=True)
+    per_sample = grad.flatten(1).norm(dim=1)
+    return ((per_sample - 1) ** 2).mean()
+
+
+assert exercises.gp_at.check(gp_at_solution) is True
 
 # %% [markdown]
 # Now a 2-D experiment. Real data: 8 Gaussians on a ring of radius 2 (std 0.05). Fake data: a

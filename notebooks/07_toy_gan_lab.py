@@ -179,6 +179,37 @@ for samples in (real, collapsed):
     assert math.isclose(m["kl"], count_modes(samples, centres, std)[2], abs_tol=1e-12)
 
 # %% [markdown]
+# **Your turn.** Write `kl_to_uniform(counts)`: the divergence
+# $\mathrm{KL}(p\,\Vert\,U) = \sum_j p_j \log(M p_j)$ from a 1-D tensor of the $M$ modes' counts
+# of high-quality samples (what `torch.bincount` gives in `count_modes`; empty modes included).
+# The next cell runs your function on inputs it draws itself (several shapes, seeds and
+# dtypes), says what is wrong and names the mistake when it is a known one;
+# `exercises.kl_to_uniform.hint()` gives a hint, `exercises.progress()` lists what you have solved,
+# and the folded cell after the check holds a solution.
+
+# %%
+from sngan_teach import exercises  # checks the answers of the "your turn" exercises
+
+
+def kl_to_uniform(counts):
+    """KL(p || U) for p = counts / counts.sum() over the M = len(counts) modes."""
+    ...  # your code here
+
+
+# %%
+exercises.kl_to_uniform.check(kl_to_uniform)
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution: torch.xlogy(p, M p) is p log(M p), with 0 for the empty modes.
+def kl_to_uniform_solution(counts):
+    p = counts.double() / counts.sum()
+    return torch.xlogy(p, len(counts) * p).sum()
+
+
+assert exercises.kl_to_uniform.check(kl_to_uniform_solution) is True
+
+# %% [markdown]
 # ## Step 3: the losses, and a sign to get right
 #
 # $D$ outputs a logit $D(x) \in \mathbb R$. The paper's two losses, written as losses to
@@ -280,6 +311,30 @@ torch.testing.assert_close(
     ns_loss_D(d_real, d_fake),
     bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake)),
 )
+
+# %% [markdown]
+# **Your turn.** Write `d_hinge_loss(real_logits, fake_logits)`: the discriminator's hinge loss to
+# **minimize**, $\mathbb E[\max(0, 1 - D(x))] + \mathbb E[\max(0, 1 + D(G(z)))]$, as a 0-d tensor.
+# The check knows both wrong signs above.
+
+
+# %%
+def d_hinge_loss(real_logits, fake_logits):
+    """The hinge loss of D, to minimize, from D(x) and D(G(z))."""
+    ...  # your code here
+
+
+# %%
+exercises.d_hinge_loss.check(d_hinge_loss)
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution: both hinges with a plus sign, each averaged over its own batch.
+def d_hinge_loss_solution(real_logits, fake_logits):
+    return torch.relu(1 - real_logits).mean() + torch.relu(1 + fake_logits).mean()
+
+
+assert exercises.d_hinge_loss.check(d_hinge_loss_solution) is True
 
 # %% [markdown]
 # ## Step 4: the training step, and a first run

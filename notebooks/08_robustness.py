@@ -400,6 +400,40 @@ print("best mean digits FID at F:", NAMES[best_at_F])
 assert best_at_F == "gp"
 
 # %% [markdown]
+# **Your turn.** Write `z_better(fids_a, fids_b)` returning how many standard errors of the
+# difference $a$'s mean digits FID lies below $b$'s,
+# $(\bar F_b - \bar F_a) / \sqrt{s_a^2/n_a + s_b^2/n_b}$, for two lists of finite FIDs (any
+# numbers of seeds, sample standard deviations). It is `z_score` above for finite values:
+# write it from the formula.
+# The next cell runs your function on inputs it draws itself (several shapes, seeds and
+# dtypes), says what is wrong and names the mistake when it is a known one;
+# `exercises.z_better.hint()` gives a hint, `exercises.progress()` lists what you have solved,
+# and the folded cell after the check holds a solution.
+
+# %%
+from sngan_teach import exercises  # checks the answers of the "your turn" exercises
+
+
+def z_better(fids_a, fids_b):
+    """(mean(b) - mean(a)) in standard errors of the difference of the two means."""
+    ...  # your code here
+
+
+# %%
+exercises.z_better.check(z_better)
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution: ddof=1 is the sample variance; a mean of n runs has variance s^2 / n.
+def z_better_solution(fids_a, fids_b):
+    a, b = np.array(fids_a), np.array(fids_b)
+    se = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+    return (b.mean() - a.mean()) / se
+
+
+assert exercises.z_better.check(z_better_solution) is True
+
+# %% [markdown]
 # ## Step 5: more discriminator steps per generator step (Fig. 11)
 #
 # Fig. 11 of the paper keeps setting D's $\alpha$, $\beta_1$, $\beta_2$ and varies
@@ -577,6 +611,30 @@ print("convolutions, share of records within [1, 1.05]:",
 assert max(abs(float(r["sigma"]) - 1) for r in sigma_rows if r["layer"] == "l4") < 1e-4
 assert min(conv_share[s] for s in "ABC") > 0.8
 assert max(conv_share[s] for s in "DE") < 0.5
+
+# %% [markdown]
+# **Your turn.** Write `sigma_of_W_bar(W, u, v)`: the true spectral norm of the weight an SN layer
+# uses, $\bar W = W / \hat\sigma$ with $\hat\sigma = u^\top W v$ from its stored unit vectors,
+# the number these records hold.
+
+
+# %%
+def sigma_of_W_bar(W, u, v):
+    """sigma(W / (u^T W v)) for the layer's raw weight W and its vectors u, v."""
+    ...  # your code here
+
+
+# %%
+exercises.sigma_of_W_bar.check(sigma_of_W_bar)
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution: sigma(W / c) = sigma(W) / c for a number c > 0; it is >= 1 since u^T W v <= sigma(W).
+def sigma_of_W_bar_solution(W, u, v):
+    return torch.linalg.svdvals(W)[0] / (u @ W @ v)
+
+
+assert exercises.sigma_of_W_bar.check(sigma_of_W_bar_solution) is True
 
 # %% [markdown]
 # ## Step 7: rerun cells live

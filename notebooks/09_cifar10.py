@@ -633,6 +633,36 @@ assert all((as_bytes[i] == images.flatten(1)).all(1).any() for i in range(len(as
 torch.testing.assert_close(cifar.DeviceSampler(images, device, seed=seed)(batch_size_D), batch)
 
 # %% [markdown]
+# **Your turn.** Write `as_uint8(x)`, the mapping back to bytes described above: images in
+# $[-1, 1]$ (values a little outside allowed) to a `torch.uint8` tensor in 0…255, clamped and
+# rounded to the nearest integer. `cifar.to_uint8` is the package's: write your own.
+# The next cell runs your function on inputs it draws itself (several shapes, seeds and
+# dtypes), says what is wrong and names the mistake when it is a known one;
+# `exercises.as_uint8.hint()` gives a hint, `exercises.progress()` lists what you have solved,
+# and the folded cell after the check holds a solution.
+
+# %%
+from sngan_teach import exercises  # checks the answers of the "your turn" exercises
+
+
+def as_uint8(x):
+    """Images in [-1, 1] as bytes 0..255: clamp, scale, round."""
+    ...  # your code here
+
+
+# %%
+exercises.as_uint8.check(as_uint8)
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution: round before the cast, which alone would truncate.
+def as_uint8_solution(x):
+    return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+assert exercises.as_uint8.check(as_uint8_solution) is True
+
+# %% [markdown]
 # ## 6. Lesson 07's trainer on CIFAR-10
 #
 # The training step is lesson 07's `sngan_teach.gan.train_step`, unchanged: `n_dis` updates of
@@ -950,6 +980,33 @@ is_torch_fidelity = isc_features_to_metric(logits_random, splits=1, shuffle=Fals
 assert abs(is_by_hand - is_torch_fidelity["inception_score_mean"]) < 1e-10
 
 # %% [markdown]
+# **Your turn.** Write `inception_score_of(p)` for a numpy array `p` of class probabilities (one
+# row $p(y\mid x)$ per image): $\exp(\mathbb E_x\, \mathrm{KL}(p(y\mid x)\,\Vert\,p(y)))$.
+# Confident rows hold exact zeros.
+
+
+# %%
+def inception_score_of(p):
+    """IS = exp(E_x KL(p(y|x) || p(y))) from the N x K array p."""
+    ...  # your code here
+
+
+# %%
+exercises.inception_score_of.check(inception_score_of)
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution: xlogy(a, b) = a log b, with 0 where a = 0.
+def inception_score_of_solution(p):
+    from scipy.special import xlogy
+
+    kl = xlogy(p, p) - xlogy(p, p.mean(axis=0))
+    return float(np.exp(kl.sum(axis=1).mean()))
+
+
+assert exercises.inception_score_of.check(inception_score_of_solution) is True
+
+# %% [markdown]
 # For FID the check is a closed form: for Gaussians with diagonal covariances
 # FID = Σ_i (μ_1i − μ_2i)² + Σ_i (s_1i + s_2i − 2 √(s_1i s_2i)). The matrix square root matters.
 # A version seen in the wild takes `np.sqrt(sigma1 @ sigma2)` (an element-wise root) instead of
@@ -995,6 +1052,33 @@ assert abs(fid_torch_fidelity - fid_exact) < 1e-8
 s1, s2 = rng.uniform(0.5, 2, d), rng.uniform(0.5, 2, d)
 diag_closed_form = np.sum((mu1 - mu2) ** 2) + np.sum(s1 + s2 - 2 * np.sqrt(s1 * s2))
 assert abs(fid_by_hand(mu1, np.diag(s1), mu2, np.diag(s2)) - diag_closed_form) < 1e-10
+
+# %% [markdown]
+# **Your turn.** Write `fid_of_gaussians(mu1, sigma1, mu2, sigma2)` for numpy means and
+# covariances, from the formula, with the trace of the matrix square root taken from the
+# eigenvalues of $\Sigma_1\Sigma_2$ (as `fid_exact` above) or by `sqrtm`. The check uses
+# correlated covariances, where the element-wise root is caught.
+
+
+# %%
+def fid_of_gaussians(mu1, sigma1, mu2, sigma2):
+    """||mu1 - mu2||^2 + tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2))."""
+    ...  # your code here
+
+
+# %%
+exercises.fid_of_gaussians.check(fid_of_gaussians)
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution: tr (Sigma_1 Sigma_2)^(1/2) is the sum of the roots of its eigenvalues (all >= 0).
+def fid_of_gaussians_solution(mu1, sigma1, mu2, sigma2):
+    eigenvalues = np.linalg.eigvals(sigma1 @ sigma2).real.clip(min=0)
+    mean_term = ((mu1 - mu2) ** 2).sum()
+    return float(mean_term + np.trace(sigma1 + sigma2) - 2 * np.sqrt(eigenvalues).sum())
+
+
+assert exercises.fid_of_gaussians.check(fid_of_gaussians_solution) is True
 
 # %% [markdown]
 # **The network and the protocol.** The field's numbers come from one particular network: the

@@ -193,6 +193,39 @@ torch.testing.assert_close(scratch_cbn(h, y), package_cbn(h, y))
 print("the scratch CBN equals sngan_teach.conditional.ConditionalBatchNorm2d (training mode)")
 
 # %% [markdown]
+# **Your turn.** In eval mode batch norm normalizes with its running statistics, not the batch's.
+# Write `cbn_eval(h, y, gamma, beta, running_mean, running_var)`: conditional batch norm in eval
+# mode, $\gamma_y \odot (h - \mu_{\text{run}}) / \sqrt{\mathrm{var}_{\text{run}} + \epsilon} +
+# \beta_y$ with $\epsilon = 10^{-5}$, for `h` of shape $(N, C, H, W)$, labels `y` and `gamma`,
+# `beta` of shape (classes, $C$).
+# The next cell runs your function on inputs it draws itself (several shapes, seeds and
+# dtypes), says what is wrong and names the mistake when it is a known one;
+# `exercises.cbn_eval.hint()` gives a hint, `exercises.progress()` lists what you have solved,
+# and the folded cell after the check holds a solution.
+
+# %%
+from sngan_teach import exercises  # checks the answers of the "your turn" exercises
+
+
+def cbn_eval(h, y, gamma, beta, running_mean, running_var):
+    """Conditional batch norm in eval mode, with the running mean and variance."""
+    ...  # your code here
+
+
+# %%
+exercises.cbn_eval.check(cbn_eval)
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution: PyTorch's batch norm in eval mode, then the class's scale and shift.
+def cbn_eval_solution(h, y, gamma, beta, running_mean, running_var):
+    h_hat = torch.nn.functional.batch_norm(h, running_mean, running_var, eps=1e-5)
+    return gamma[y][:, :, None, None] * h_hat + beta[y][:, :, None, None]
+
+
+assert exercises.cbn_eval.check(cbn_eval_solution) is True
+
+# %% [markdown]
 # **The discriminator.** The optimal $D$ of lesson 01 is the log density ratio. With a label,
 # it is $\log \frac{q(x, y)}{p(x, y)} = \log\frac{q(y\mid x)}{p(y\mid x)} + \log\frac{q(x)}{p(x)}$,
 # $q$ the data and $p$ the generator. Miyato and Koyama (2018) model both conditionals as
@@ -231,6 +264,31 @@ with torch.no_grad():
     shift = ((package_D.embed(y_other) - package_D.embed(y)) * package_D.body.features(x)).sum(1)
     torch.testing.assert_close(package_D(x, y_other) - package_D(x, y), shift)
 print("the scratch projection D equals sngan_teach.conditional.ProjectionDiscriminator")
+
+# %% [markdown]
+# **Your turn.** Write `projection_logit(phi, w_psi, b_psi, E, y)`:
+# $D(x, y) = \psi(\phi(x)) + \langle e_y, \phi(x)\rangle$ from features `phi` ($N \times F$), the
+# dense layer $\psi(h) = h\, w_\psi + b_\psi$, the embedding matrix `E` (one row $e_y$ per class)
+# and labels `y`.
+
+
+# %%
+def projection_logit(phi, w_psi, b_psi, E, y):
+    """D(x, y) = psi(phi(x)) + <e_y, phi(x)>, one logit per sample."""
+    ...  # your code here
+
+
+# %%
+exercises.projection_logit.check(projection_logit)
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution: E[y] picks one row e_y per sample; einsum takes the inner products row by row.
+def projection_logit_solution(phi, w_psi, b_psi, E, y):
+    return phi @ w_psi + b_psi + torch.einsum("nf,nf->n", E[y], phi)
+
+
+assert exercises.projection_logit.check(projection_logit_solution) is True
 
 # %% [markdown]
 # **Spectral normalization on every layer, the embedding included.** $\phi$ is a chain of
