@@ -150,7 +150,7 @@ def optimal_D(q, p_G):
 
 
 # %%
-exercises.optimal_D.check(optimal_D)
+accepted = exercises.optimal_D.check(optimal_D)
 
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
@@ -485,7 +485,7 @@ def ns_generator_loss(d_fake):
 
 
 # %%
-exercises.ns_generator_loss.check(ns_generator_loss)
+accepted = exercises.ns_generator_loss.check(ns_generator_loss)
 
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}

@@ -209,7 +209,7 @@ def sigma_of(W):
 
 
 # %%
-exercises.sigma_of.check(sigma_of)
+accepted = exercises.sigma_of.check(sigma_of)
 
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
@@ -303,7 +303,7 @@ def lipschitz_bound(net):
 
 
 # %%
-exercises.lipschitz_bound.check(lipschitz_bound)
+accepted = exercises.lipschitz_bound.check(lipschitz_bound)
 
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}

@@ -151,7 +151,7 @@ def power_step(W, u):
 
 
 # %%
-exercises.power_step.check(power_step)
+accepted = exercises.power_step.check(power_step)
 
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
@@ -590,7 +590,7 @@ def normalize_by_sigma(W):
 
 
 # %%
-exercises.normalize_by_sigma.check(normalize_by_sigma)
+accepted = exercises.normalize_by_sigma.check(normalize_by_sigma)
 
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}

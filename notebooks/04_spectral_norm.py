@@ -192,7 +192,7 @@ def sn_weight(W, u, v):
 
 
 # %%
-exercises.sn_weight.check(sn_weight)
+accepted = exercises.sn_weight.check(sn_weight)
 
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
@@ -694,7 +694,7 @@ def conv_sigma(weight):
 
 
 # %%
-exercises.conv_sigma.check(conv_sigma)
+accepted = exercises.conv_sigma.check(conv_sigma)
 
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}

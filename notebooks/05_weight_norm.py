@@ -190,7 +190,7 @@ def wn_weight(W):
 
 
 # %%
-exercises.wn_weight.check(wn_weight)
+accepted = exercises.wn_weight.check(wn_weight)
 
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
@@ -403,7 +403,7 @@ def effective_rank_of(s):
 
 
 # %%
-exercises.effective_rank_of.check(effective_rank_of)
+accepted = exercises.effective_rank_of.check(effective_rank_of)
 
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}

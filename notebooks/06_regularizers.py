@@ -177,7 +177,7 @@ def ortho_penalty(W):
 
 
 # %%
-exercises.ortho_penalty.check(ortho_penalty)
+accepted = exercises.ortho_penalty.check(ortho_penalty)
 
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
@@ -395,7 +395,7 @@ clip_sigma_max = ...  # the largest sigma_1 of a 16 x 48 layer clipped to [-0.05
 
 
 # %%
-exercises.clip_sigma_max.check(clip_sigma_max)
+accepted = exercises.clip_sigma_max.check(clip_sigma_max)
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
 # Solution: sigma_1 <= ||W||_F <= c sqrt(d_o d_i), reached by the sign matrix c s h^T above.
@@ -463,7 +463,7 @@ def gp_at(net_D, real, fake, t):
 
 
 # %%
-exercises.gp_at.check(gp_at)
+accepted = exercises.gp_at.check(gp_at)
 
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}

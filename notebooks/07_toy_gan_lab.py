@@ -197,7 +197,7 @@ def kl_to_uniform(counts):
 
 
 # %%
-exercises.kl_to_uniform.check(kl_to_uniform)
+accepted = exercises.kl_to_uniform.check(kl_to_uniform)
 
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
@@ -325,7 +325,7 @@ def d_hinge_loss(real_logits, fake_logits):
 
 
 # %%
-exercises.d_hinge_loss.check(d_hinge_loss)
+accepted = exercises.d_hinge_loss.check(d_hinge_loss)
 
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}

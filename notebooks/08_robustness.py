@@ -420,7 +420,7 @@ def z_better(fids_a, fids_b):
 
 
 # %%
-exercises.z_better.check(z_better)
+accepted = exercises.z_better.check(z_better)
 
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
@@ -625,7 +625,7 @@ def sigma_of_W_bar(W, u, v):
 
 
 # %%
-exercises.sigma_of_W_bar.check(sigma_of_W_bar)
+accepted = exercises.sigma_of_W_bar.check(sigma_of_W_bar)
 
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}

@@ -651,7 +651,7 @@ def as_uint8(x):
 
 
 # %%
-exercises.as_uint8.check(as_uint8)
+accepted = exercises.as_uint8.check(as_uint8)
 
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
@@ -992,7 +992,7 @@ def inception_score_of(p):
 
 
 # %%
-exercises.inception_score_of.check(inception_score_of)
+accepted = exercises.inception_score_of.check(inception_score_of)
 
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
@@ -1067,7 +1067,7 @@ def fid_of_gaussians(mu1, sigma1, mu2, sigma2):
 
 
 # %%
-exercises.fid_of_gaussians.check(fid_of_gaussians)
+accepted = exercises.fid_of_gaussians.check(fid_of_gaussians)
 
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}

@@ -213,7 +213,7 @@ def cbn_eval(h, y, gamma, beta, running_mean, running_var):
 
 
 # %%
-exercises.cbn_eval.check(cbn_eval)
+accepted = exercises.cbn_eval.check(cbn_eval)
 
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
@@ -279,7 +279,7 @@ def projection_logit(phi, w_psi, b_psi, E, y):
 
 
 # %%
-exercises.projection_logit.check(projection_logit)
+accepted = exercises.projection_logit.check(projection_logit)
 
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}

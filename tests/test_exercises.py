@@ -261,28 +261,27 @@ def literal_gram(W):
     return ((W.T @ W - torch.eye(W.shape[1], dtype=W.dtype)) ** 2).sum()
 
 
-def gp_without_create_graph(net_D, real, fake, t):
+def input_gradient(net_D, real, fake, t, create_graph=True):
     x_hat = (t * real + (1 - t) * fake).requires_grad_(True)
-    (grad,) = torch.autograd.grad(net_D(x_hat).sum(), x_hat)
+    return torch.autograd.grad(net_D(x_hat).sum(), x_hat, create_graph=create_graph)[0]
+
+
+def gp_without_create_graph(net_D, real, fake, t):
+    grad = input_gradient(net_D, real, fake, t, create_graph=False)
     return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
 
 
 def gp_whole_batch(net_D, real, fake, t):
-    x_hat = (t * real + (1 - t) * fake).requires_grad_(True)
-    (grad,) = torch.autograd.grad(net_D(x_hat).sum(), x_hat, create_graph=True)
-    return (grad.norm() - 1) ** 2
+    return (input_gradient(net_D, real, fake, t).norm() - 1) ** 2
 
 
 def gp_dim1(net_D, real, fake, t):
-    x_hat = (t * real + (1 - t) * fake).requires_grad_(True)
-    (grad,) = torch.autograd.grad(net_D(x_hat).sum(), x_hat, create_graph=True)
-    return ((grad.norm(dim=1) - 1) ** 2).mean()
+    return ((input_gradient(net_D, real, fake, t).norm(dim=1) - 1) ** 2).mean()
 
 
 def gp_squared_norm(net_D, real, fake, t):
-    x_hat = (t * real + (1 - t) * fake).requires_grad_(True)
-    (grad,) = torch.autograd.grad(net_D(x_hat).sum(), x_hat, create_graph=True)
-    return ((grad.flatten(1).pow(2).sum(1) - 1) ** 2).mean()
+    squared = input_gradient(net_D, real, fake, t).flatten(1).pow(2).sum(1)
+    return ((squared - 1) ** 2).mean()
 
 
 def writeup_hinge(real_logits, fake_logits):
