@@ -567,7 +567,7 @@ for name, s in spectra["SN"].items():
 # its weight off $v_1$, and needs at least three further iterations to catch up (one
 # iteration per update cannot; for most of them it takes more than five). (Over seeds 0 to 4
 # and two kernel paths the lagging layers had
-# $\sigma_2/\sigma_1$ from 0.88 to 0.98 and 10 % to 78 % of $v$ off $v_1$.) With
+# $\sigma_2/\sigma_1$ from 0.87 to 0.98 and 7 % to 78 % of $v$ off $v_1$.) With
 # $\sigma_2 / \sigma_1$ close to 1, one iteration shrinks
 # $v$'s component along $v_2$ relative to $v_1$ only by the factor $(\sigma_2/\sigma_1)^2$,
 # close to 1, so the stored $v$ stays a blend of several top directions. The $1 \times 128$
