@@ -53,7 +53,6 @@ import copy
 import csv
 import math
 import statistics
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -67,7 +66,7 @@ from sngan_teach.explore import explore
 from sngan_teach.gan import SETTINGS, make_optimizers, train, train_step
 from sngan_teach.losses import get_loss, hinge_loss_D, hinge_loss_G, ns_loss_D
 from sngan_teach.regularizers import orthonormal_penalty
-from sngan_teach.runtime import base_seed, kernel_check, pick, seed_all
+from sngan_teach.runtime import base_seed, kernel_check, pick, seed_all, stored_result
 from sngan_teach.toy import (
     DATASETS,
     METHODS,
@@ -100,7 +99,7 @@ n_D_steps = pick(quick=100, full=200)  # discriminator updates in the hinge-sign
 lab_steps = pick(quick=120, full=240)  # generator updates of the GAN-Lab-style runs of Step 6
 lab_batch = 128  # their real (and fake) samples per update
 lab_settings = ["C", "D"]  # their optimizer settings (Table 1): one mild, one aggressive
-table_path = Path("../benchmarks/results/toy_table.csv")  # written by benchmarks/toy_table.py
+table_path = stored_result("toy_table.csv", "python benchmarks/toy_table.py --resume")
 long_data = pick(quick="ring", full="grid")  # mixture of "Reaching every mode"
 long_steps = pick(quick=600, full=9000)  # its generator updates, alpha decayed linearly to 0
 long_setting = {"alpha": 1e-3, "beta1": 0.5, "beta2": 0.9, "n_dis": 1}  # alpha, beta1, beta2
@@ -863,7 +862,7 @@ assert m["hq"] >= pick(quick=0.25, full=0.4) and m["kl"] < 0.3
 # carries the recipe it was trained with; the first check is that it is still ours.
 
 # %%
-long_path = Path("../benchmarks/results/toy_long.csv")  # written by benchmarks/toy_long.py
+long_path = stored_result("toy_long.csv", "python benchmarks/toy_long.py --merge")
 with long_path.open() as f:
     long_rows = list(csv.DictReader(f))
 for row in long_rows:
@@ -1006,7 +1005,7 @@ assert ours_hq > max(row[3] for row in published if row[4] is None)
 # machine, so their seconds are inflated: only their ratios to the recipe's mean anything.
 
 # %%
-levers_path = Path("../benchmarks/results/toy_levers.csv")  # written by benchmarks/toy_levers.py
+levers_path = stored_result("toy_levers.csv", "python benchmarks/toy_levers.py")
 with levers_path.open() as f:
     lever_rows = list(csv.DictReader(f))
 lever_runs = {}

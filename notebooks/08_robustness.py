@@ -52,7 +52,6 @@
 import csv
 import math
 import statistics
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -72,7 +71,7 @@ from sngan_teach.digits import (
 )
 from sngan_teach.explore import explore
 from sngan_teach.gan import SETTINGS, sample_z
-from sngan_teach.runtime import base_seed, kernel_check, pick, seed_all
+from sngan_teach.runtime import base_seed, kernel_check, pick, seed_all, stored_result
 
 # %%
 kernel_check()  # a one-line warning when this is not the kernel Python (sngan-teach)
@@ -80,10 +79,10 @@ seed = base_seed()  # $SNGAN_SEED (default 0); every other seed derives from it
 gen = seed_all(seed)  # one seeded generator for every random draw below
 torch.set_num_threads(1)  # as every cell of the grid ran (small networks: one thread is fastest)
 
-RESULTS = Path("../benchmarks/results")
-grid_path = RESULTS / "robustness.csv"  # written by benchmarks/robustness.py
-sigma_path = RESULTS / "robustness_sigma.csv"  # sigma(W_bar) of SN's layers during training
-samples_path = RESULTS / "robustness_samples.npz"  # the median seed's samples, settings D-F
+made_by = "python benchmarks/robustness.py --jobs 2"  # resumes; --samples for the npz
+grid_path = stored_result("robustness.csv", made_by)  # every cell of the grid
+sigma_path = stored_result("robustness_sigma.csv", made_by)  # sigma(W_bar) of SN's layers
+samples_path = stored_result("robustness_samples.npz", made_by)  # median seeds' samples, D-F
 METHODS = ("sn", "wn", "ortho", "clip", "gp", "none")  # the grid's order
 NAMES = {"sn": "SN", "wn": "WN", "ortho": "orthonormal", "clip": "weight clipping",
          "gp": "WGAN-GP", "none": "no normalization"}  # fmt: skip

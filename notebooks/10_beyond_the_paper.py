@@ -58,7 +58,6 @@ import math
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -79,10 +78,10 @@ from sngan_teach.digits import classifier_accuracy, load_digits_split, real_floo
 from sngan_teach.explore import explore
 from sngan_teach.lipschitz import conv_unfold_factor
 from sngan_teach.models import build_models
-from sngan_teach.runtime import base_seed, kernel_check, pick, seed_all
+from sngan_teach.runtime import ROOT, base_seed, kernel_check, pick, seed_all, stored_result
 from sngan_teach.sn import add_sn, spectral_norm
 
-sys.path.insert(0, str(Path("../benchmarks").resolve()))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 import beyond  # noqa: E402  (benchmarks/beyond.py: the stored runs' settings and sizes)
 
 # %%
@@ -95,12 +94,12 @@ setting = beyond.STABLE  # alpha, beta1, beta2 of Adam and n_dis = 1 (hinge loss
 sizes = beyond.SIZES  # z_dim (size of z), ch_G, ch_D (channel widths of G and D)
 log_every = beyond.LOG_EVERY  # generator updates between two measurements
 n_eval = beyond.N_EVAL  # samples scored at each measurement, balanced over the 10 classes
-results = Path("../benchmarks/results")  # what benchmarks/beyond.py wrote
+made_by = "python benchmarks/beyond.py"  # the command that wrote the stored runs
 
 
 def read_csv(name: str) -> list[dict]:
     """Rows of a stored CSV, numbers as floats where they parse."""
-    with (results / name).open() as f:
+    with stored_result(name, made_by).open() as f:
         rows = list(csv.DictReader(f))
     for row in rows:
         for key, value in row.items():
@@ -112,7 +111,7 @@ def read_csv(name: str) -> list[dict]:
 
 
 runs_csv, sigma_csv, spectra_csv = (read_csv(f"beyond{s}.csv") for s in ("", "_sigma", "_spectra"))
-grids = np.load(results / "beyond_samples.npz")
+grids = np.load(stored_result("beyond_samples.npz", made_by))
 
 
 def tile(grid: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import random
 import sys
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
@@ -23,6 +24,8 @@ BUDGET_ENV = "SNGAN_BUDGET"
 BUDGETS = ("quick", "full")
 SEED_ENV = "SNGAN_SEED"
 MAX_SEED = 2**63 - 1  # torch.manual_seed takes seeds in [-2**63, 2**64); lessons add offsets
+ROOT = Path(__file__).resolve().parent.parent  # the repository, where benchmarks/ lives
+RESULTS_DIR = ROOT / "benchmarks" / "results"  # stored results the lessons read
 KERNEL_NAME = "sngan-teach"  # the kernel `python3 tasks.py lab` registers
 KERNEL_DISPLAY = "Python (sngan-teach)"
 
@@ -97,6 +100,24 @@ def kernel_check() -> None:
             f"{KERNEL_DISPLAY!r} ({registered}); choose it in Kernel > Change Kernel.",
             file=sys.stderr,
         )
+
+
+def stored_result(name: str, made_by: str) -> Path:
+    """The path of ``benchmarks/results/NAME``, wherever the lesson runs from.
+
+    ``made_by`` is the command that writes the file; a missing file raises
+    ``FileNotFoundError`` naming the file and that command, instead of a bare "No such file".
+    Introduced in lesson 07.
+    """
+    if not isinstance(name, str) or not name or "/" in name or "\\" in name or name in (".", ".."):
+        raise ValueError(f"name must be a file name inside benchmarks/results, got {name!r}")
+    path = RESULTS_DIR / name
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} is missing: the lesson reads results stored in the repository. Restore it "
+            f"with `git checkout -- benchmarks/results/{name}`, or make it again with `{made_by}`."
+        )
+    return path
 
 
 def default_device() -> torch.device:

@@ -127,3 +127,22 @@ def test_kernel_check_does_nothing_outside_a_kernel(tmp_path, monkeypatch, capsy
     monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
     runtime.kernel_check()
     assert capsys.readouterr() == ("", "")
+
+
+def test_stored_result_is_found_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = runtime.stored_result("toy_long.csv", "python benchmarks/toy_long.py")
+    assert path.is_file() and path.parent == runtime.RESULTS_DIR
+
+
+def test_stored_result_names_a_missing_file_and_its_command():
+    with pytest.raises(
+        FileNotFoundError, match="nothing.csv is missing.*make it again with `cmd x`"
+    ):
+        runtime.stored_result("nothing.csv", "cmd x")
+
+
+@pytest.mark.parametrize("name", ["", "../README.md", "a/b.csv", ".."])
+def test_stored_result_takes_only_a_file_name(name):
+    with pytest.raises(ValueError, match="name must be a file name inside benchmarks/results"):
+        runtime.stored_result(name, "cmd")
