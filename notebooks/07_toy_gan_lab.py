@@ -652,10 +652,12 @@ assert most["WGAN-GP"] > 1.0
 # hinge loss, and the gradient penalty with the standard loss (GAN-GP) and the Wasserstein
 # loss (WGAN-GP), under each setting A–F: 72 configurations on the 25-Gaussian grid, each from
 # three seeds, with the same number of generator updates and sizes. Regenerate the CSV it
-# writes with
+# writes into a new file, then move it over the stored one (the script refuses to overwrite a
+# file that holds rows; `--resume` adds only the missing ones):
 #
 # ```
-# nice .venv/bin/python benchmarks/toy_table.py --out benchmarks/results/toy_table.csv --jobs 2
+# nice .venv/bin/python benchmarks/toy_table.py --out /tmp/toy_table.csv --jobs 2
+# mv /tmp/toy_table.csv benchmarks/results/toy_table.csv
 # ```
 
 # %%
