@@ -40,6 +40,7 @@ Commands (from the repository root)::
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import os
 import platform
@@ -71,13 +72,33 @@ N_EVAL = 1000
 N_SAMPLES = 64  # samples stored per cell for the lesson's grids (--samples)
 SAMPLE_SETTINGS = ("D", "E", "F")
 QUICK = {"steps": 3, "seeds": 1, "settings": ("C", "D"), "n_dis": (1, 5), "n_eval": 100}
+# The long grid (--long): runs long enough to show collapse and instability, with learning curves.
+# D-F (alpha = 1e-3, n_dis 5), where the paper's differences live: 3000 generator updates, the
+# paper's contenders 5 seeds, clipping and no normalization 3. A (n_dis 5) as long, B and C
+# (n_dis 1) for 15000, as many discriminator updates as A: one seed per method, the curves that
+# show whether a method learns there at all. Cells run setting by setting in this order, every
+# seed of a setting before the next one.
+CONTENDER_SEEDS = {"sn": 5, "wn": 5, "ortho": 5, "gp": 5, "clip": 3, "none": 3}
+ONE_SEED = {m: 1 for m in METHODS}
+LONG = {
+    "steps": {"D": 3000, "E": 3000, "F": 3000, "A": 3000, "C": 15000, "B": 15000},
+    "seeds": {"D": CONTENDER_SEEDS, "E": CONTENDER_SEEDS, "F": CONTENDER_SEEDS}
+    | {"A": ONE_SEED, "C": ONE_SEED, "B": ONE_SEED},
+    "curve_every": 100,
+}
+LONG_QUICK = {"steps": {"D": 4, "C": 6}, "seeds": {"D": ONE_SEED, "C": ONE_SEED}, "curve_every": 2}
+CLF_SEED_2 = 1  # the second digit classifier's seed: the ranking must not hang on one classifier
 FIELDS = [
     "method", "loss", "setting", "alpha", "beta1", "beta2", "n_dis", "seed", "steps",
     "digits_is", "digits_fid", "classes", "diverged", "seconds", "cpu_seconds",
 ]  # fmt: skip
+LONG_FIELDS = [*FIELDS, "digits_is_clf2", "digits_fid_clf2", "classes_clf2"]
 SIGMA_FIELDS = ["method", "setting", "n_dis", "seed", "steps", "step", "layer", "sigma"]
+CURVE_FIELDS = ["method", "setting", "n_dis", "seed", "steps", "step",
+                "digits_is", "digits_fid", "classes"]  # fmt: skip
 KEY = ("method", "setting", "n_dis", "seed", "steps")
 SIGMA_KEY = (*KEY, "step", "layer")
+CURVE_KEY = (*KEY, "step")
 
 
 def plan(
@@ -106,7 +127,32 @@ def plan(
     return cells
 
 
-def train_cell(cell: tuple[str, str, int, int, int], n_eval: int, sigma_every: int) -> dict:
+def plan_long(grid: dict = LONG) -> list[tuple[str, str, int, int, int]]:
+    """The long grid's cells as ``(method, setting, n_dis, seed, steps)``, setting by setting in
+    the order of ``grid["steps"]``, every seed of a setting before the next one."""
+    from sngan_teach.gan import SETTINGS
+
+    cells = []
+    for setting, steps in grid["steps"].items():
+        seeds = grid["seeds"][setting]
+        for seed in range(max(seeds.values())):
+            for method in METHODS:
+                if seed < seeds[method]:
+                    cells.append((method, setting, int(SETTINGS[setting]["n_dis"]), seed, steps))
+    return cells
+
+
+@functools.lru_cache(maxsize=1)
+def second_classifier():
+    """A digit classifier trained like the shared one from another seed (``CLF_SEED_2``)."""
+    from sngan_teach.digits import train_classifier
+
+    return train_classifier(seed=CLF_SEED_2)
+
+
+def train_cell(
+    cell: tuple[str, str, int, int, int], n_eval: int, sigma_every: int, curve_every: int = 0
+) -> dict:
     """Train one cell on one thread (as every row of the CSV was); return the run dict of
     :func:`sngan_teach.digits.train_digits`."""
     import torch
@@ -123,15 +169,20 @@ def train_cell(cell: tuple[str, str, int, int, int], n_eval: int, sigma_every: i
         n_dis=n_dis,
         n_eval=n_eval,
         sigma_every=sigma_every,
+        curve_every=curve_every,
         **TRAIN_KW,
     )
 
 
-def run_cell(cell: tuple[str, str, int, int, int], n_eval: int, sigma_every: int):
-    """Train and score one cell; return its CSV row and its sigma rows."""
+def run_cell(
+    cell: tuple[str, str, int, int, int], n_eval: int, sigma_every: int, curve_every: int = 0
+):
+    """Train and score one cell; return its CSV row, its sigma rows and its curve rows. With
+    ``curve_every`` the row also holds the scores under :func:`second_classifier`."""
+    from sngan_teach.digits import classes_covered, digits_fid, digits_is
     from sngan_teach.gan import SETTINGS
 
-    run = train_cell(cell, n_eval, sigma_every)
+    run = train_cell(cell, n_eval, sigma_every, curve_every)
     method, setting, n_dis, seed, steps = cell
     m = run["metrics"]
     row = dict(zip(KEY, cell, strict=True)) | {"loss": run["loss"], **SETTINGS[setting]}
@@ -149,23 +200,38 @@ def run_cell(cell: tuple[str, str, int, int, int], n_eval: int, sigma_every: int
         | {"sigma": round(s["sigma"], 5)}
         for s in run["sigmas"]
     ]  # fmt: skip
-    return row, sigmas
+    curve = [
+        dict(zip(KEY, cell, strict=True))
+        | {"step": c["step"], "digits_is": round(c["digits_is"], 4)}
+        | {"digits_fid": round(c["digits_fid"], 3), "classes": c["classes"]}
+        for c in run["curve"]
+    ]
+    if curve_every:
+        x, clf = run["samples"], second_classifier()
+        finite = not run["diverged"] and bool(x.isfinite().all())
+        row |= {
+            "digits_is_clf2": round(digits_is(x, clf), 4) if finite else 1.0,
+            "digits_fid_clf2": round(digits_fid(x, clf), 3) if finite else math.nan,
+            "classes_clf2": classes_covered(x, clf) if finite else 0,
+        }
+    return row, sigmas, curve
 
 
 def row_key(row: dict) -> tuple[str, str, int, int, int]:
     return (row["method"], row["setting"], int(row["n_dis"]), int(row["seed"]), int(row["steps"]))
 
 
-def drop_orphan_sigmas(sigma_out: Path, done: set) -> None:
-    """Remove from ``sigma_out`` the sigma rows of cells without a main row (a run stopped
-    between a cell's two appends), with a warning: the cell runs again and writes them anew."""
-    rows = read_rows(sigma_out, SIGMA_FIELDS, SIGMA_KEY, repair=True)
+def drop_orphans(path: Path, fields: list[str], key: tuple[str, ...], done: set) -> None:
+    """Remove from the side CSV ``path`` (sigma or curve rows) the rows of cells without a main
+    row (a run stopped between a cell's appends), with a warning: the cell runs again and
+    writes them anew."""
+    rows = read_rows(path, fields, key, repair=True)
     kept = [r for r in rows if row_key(r) in done]
     if len(kept) < len(rows):
-        print(f"warning: {len(rows) - len(kept)} sigma rows in {sigma_out} belong to no "
+        print(f"warning: {len(rows) - len(kept)} rows in {path} belong to no "
               "cell of the main CSV (a run stopped mid-cell); removed them",
               file=sys.stderr)  # fmt: skip
-        write_rows(sigma_out, SIGMA_FIELDS, kept)
+        write_rows(path, fields, kept)
 
 
 def mean_sd(values: list[float]) -> str:
@@ -294,9 +360,13 @@ def estimate(cells: list, n_updates: int = 20) -> None:
         print(
             f"{method:>5} n_dis {n_dis:>2}: {ms_cpu:6.1f} ms CPU, {ms_wall:6.1f} ms wall per update"
         )
-    total = sum(per_update[c[0], c[2]] for c in cells)
-    print(f"{len(cells)} cells: {total:.2f} CPU s per generator update of every cell")
-    print(f"60 min on 2 cores = 7200 CPU s fit {7200 / total:.0f} updates per cell")
+    per_step = sum(per_update[c[0], c[2]] for c in cells)
+    total = sum(per_update[c[0], c[2]] * c[4] for c in cells)
+    print(f"{len(cells)} cells: {total / 3600:.2f} CPU hours for the plan's updates")
+    for setting in dict.fromkeys(c[1] for c in cells):
+        part = sum(per_update[c[0], c[2]] * c[4] for c in cells if c[1] == setting)
+        print(f"  setting {setting}: {part / 3600:.2f} CPU hours")
+    print(f"60 min on 2 cores = 7200 CPU s fit {7200 / per_step:.0f} updates per cell")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -309,6 +379,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--sigma-every", type=int, default=SIGMA_EVERY)
     parser.add_argument("--quick", action="store_true", help="a tiny grid in seconds (tests)")
+    parser.add_argument("--long", action="store_true",
+                        help="the long grid with learning curves (LONG; default --out "
+                        "benchmarks/results/robustness_long.csv)")  # fmt: skip
     parser.add_argument("--estimate", action="store_true", help="time the plan, train nothing")
     parser.add_argument("--summary", action="store_true", help="print mean +- sd of --out")
     parser.add_argument("--samples", type=Path, default=None,
@@ -325,10 +398,17 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("steps", "seeds", "jobs"):
         if getattr(args, name) < 1:
             raise SystemExit(f"--{name} must be >= 1, got {getattr(args, name)}")
-    n_eval = N_EVAL
-    if args.quick:
+    n_eval, curve_every, fields = N_EVAL, 0, FIELDS
+    if args.quick and args.out == parser.get_default("out"):
+        raise SystemExit("--quick needs --out: the committed CSV holds full-size cells only")
+    if args.long:
         if args.out == parser.get_default("out"):
-            raise SystemExit("--quick needs --out: the committed CSV holds full-size cells only")
+            args.out = args.out.with_name("robustness_long.csv")
+        grid = LONG_QUICK if args.quick else LONG
+        cells, curve_every, fields = plan_long(grid), grid["curve_every"], LONG_FIELDS
+        if args.quick:
+            n_eval, args.sigma_every = QUICK["n_eval"], 1
+    elif args.quick:
         cells = plan(QUICK["steps"], QUICK["seeds"], QUICK["settings"], QUICK["n_dis"])
         n_eval, args.sigma_every = QUICK["n_eval"], 1
     else:
@@ -337,9 +417,12 @@ def main(argv: list[str] | None = None) -> None:
         estimate(cells)
         return
     sigma_out = args.sigma_out or args.out.with_name(args.out.stem + "_sigma.csv")
+    curve_out = args.out.with_name(args.out.stem + "_curve.csv")
     with lock(args.out):
-        done = {row_key(r) for r in read_rows(args.out, FIELDS, KEY, repair=True)}
-        drop_orphan_sigmas(sigma_out, done)
+        done = {row_key(r) for r in read_rows(args.out, fields, KEY, repair=True)}
+        drop_orphans(sigma_out, SIGMA_FIELDS, SIGMA_KEY, done)
+        if curve_every:
+            drop_orphans(curve_out, CURVE_FIELDS, CURVE_KEY, done)
         todo = [c for c in cells if c not in done]
         load = os.getloadavg()[0]
         print(f"{len(todo)} of {len(cells)} cells to run on {platform.machine()}, "
@@ -347,11 +430,13 @@ def main(argv: list[str] | None = None) -> None:
               flush=True)  # fmt: skip
         t0 = time.perf_counter()
 
-        def record(i: int, row: dict, sigmas: list[dict]) -> None:
-            # sigma rows first: the main row marks the cell done (a resume drops orphan sigmas)
+        def record(i: int, row: dict, sigmas: list[dict], curve: list[dict]) -> None:
+            # side rows first: the main row marks the cell done (a resume drops orphans)
             if sigmas:
                 append_rows(sigma_out, SIGMA_FIELDS, sigmas)
-            append_rows(args.out, FIELDS, [row])
+            if curve:
+                append_rows(curve_out, CURVE_FIELDS, curve)
+            append_rows(args.out, fields, [row])
             print(f"[{i}/{len(todo)}] {row['method']:>5} {row['setting']} "
                   f"n_dis {row['n_dis']:>2} seed {row['seed']}: IS {row['digits_is']:.2f}, "
                   f"FID {row['digits_fid']:.1f}, classes {row['classes']}, "
@@ -359,10 +444,12 @@ def main(argv: list[str] | None = None) -> None:
 
         if args.jobs == 1:
             for i, cell in enumerate(todo, 1):
-                record(i, *run_cell(cell, n_eval, args.sigma_every))
+                record(i, *run_cell(cell, n_eval, args.sigma_every, curve_every))
         else:
             with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-                futures = [pool.submit(run_cell, c, n_eval, args.sigma_every) for c in todo]
+                futures = [
+                    pool.submit(run_cell, c, n_eval, args.sigma_every, curve_every) for c in todo
+                ]
                 for i, future in enumerate(as_completed(futures), 1):
                     record(i, *future.result())
     print(f"total {time.perf_counter() - t0:.0f} s", flush=True)

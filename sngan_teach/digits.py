@@ -386,6 +386,7 @@ def train_digits(
     batch_size_G: int = 128,
     n_eval: int = 1000,
     sigma_every: int = 0,
+    curve_every: int = 0,
     progress: bool = False,
 ) -> dict:
     """Train one digits GAN with :func:`sngan_teach.gan.train` and score it with the proxies.
@@ -397,10 +398,14 @@ def train_digits(
     samples scored at the end use a fixed ``z`` drawn from ``seed + 1``, with G in eval mode.
     With ``sigma_every`` (SN only) :func:`sn_layer_sigmas` is recorded every that many steps;
     a run whose weights turn NaN/inf is scored as diverged whichever check sees it first, the
-    losses' (every 100 steps) or the sigma record's.
+    losses' (every 100 steps) or the sigma record's. With ``curve_every`` the same ``n_eval``
+    samples are scored every that many steps and at the end (G in eval mode for the scoring,
+    back in train mode after; no random number of the run is drawn), the learning curve: rows
+    ``{"step", "digits_is", "digits_fid", "classes"}``.
 
     Returns ``net_G``, ``net_D``, ``history``, ``samples``, ``metrics`` (:func:`evaluate_digits`),
-    ``sigmas`` (rows ``{"step", "layer", "sigma"}``), ``diverged`` (a loss turned NaN/inf),
+    ``sigmas`` (rows ``{"step", "layer", "sigma"}``), ``curve``, ``diverged`` (a loss turned
+    NaN/inf),
     ``n_dis``, ``seconds`` (wall) and ``cpu_seconds`` (this process's CPU time).
     """
     check_method(method)
@@ -421,8 +426,9 @@ def train_digits(
         _check_positive("n_dis", n_dis)
         hyper["n_dis"] = n_dis
     _check_positive("n_eval", n_eval)
-    if not isinstance(sigma_every, int) or sigma_every < 0:
-        raise ValueError(f"sigma_every must be an int >= 0, got {sigma_every!r}")
+    for name, every in (("sigma_every", sigma_every), ("curve_every", curve_every)):
+        if not isinstance(every, int) or isinstance(every, bool) or every < 0:
+            raise ValueError(f"{name} must be an int >= 0, got {every!r}")
     x_train = _load_split()[0]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -430,11 +436,25 @@ def train_digits(
     opt_G, opt_D = make_optimizers(net_G, net_D, hyper)
     penalty, after_D_step = method_hooks(method)
     gen = torch.Generator().manual_seed(seed)
+    z_eval = sample_z(n_eval, z_dim, torch.Generator().manual_seed(seed + 1))
     sigmas: list[dict] = []
+    curve: list[dict] = []
+    sigma_every = sigma_every if method == "sn" else 0
+    every = math.gcd(sigma_every, curve_every)
 
-    def record_sigmas(step: int, history: list) -> None:
-        for layer, value in sn_layer_sigmas(net_D).items():
-            sigmas.append({"step": step, "layer": layer, "sigma": value})
+    def score() -> dict:
+        net_G.eval()
+        with torch.no_grad():
+            samples = net_G(z_eval)
+        net_G.train()
+        return evaluate_digits(samples)
+
+    def record(step: int, history: list) -> None:
+        if sigma_every and (step % sigma_every == 0 or step == n_steps):
+            for layer, value in sn_layer_sigmas(net_D).items():
+                sigmas.append({"step": step, "layer": layer, "sigma": value})
+        if curve_every and (step % curve_every == 0 or step == n_steps):
+            curve.append({"step": step, **score()})
 
     t0, c0 = time.perf_counter(), time.process_time()
     diverged = False
@@ -455,14 +475,13 @@ def train_digits(
             penalty=penalty,
             after_D_step=after_D_step,
             log_every=max(1, min(100, n_steps)),
-            callback=record_sigmas if sigma_every and method == "sn" else None,
-            callback_every=sigma_every,
+            callback=record if every else None,
+            callback_every=every,
             progress=progress,
         )
     except FloatingPointError:
         history, diverged = [], True
     seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
-    z_eval = sample_z(n_eval, z_dim, torch.Generator().manual_seed(seed + 1))
     net_G.eval()
     with torch.no_grad():
         samples = net_G(z_eval)
@@ -476,6 +495,7 @@ def train_digits(
         "samples": samples,
         "metrics": metrics,
         "sigmas": sigmas,
+        "curve": curve,
         "diverged": diverged,
         "method": method,
         "loss": METHOD_LOSS[method],
