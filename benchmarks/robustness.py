@@ -87,6 +87,10 @@ LONG = {
     "curve_every": 100,
 }
 LONG_QUICK = {"steps": {"D": 4, "C": 6}, "seeds": {"D": ONE_SEED, "C": ONE_SEED}, "curve_every": 2}
+# The settings of the stated SN-vs-X lists: where training gets going in 650 updates (B and C
+# learn nothing there, lesson 08), and the long grid's D-F, whose contenders have 5 seeds.
+VERDICTS, LONG_VERDICTS = "ADEF", "DEF"
+UNTRAINED_FID = 2000.0  # a diverged run counts as this digits FID (an untrained G scores ~2400)
 CLF_SEED_2 = 1  # the second digit classifier's seed: the ranking must not hang on one classifier
 FIELDS = [
     "method", "loss", "setting", "alpha", "beta1", "beta2", "n_dis", "seed", "steps",
@@ -242,11 +246,11 @@ def mean_sd(values: list[float]) -> str:
     return f"{statistics.fmean(values):.2f} +- {sd:.2f}"
 
 
-def summarize(path: Path) -> None:
+def summarize(path: Path, fields: list[str] = FIELDS) -> None:
     """Print mean +- sd (over seeds) of every cell group in the CSV, as markdown tables."""
     from sngan_teach.gan import SETTINGS
 
-    rows = read_rows(path, FIELDS, KEY)
+    rows = read_rows(path, fields, KEY)
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["method"], r["setting"], int(r["n_dis"]), int(r["steps"])), []).append(
@@ -269,6 +273,35 @@ def summarize(path: Path) -> None:
             f"{mean_sd([float(r['digits_fid']) for r in g])} | "
             f"{mean_sd([float(r['classes']) for r in g])} |"
         )
+
+
+def summarize_verdicts(path: Path, settings: str, fields: list[str] = FIELDS) -> None:
+    """Print the verdicts of :mod:`sngan_teach.stats` (Welch on log digits FID, Holm over the
+    list) for SN against every other method at each of ``settings`` (at its own n_dis): the
+    list stated in advance, less the pairs whose cells hold fewer than 2 seeds so far."""
+    from sngan_teach.gan import SETTINGS
+    from sngan_teach.stats import compare
+
+    rows = read_rows(path, fields, KEY)
+
+    def fids(method: str, setting: str) -> list[float]:
+        n_dis = SETTINGS[setting]["n_dis"]
+        cell = (method, setting, n_dis)
+        return [float(r["digits_fid"]) for r in rows
+                if (r["method"], r["setting"], int(r["n_dis"])) == cell]  # fmt: skip
+
+    pairs = {
+        f"SN vs {other} at {setting}": (fids("sn", setting), fids(other, setting))
+        for setting in settings
+        for other in METHODS[1:]
+        if len(fids("sn", setting)) >= 2 and len(fids(other, setting)) >= 2
+    }
+    if not pairs:
+        print(f"no setting of {path} has two seeds of SN and another method")
+        return
+    print(f"SN against the others, digits FID, Holm over these {len(pairs)} comparisons:")
+    for c in compare(pairs, log=True, lower_is_better=True, worst=UNTRAINED_FID).values():
+        print(f"- {c}")
 
 
 def summarize_sigmas(path: Path, burn_in: int = BURN_IN) -> None:
@@ -392,7 +425,11 @@ def main(argv: list[str] | None = None) -> None:
         store_samples(args.out, args.samples, SAMPLE_SETTINGS, args.steps)
         return
     if args.summary:
-        summarize(args.out)
+        if args.long and args.out == parser.get_default("out"):
+            args.out = args.out.with_name("robustness_long.csv")
+        fields = LONG_FIELDS if args.long else FIELDS
+        summarize(args.out, fields)
+        summarize_verdicts(args.out, LONG_VERDICTS if args.long else VERDICTS, fields)
         summarize_sigmas(args.sigma_out or args.out.with_name(args.out.stem + "_sigma.csv"))
         return
     for name in ("steps", "seeds", "jobs"):

@@ -254,3 +254,39 @@ def test_robustness_samples_retrain_the_median_seed_exactly(tmp_path):
         assert stored[f"{method}_D"].shape == (robustness.N_SAMPLES, 1, 8, 8)
         csv_fid, retrained_fid = stored[f"{method}_D_fid"]
         assert abs(csv_fid - retrained_fid) < 1e-3 * max(1.0, csv_fid), method
+
+
+def test_robustness_long_quick_writes_curves_and_second_classifier_scores(tmp_path):
+    out = tmp_path / "long.csv"
+    cmd = [sys.executable, str(ROOT / "benchmarks/robustness.py"), "--long", "--quick",
+           "--out", str(out)]  # fmt: skip
+    subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True)
+    rows = list(csv.DictReader(out.open()))
+    assert {(r["setting"], int(r["steps"])) for r in rows} == {("D", 4), ("C", 6)}
+    assert {r["method"] for r in rows} == {"sn", "wn", "ortho", "clip", "gp", "none"}
+    curve = list(csv.DictReader((tmp_path / "long_curve.csv").open()))
+    for r in rows:
+        steps = [int(c["step"]) for c in curve if (c["method"], c["setting"]) ==
+                 (r["method"], r["setting"])]  # fmt: skip
+        assert steps == list(range(2, int(r["steps"]) + 1, 2))  # every curve_every, to the end
+        last = next(c for c in curve if (c["method"], c["setting"], int(c["step"])) ==
+                    (r["method"], r["setting"], int(r["steps"])))  # fmt: skip
+        assert last["digits_fid"] == r["digits_fid"]  # the curve ends at the row's score
+        assert 1.0 <= float(r["digits_is_clf2"]) <= 10.0 and float(r["digits_fid_clf2"]) > 0
+        assert r["digits_fid_clf2"] != r["digits_fid"]  # another classifier, another number
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True)
+    assert again.stdout.startswith(f"0 of {len(rows)} cells")
+    summary = subprocess.run([*cmd[:2], "--summary", "--long", "--out", str(out)],
+                             capture_output=True, text=True, timeout=600, check=True)  # fmt: skip
+    assert "no setting of" in summary.stdout  # one seed a cell: no comparison to judge
+
+
+def test_train_digits_curve_changes_nothing_of_the_run():
+    kw = {"ch_G": 8, "ch_D": 4, "n_eval": 50}
+    plain = train_digits("sn", "D", 6, **kw)
+    traced = train_digits("sn", "D", 6, curve_every=4, sigma_every=3, **kw)
+    assert traced["metrics"] == plain["metrics"]
+    assert [c["step"] for c in traced["curve"]] == [4, 6]
+    assert traced["curve"][-1]["digits_fid"] == plain["metrics"]["digits_fid"]
+    with pytest.raises(ValueError, match="curve_every"):
+        train_digits("sn", "D", 1, curve_every=-1, **kw)
