@@ -633,14 +633,20 @@ for name, W_edge in [("rank 1", torch.outer(a, b)), ("1 x 5", b[None, :]), ("7 x
 # %%
 W_tie, U_tie, V_tie = matrix_with_spectrum([2.0, 2.0, 1.0, 0.5], 10, 8, generator=gen)
 top_plane = U_tie[:, :2]  # u_1, u_2: any unit vector of their plane is a top singular vector
+# Three starts whose parts in the top plane point 60 degrees apart (the first at a random
+# angle theta_0), each plus a random part off the plane.
+theta_0 = float(torch.rand(1, generator=gen, dtype=dtype)) * math.pi
 results = []
-for start_seed in (seed + 1, seed + 2, seed + 3):
-    u0_tie = torch.randn(10, generator=torch.Generator().manual_seed(start_seed), dtype=dtype)
+for k in range(3):
+    theta = theta_0 + k * math.pi / 3
+    noise = torch.randn(10, generator=gen, dtype=dtype)
+    noise = noise - top_plane @ (top_plane.T @ noise)  # the part off the top plane
+    u0_tie = math.cos(theta) * U_tie[:, 0] + math.sin(theta) * U_tie[:, 1] + noise
     sigma_tie, u_tie, _ = power_iteration(W_tie, u0_tie, n_iterations=60)
     predicted = top_plane @ (top_plane.T @ u0_tie)  # the start projected onto the top plane
     results.append((float(sigma_tie), angle(u_tie, predicted), angle(u_tie, U_tie[:, 0]), u_tie))
     print(
-        f"start {start_seed}: sigma = {sigma_tie:.12f}, angle to u_1 = "
+        f"start {k}: sigma = {sigma_tie:.12f}, angle to u_1 = "
         f"{angle(u_tie, U_tie[:, 0]):.3f} rad, angle to the projected start = "
         f"{angle(u_tie, predicted):.1e} rad"
     )
@@ -649,13 +655,16 @@ for start_seed in (seed + 1, seed + 2, seed + 3):
 # **Claim.** With $\sigma_1 = \sigma_2 = 2$, $\sigma$ converges to 2 from every start. $u$
 # converges too, but not to a fixed vector: to the start's projection onto the top plane
 # ($u_k \propto \sum_i a_i\sigma_i^{2k}u_i$ keeps $a_1 u_1 + a_2 u_2$ in the ratio it began
-# with). So different starts end at different $u$, and the SVD's $u_1$ is just one of them.
+# with). So different starts end at different $u$ (the three above, whose parts in the plane
+# point 60 degrees apart, end 60 degrees apart), and the SVD's $u_1$ is just one of them.
 
 # %%
 for sigma_tie, angle_to_predicted, _, _ in results:
     assert abs(sigma_tie - 2.0) < 1e-12
     assert angle_to_predicted < 1e-8
-assert min(angle(results[i][3], results[j][3]) for i, j in [(0, 1), (0, 2), (1, 2)]) > 0.05
+# the ends are as far apart as the starts' projections: 60 degrees between any two lines
+for i, j in [(0, 1), (0, 2), (1, 2)]:
+    assert abs(angle(results[i][3], results[j][3]) - math.pi / 3) < 1e-6
 assert max(r[2] for r in results) > 0.05  # at least one start ends away from the SVD's u_1
 
 # %% [markdown]

@@ -588,17 +588,26 @@ assert lag["6"][0] < 1 + 1e-3 and lag["6"][3] == 1, lag["6"]
 # %% [markdown]
 # **The paper's Fig. 9 at small scale.** The paper plots $\sigma(\bar W)$ of each layer during
 # training (CIFAR-10, setting C, one iteration per update) and finds it between 1 and 1.05, and
-# more than 0.1 off early on for its last two layers. The readings `train_D` took every
-# `record_every` updates give our version, for the run above ($\alpha = 10^{-3}$, $k = 1$), for
-# $k = 5$ iterations per update, and for setting C's five times smaller $\alpha = 2 \times
-# 10^{-4}$. If the lag came mostly from $W$ moving fast, the smaller step would help as much as
-# the extra iterations; if it comes from the crowded spectrum, the extra iterations help more.
+# more than 0.1 off early on for its last two layers. The readings `train_D` takes every
+# `record_every` updates give our version, for three SN runs that see the same batches: the
+# setting above ($\alpha = 10^{-3}$, $k = 1$), $k = 5$ iterations per update, and setting C's
+# five times smaller $\alpha = 2 \times 10^{-4}$. If the lag came mostly from $W$ moving fast,
+# the smaller step would help as much as the extra iterations; if it comes from the crowded
+# spectrum, the extra iterations help more.
 
 # %%
+batches = gen.get_state()  # each run restarts the stream of batches from here
+
+
+def sn_trace(**kwargs):
+    gen.set_state(batches)
+    return train_D("SN", **kwargs)[1]
+
+
 traces = {
-    f"alpha = {alpha:g}, k = 1": runs["SN"][1],
-    f"alpha = {alpha:g}, k = {k_more}": train_D("SN", n_power_iterations=k_more)[1],
-    f"alpha = {alpha_C:g}, k = 1": train_D("SN", lr=alpha_C)[1],
+    f"alpha = {alpha:g}, k = 1": sn_trace(),
+    f"alpha = {alpha:g}, k = {k_more}": sn_trace(n_power_iterations=k_more),
+    f"alpha = {alpha_C:g}, k = 1": sn_trace(lr=alpha_C),
 }
 steps_read = record_every * np.arange(1, len(runs["SN"][1]) + 1)
 fig, axes = plt.subplots(1, 3, figsize=(9, 3), sharey=True, layout="constrained")
@@ -621,15 +630,19 @@ for label, trace in traces.items():
 
 # %% [markdown]
 # **Claims.** Five iterations per update cut the mean lag of the hidden layers by more than a
-# fifth (by a third or more for most seeds); a five times smaller learning rate cuts it by
-# less than that. The lag is mostly the
-# crowded spectrum, not the size of the step. Its mean is a few percent, the order of the
-# paper's Fig. 9, with peaks above the 1.05 of that figure.
+# third (to about half of it); a five times smaller learning rate cuts it by much less (to
+# about four fifths). So the lag is mostly the crowded spectrum, not the size of the step. Its
+# mean is a few percent, the order of the paper's Fig. 9, with peaks above the 1.05 of that
+# figure. (Over six streams of batches for each of seeds 0 and 5 on two kernel paths, at full
+# size, the ratio to the $k = 1$ lag was 0.43 to 0.54 for $k = 5$ and 0.69 to 0.88 for the
+# smaller $\alpha$, at least 0.26 apart in every run.)
 
 # %%
 excess_k1, excess_k5, excess_C = mean_excess.values()
-assert excess_k5 < 0.8 * excess_k1, mean_excess
-assert excess_C > excess_k5, mean_excess
+print(f"lag ratio to k = 1: k = {k_more}: {excess_k5 / excess_k1:.2f}, "
+      f"alpha = {alpha_C:g}: {excess_C / excess_k1:.2f}")  # fmt: skip
+assert excess_k5 < 2 / 3 * excess_k1, mean_excess
+assert excess_C - excess_k5 > 0.1 * excess_k1, mean_excess
 assert 0 < excess_k1 < 0.1, mean_excess
 assert (traces[f"alpha = {alpha:g}, k = 1"][:, :3] - 1).max() > 0.05  # peaks above 1.05
 

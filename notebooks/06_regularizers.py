@@ -226,7 +226,9 @@ plt.show()
 
 # %%
 assert (s_orth - 1).abs().max() < 1e-3
-assert s.max() / s.min() > 3  # the start was far from flat...
+# the start was far from flat: for a 16 x 48 Gaussian matrix sigma_1 / sigma_16 is about
+# (1 + sqrt(1/3)) / (1 - sqrt(1/3)) = 3.7 (Marchenko-Pastur); 2.6 to 4.2 over seeds 0 to 9...
+assert s.max() / s.min() > 2
 # ...and the SN layer gives sigma_t(W) / sigma_1(W), to the accuracy of its estimate of sigma_1
 torch.testing.assert_close(s_sn, s / s[0], rtol=1e-2, atol=0)
 assert s_sn[-1] < 0.5
