@@ -37,9 +37,9 @@ if str(ROOT) not in sys.path:
 
 from sngan_teach import cifar  # noqa: E402
 from sngan_teach.gan import train  # noqa: E402
+from sngan_teach.methods import add_wn  # noqa: E402
 from sngan_teach.models import Z_DIM, build_models  # noqa: E402
 from sngan_teach.recipes import get_recipe  # noqa: E402
-from sngan_teach.regularizers import add_wn  # noqa: E402
 from sngan_teach.sn import add_sn  # noqa: E402
 from sngan_teach.spectra import layer_singular_values  # noqa: E402
 

@@ -61,19 +61,19 @@ import torch.nn.functional as F
 from matplotlib.colors import CenteredNorm
 from tqdm.auto import tqdm
 
-import sngan_teach.toy as toy
+import sngan_teach.methods as methods
+import sngan_teach.toy as toy  # noqa: F401  (toy.lab: a run of your own, see Step 5)
 from sngan_teach.explore import explore
 from sngan_teach.gan import SETTINGS, make_optimizers, train, train_step
 from sngan_teach.losses import get_loss, hinge_loss_D, hinge_loss_G, ns_loss_D
+from sngan_teach.methods import METHODS, method_hooks
 from sngan_teach.regularizers import orthonormal_penalty
 from sngan_teach.runtime import base_seed, kernel_check, pick, seed_all, stored_result
 from sngan_teach.toy import (
     DATASETS,
-    METHODS,
     dataset,
     make_D,
     make_G,
-    method_hooks,
     mode_metrics,
     plot_curves,
     plot_landscape,
@@ -1106,7 +1106,7 @@ assert (
 #    it for the SN run of Step 4: is it below that of a generator stuck on one mode?
 # 2. Retrain SN on the ring with `loss_fns=(wrong_hinge_loss_D, hinge_loss_G)` in `train_toy`:
 #    what happens to the samples?
-# 3. Change `ORTHO_WEIGHT` in `sngan_teach.toy` (the orthonormal-penalty coefficient, which the
+# 3. Change `ORTHO_WEIGHT` in `sngan_teach.methods` (the orthonormal-penalty coefficient, which the
 #    paper does not state) and retrain orthonormal regularization under setting E: how close to
 #    orthonormal do $D$'s layers stay?
 
@@ -1157,15 +1157,15 @@ assert wrong_run["metrics"]["modes"] <= 1 < right_run["metrics"]["modes"]
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
 # Solution to exercise 3: a larger coefficient keeps D's layers closer to orthonormal.
-default_weight = toy.ORTHO_WEIGHT
+default_weight = methods.ORTHO_WEIGHT
 penalties = {}
 try:
     for weight in (0.01, 10.0):
-        toy.ORTHO_WEIGHT = weight
+        methods.ORTHO_WEIGHT = weight
         run = train_toy("ring", "ortho", "hinge", "E", **(ex_kw | dict(n_steps=100)))
         penalties[weight] = orthonormal_penalty(run["net_D"]).item()
 finally:
-    toy.ORTHO_WEIGHT = default_weight
+    methods.ORTHO_WEIGHT = default_weight
 print("||W W^T - I||_F^2 summed over D's layers after training:", penalties)
 assert penalties[10.0] < penalties[0.01]
 

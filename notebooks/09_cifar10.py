@@ -76,6 +76,7 @@ from sngan_teach import cifar, metrics
 from sngan_teach.checkpoint import Checkpointer, latest_step, load_checkpoint
 from sngan_teach.explore import explore
 from sngan_teach.gan import SETTINGS, recompute_bn_stats, sample_z, train
+from sngan_teach.methods import add_wn
 from sngan_teach.models import (
     ResNetDiscriminator,
     ResNetGenerator,
@@ -85,7 +86,6 @@ from sngan_teach.models import (
     count_parameters,
 )
 from sngan_teach.recipes import PUBLISHED, RECIPES, get_recipe
-from sngan_teach.regularizers import add_wn
 from sngan_teach.runtime import base_seed, default_device, is_quick, kernel_check, pick, seed_all
 from sngan_teach.sn import add_sn
 from sngan_teach.spectra import effective_rank, layer_singular_values, plot_layer_spectra

@@ -28,8 +28,8 @@ and say nothing about CIFAR-10 numbers.
 convolutions with leaky ReLU 0.1 and a dense layer (:class:`DigitsDiscriminator`; its
 ``features`` method returns the last hidden layer phi(x), so a conditional head can be added on
 top) and a generator of a dense layer and two stride-2 deconvolutions with batch norm
-(:class:`DigitsGenerator`). :func:`make_D` bakes a method of :data:`sngan_teach.toy.METHODS` into
-D (spectral norm on every layer for ``"sn"``); :func:`train_digits` trains one pair with
+(:class:`DigitsGenerator`). :func:`make_D` bakes a method of :data:`sngan_teach.methods.METHODS`
+into D (spectral norm on every layer for ``"sn"``); :func:`train_digits` trains one pair with
 :func:`sngan_teach.gan.train` and scores it.
 """
 
@@ -45,19 +45,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
-from sngan_teach.gan import SETTINGS, make_optimizers, sample_z, train
+from sngan_teach.gan import get_setting, make_optimizers, sample_z, train
+from sngan_teach.methods import METHOD_LOSS, apply_method, method_hooks
 from sngan_teach.metrics import fid_from_features, inception_score_from_logits
 from sngan_teach.sn import SpectralNorm, estimated_sigma
-from sngan_teach.toy import apply_method, check_method, method_hooks
 
 N_CLASSES = 10
 N_HELD_OUT = 600  # held-out digits: the classifier's test set and the FID reference
 SPLIT_SEED = 0  # the one fixed train/held-out split
 COVER_CONF = 0.99  # a sample counts for its class when p(y|x) >= this ...
 COVER_SHARE = 0.01  # ... and a class is covered when >= this share of the samples count for it
-# The loss each method trains with, as in the paper: the standard (non-saturating) loss, except
-# the Wasserstein loss for weight clipping (WGAN) and the gradient penalty (WGAN-GP).
-METHOD_LOSS = {"none": "ns", "sn": "ns", "wn": "ns", "ortho": "ns", "clip": "wgan", "gp": "wgan"}
 # The robustness grid's sizes (benchmarks/robustness.py; lesson 08 reruns some of its cells).
 GRID_STEPS = 650  # generator updates per cell: the whole grid fits 60 idle minutes on 2 cores
 GRID_KW = {"z_dim": 32, "ch_G": 32, "ch_D": 16, "batch_size_D": 64, "batch_size_G": 64}
@@ -334,10 +331,9 @@ def make_G(z_dim: int = 32, ch: int = 64) -> DigitsGenerator:
 
 
 def make_D(method: str = "sn", ch: int = 32) -> DigitsDiscriminator:
-    """The digits discriminator with ``method`` (a name in :data:`sngan_teach.toy.METHODS`)
-    baked in by :func:`sngan_teach.toy.apply_method`: ``"sn"`` puts spectral norm on all five
+    """The digits discriminator with ``method`` (a name in :data:`sngan_teach.methods.METHODS`)
+    baked in by :func:`sngan_teach.methods.apply_method`: ``"sn"`` puts spectral norm on all five
     layers, ``"wn"`` weight norm, ``"ortho"`` orthonormal initialization."""
-    check_method(method)
     return apply_method(DigitsDiscriminator(ch), method)
 
 
@@ -391,9 +387,10 @@ def train_digits(
 ) -> dict:
     """Train one digits GAN with :func:`sngan_teach.gan.train` and score it with the proxies.
 
-    ``method`` picks D's normalization and hooks (:func:`sngan_teach.toy.method_hooks`) and the
-    loss (``METHOD_LOSS``: standard loss, Wasserstein for ``"clip"`` and ``"gp"``). ``setting`` is
-    a key of :data:`sngan_teach.gan.SETTINGS` or a dict with ``alpha, beta1, beta2, n_dis``;
+    ``method`` picks D's normalization and hooks (:func:`sngan_teach.methods.method_hooks`) and
+    the loss (``sngan_teach.methods.METHOD_LOSS``: standard loss, Wasserstein for ``"clip"`` and
+    ``"gp"``). ``setting`` is a key of :data:`sngan_teach.gan.SETTINGS` or a dict with
+    ``alpha, beta1, beta2, n_dis``;
     ``n_dis`` overrides the setting's. Everything random flows from ``seed``; the ``n_eval``
     samples scored at the end use a fixed ``z`` drawn from ``seed + 1``, with G in eval mode.
     With ``sigma_every`` (SN only) :func:`sn_layer_sigmas` is recorded every that many steps;
@@ -408,20 +405,8 @@ def train_digits(
     NaN/inf),
     ``n_dis``, ``seconds`` (wall) and ``cpu_seconds`` (this process's CPU time).
     """
-    check_method(method)
-    if isinstance(setting, str):
-        if setting not in SETTINGS:
-            raise ValueError(
-                f"setting must be one of {sorted(SETTINGS)} or a dict, got {setting!r}"
-            )
-        hyper = dict(SETTINGS[setting])
-    elif isinstance(setting, dict):
-        missing = {"alpha", "beta1", "beta2", "n_dis"} - set(setting)
-        if missing:
-            raise ValueError(f"setting is missing {sorted(missing)}, got {setting!r}")
-        hyper = dict(setting)
-    else:
-        raise TypeError(f"setting must be a str or a dict, got {type(setting).__name__}")
+    penalty, after_D_step = method_hooks(method)
+    hyper = get_setting(setting)
     if n_dis is not None:
         _check_positive("n_dis", n_dis)
         hyper["n_dis"] = n_dis
@@ -434,7 +419,6 @@ def train_digits(
         torch.manual_seed(seed)
         net_G, net_D = make_G(z_dim, ch_G), make_D(method, ch_D)
     opt_G, opt_D = make_optimizers(net_G, net_D, hyper)
-    penalty, after_D_step = method_hooks(method)
     gen = torch.Generator().manual_seed(seed)
     z_eval = sample_z(n_eval, z_dim, torch.Generator().manual_seed(seed + 1))
     sigmas: list[dict] = []

@@ -44,6 +44,27 @@ SETTINGS: dict[str, dict[str, float | int]] = {
 Penalty = Callable[[nn.Module, Tensor, Tensor, torch.Generator], Tensor]
 
 
+def get_setting(setting: str | dict) -> dict[str, float | int]:
+    """The hyperparameters ``{"alpha", "beta1", "beta2", "n_dis"}`` of a setting of Table 1.
+
+    ``setting`` is a key of :data:`SETTINGS` (``"A"`` ... ``"F"``) or a dict with those four
+    keys (more are kept). Returns a new dict. ``ValueError`` for an unknown name or a missing key,
+    ``TypeError`` for anything else. The one place a setting is checked.
+    """
+    if isinstance(setting, str):
+        if setting not in SETTINGS:
+            raise ValueError(
+                f"setting must be one of {sorted(SETTINGS)} or a dict, got {setting!r}"
+            )
+        return dict(SETTINGS[setting])
+    if isinstance(setting, dict):
+        missing = {"alpha", "beta1", "beta2", "n_dis"} - set(setting)
+        if missing:
+            raise ValueError(f"setting is missing {sorted(missing)}, got {setting!r}")
+        return dict(setting)
+    raise TypeError(f"setting must be a str or a dict, got {type(setting).__name__}")
+
+
 def make_optimizers(
     net_G: nn.Module, net_D: nn.Module, setting: str | dict
 ) -> tuple[torch.optim.Adam, torch.optim.Adam]:
@@ -52,10 +73,7 @@ def make_optimizers(
     ``setting`` is a key of :data:`SETTINGS` (``"A"`` ... ``"F"``) or a dict with the same keys.
     Returns ``(opt_G, opt_D)``; read ``n_dis`` from the setting yourself.
     """
-    if isinstance(setting, str):
-        if setting not in SETTINGS:
-            raise ValueError(f"setting must be one of {sorted(SETTINGS)}, got {setting!r}")
-        setting = SETTINGS[setting]
+    setting = get_setting(setting)
     alpha, betas = setting["alpha"], (setting["beta1"], setting["beta2"])
     opt_G = torch.optim.Adam(net_G.parameters(), lr=alpha, betas=betas)
     opt_D = torch.optim.Adam(net_D.parameters(), lr=alpha, betas=betas)

@@ -2,7 +2,7 @@
 
 Introduced in lesson 09. The models hold no normalization of their own in the discriminator:
 spectral normalization is applied afterwards with ``sngan_teach.sn.add_sn(net_D)`` (or weight
-normalization with ``sngan_teach.regularizers.add_wn(net_D)``), so one architecture serves every
+normalization with ``sngan_teach.methods.add_wn(net_D)``), so one architecture serves every
 method. Generators map ``z`` in R^128, z ~ N(0, I), to images in [-1, 1] of shape (N, 3, 32, 32);
 discriminators map images to one logit each, shape (N,).
 

@@ -31,7 +31,7 @@ from sngan_teach.digits import (
     sn_layer_sigmas,
     train_digits,
 )
-from sngan_teach.toy import METHODS
+from sngan_teach.methods import METHODS
 
 ROOT = Path(__file__).resolve().parents[1]
 
