@@ -3,7 +3,7 @@ concatenation discriminator, their training loop, and a cheap log of every layer
 
 Introduced in lesson 10 ("after the paper"), which writes the projection discriminator and
 conditional batch norm inline first and checks them equal to the classes here;
-``benchmarks/beyond.py`` trains them with several seeds and the lesson reads its CSV.
+``experiments/beyond.py`` trains them with several seeds and the lesson reads its CSV.
 
 - :class:`ConditionalBatchNorm2d`: batch norm without its own affine map, followed by a
   per-class scale and shift, ``gamma_y * BN(h) + beta_y`` (de Vries et al. 2017; Dumoulin et

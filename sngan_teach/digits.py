@@ -1,7 +1,8 @@
 """GANs on real images without a download: scikit-learn's 8x8 digits, a digit classifier, proxies.
 
-The robustness grid (``benchmarks/robustness.py``) trains every discriminator method of the paper
-under settings A-F of Table 1 on these images; the lessons read its CSV and rerun a few cells.
+The robustness grid (``experiments/robustness.py``, with its driver ``experiments/digits_grid.py``)
+trains every discriminator method of the paper under settings A-F of Table 1 on these images;
+the lessons read its CSV and rerun a few cells.
 
 **Data.** ``sklearn.datasets.load_digits``: 1797 grey 8x8 handwritten digits that ship inside
 scikit-learn. Pixels ``0..16`` are scaled to ``x / 8 - 1`` in ``[-1, 1]`` (the range of G's
@@ -29,15 +30,13 @@ convolutions with leaky ReLU 0.1 and a dense layer (:class:`DigitsDiscriminator`
 ``features`` method returns the last hidden layer phi(x), so a conditional head can be added on
 top) and a generator of a dense layer and two stride-2 deconvolutions with batch norm
 (:class:`DigitsGenerator`). :func:`make_D` bakes a method of :data:`sngan_teach.methods.METHODS`
-into D (spectral norm on every layer for ``"sn"``); :func:`train_digits` trains one pair with
-:func:`sngan_teach.gan.train` and scores it.
+into D (spectral norm on every layer for ``"sn"``).
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import time
 
 import numpy as np
 import torch
@@ -45,8 +44,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
-from sngan_teach.gan import get_setting, make_optimizers, sample_z, train
-from sngan_teach.methods import METHOD_LOSS, apply_method, method_hooks
+from sngan_teach.methods import apply_method
 from sngan_teach.metrics import fid_from_features, inception_score_from_logits
 from sngan_teach.sn import SpectralNorm, estimated_sigma
 
@@ -55,9 +53,6 @@ N_HELD_OUT = 600  # held-out digits: the classifier's test set and the FID refer
 SPLIT_SEED = 0  # the one fixed train/held-out split
 COVER_CONF = 0.99  # a sample counts for its class when p(y|x) >= this ...
 COVER_SHARE = 0.01  # ... and a class is covered when >= this share of the samples count for it
-# The robustness grid's sizes (benchmarks/robustness.py; lesson 08 reruns some of its cells).
-GRID_STEPS = 650  # generator updates per cell: the whole grid fits 60 idle minutes on 2 cores
-GRID_KW = {"z_dim": 32, "ch_G": 32, "ch_D": 16, "batch_size_D": 64, "batch_size_G": 64}
 
 
 # --------------------------------------------------------------------------------------------
@@ -346,7 +341,8 @@ def sn_layer_sigmas(model: nn.Module) -> dict[str, float]:
     a converged power iteration every value is 1; the paper's Fig. 9 finds them within [1, 1.05].
 
     Raises ``FloatingPointError`` naming the layer when ``W / sigma`` holds NaN or inf (a
-    diverged run), before any SVD: :func:`train_digits` scores such a run as diverged.
+    diverged run), before any SVD: ``experiments.digits_grid.train_digits`` scores such a run
+    as diverged.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
@@ -366,126 +362,3 @@ def sn_layer_sigmas(model: nn.Module) -> dict[str, float]:
                 )
             out[name] = float(torch.linalg.matrix_norm(W_bar, ord=2))
     return out
-
-
-def train_digits(
-    method: str = "sn",
-    setting: str | dict = "C",
-    n_steps: int = 2000,
-    *,
-    seed: int = 0,
-    n_dis: int | None = None,
-    z_dim: int = 32,
-    ch_G: int = 64,
-    ch_D: int = 32,
-    batch_size_D: int = 64,
-    batch_size_G: int = 128,
-    n_eval: int = 1000,
-    sigma_every: int = 0,
-    curve_every: int = 0,
-    progress: bool = False,
-) -> dict:
-    """Train one digits GAN with :func:`sngan_teach.gan.train` and score it with the proxies.
-
-    ``method`` picks D's normalization and hooks (:func:`sngan_teach.methods.method_hooks`) and
-    the loss (``sngan_teach.methods.METHOD_LOSS``: standard loss, Wasserstein for ``"clip"`` and
-    ``"gp"``). ``setting`` is a key of :data:`sngan_teach.gan.SETTINGS` or a dict with
-    ``alpha, beta1, beta2, n_dis``;
-    ``n_dis`` overrides the setting's. Everything random flows from ``seed``; the ``n_eval``
-    samples scored at the end use a fixed ``z`` drawn from ``seed + 1``, with G in eval mode.
-    With ``sigma_every`` (SN only) :func:`sn_layer_sigmas` is recorded every that many steps;
-    a run whose weights turn NaN/inf is scored as diverged whichever check sees it first, the
-    losses' (every 100 steps) or the sigma record's. With ``curve_every`` the same ``n_eval``
-    samples are scored every that many steps and at the end (G in eval mode for the scoring,
-    back in train mode after; no random number of the run is drawn), the learning curve: rows
-    ``{"step", "digits_is", "digits_fid", "classes"}``.
-
-    Returns ``net_G``, ``net_D``, ``history``, ``samples``, ``metrics`` (:func:`evaluate_digits`),
-    ``sigmas`` (rows ``{"step", "layer", "sigma"}``), ``curve``, ``diverged`` (a loss turned
-    NaN/inf),
-    ``n_dis``, ``seconds`` (wall) and ``cpu_seconds`` (this process's CPU time).
-    """
-    penalty, after_D_step = method_hooks(method)
-    hyper = get_setting(setting)
-    if n_dis is not None:
-        _check_positive("n_dis", n_dis)
-        hyper["n_dis"] = n_dis
-    _check_positive("n_eval", n_eval)
-    for name, every in (("sigma_every", sigma_every), ("curve_every", curve_every)):
-        if not isinstance(every, int) or isinstance(every, bool) or every < 0:
-            raise ValueError(f"{name} must be an int >= 0, got {every!r}")
-    x_train = _load_split()[0]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net_G, net_D = make_G(z_dim, ch_G), make_D(method, ch_D)
-    opt_G, opt_D = make_optimizers(net_G, net_D, hyper)
-    gen = torch.Generator().manual_seed(seed)
-    z_eval = sample_z(n_eval, z_dim, torch.Generator().manual_seed(seed + 1))
-    sigmas: list[dict] = []
-    curve: list[dict] = []
-    sigma_every = sigma_every if method == "sn" else 0
-    every = math.gcd(sigma_every, curve_every)
-
-    def score() -> dict:
-        net_G.eval()
-        with torch.no_grad():
-            samples = net_G(z_eval)
-        net_G.train()
-        return evaluate_digits(samples)
-
-    def record(step: int, history: list) -> None:
-        if sigma_every and (step % sigma_every == 0 or step == n_steps):
-            for layer, value in sn_layer_sigmas(net_D).items():
-                sigmas.append({"step": step, "layer": layer, "sigma": value})
-        if curve_every and (step % curve_every == 0 or step == n_steps):
-            curve.append({"step": step, **score()})
-
-    t0, c0 = time.perf_counter(), time.process_time()
-    diverged = False
-    try:
-        history = train(
-            net_G,
-            net_D,
-            opt_G,
-            opt_D,
-            real_sampler(x_train, gen),
-            n_steps,
-            z_dim=z_dim,
-            generator=gen,
-            loss=METHOD_LOSS[method],
-            n_dis=int(hyper["n_dis"]),
-            batch_size_D=batch_size_D,
-            batch_size_G=batch_size_G,
-            penalty=penalty,
-            after_D_step=after_D_step,
-            log_every=max(1, min(100, n_steps)),
-            callback=record if every else None,
-            callback_every=every,
-            progress=progress,
-        )
-    except FloatingPointError:
-        history, diverged = [], True
-    seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
-    net_G.eval()
-    with torch.no_grad():
-        samples = net_G(z_eval)
-    metrics = evaluate_digits(samples)
-    if diverged:
-        metrics = {"digits_is": 1.0, "digits_fid": math.nan, "classes": 0}
-    return {
-        "net_G": net_G,
-        "net_D": net_D,
-        "history": history,
-        "samples": samples,
-        "metrics": metrics,
-        "sigmas": sigmas,
-        "curve": curve,
-        "diverged": diverged,
-        "method": method,
-        "loss": METHOD_LOSS[method],
-        "setting": setting,
-        "n_dis": int(hyper["n_dis"]),
-        "n_steps": n_steps,
-        "seconds": seconds,
-        "cpu_seconds": cpu_seconds,
-    }

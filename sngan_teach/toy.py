@@ -1,7 +1,7 @@
 """2-D toy GANs: ring and grid mixtures, small MLPs with every discriminator method, mode metrics.
 
 Introduced in lesson 07 ("Train 2-D GANs and count the modes each method captures"); the
-results table ``benchmarks/toy_table.py`` reuses it.
+results table ``experiments/toy_table.py`` reuses it.
 
 **Data.** Mixtures of isotropic Gaussians with equal weights, as in PacGAN's code
 (Lin et al., 2018; ``fjxmlzn/PacGAN``):

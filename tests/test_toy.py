@@ -1,4 +1,4 @@
-"""Tests for sngan_teach.toy (lesson 07) and for benchmarks/toy_table.py in a tiny mode."""
+"""Tests for sngan_teach.toy (lesson 07) and for experiments/toy_table.py in a tiny mode."""
 
 import csv
 import math
@@ -37,7 +37,7 @@ from sngan_teach.toy import (
 ROOT = Path(__file__).resolve().parents[1]
 TOY_TABLE = [
     sys.executable,
-    str(ROOT / "benchmarks/toy_table.py"),
+    str(ROOT / "experiments/toy_table.py"),
     "--n-steps",
     "1",
     "--seeds",
