@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 from collections.abc import Iterator
 
 import torch
@@ -19,25 +20,29 @@ CONV_TRANSPOSE = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 WEIGHT_LAYERS = (nn.Linear, nn.modules.conv._ConvNd)  # the layers every normalization acts on
 
 
-def check_int(name: str, value: object, minimum: int) -> None:
-    """``TypeError`` unless ``value`` is an int (not a bool); ``ValueError`` below ``minimum``."""
-    if not isinstance(value, int) or isinstance(value, bool):
+def check_int(name: str, value: object, minimum: int) -> int:
+    """``value`` as a Python int: ``TypeError`` unless it is an integer (Python's or NumPy's, not
+    a bool); ``ValueError`` below ``minimum``."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
 
 
-def check_positive(name: str, value: object) -> None:
+def check_positive(name: str, value: object) -> int:
     """:func:`check_int` with ``minimum = 1``."""
-    check_int(name, value, 1)
+    return check_int(name, value, 1)
 
 
-def check_number(name: str, value: object) -> None:
-    """``TypeError`` unless ``value`` is a real number; ``ValueError`` unless finite and > 0."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+def check_number(name: str, value: object) -> float:
+    """``value`` as a float: ``TypeError`` unless it is a real number (not a bool);
+    ``ValueError`` unless it is finite and > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
     if not (value > 0 and math.isfinite(value)):
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return float(value)
 
 
 def check_generator(generator: object, allow_none: bool = False) -> None:

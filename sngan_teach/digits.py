@@ -44,6 +44,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
+from sngan_teach._util import check_positive
 from sngan_teach.methods import apply_method
 from sngan_teach.metrics import fid_from_features, inception_score_from_logits
 from sngan_teach.sn import SpectralNorm, estimated_sigma
@@ -109,8 +110,8 @@ class DigitClassifier(nn.Module):
 
     def __init__(self, ch: int = 16, n_features: int = 64) -> None:
         super().__init__()
-        _check_positive("ch", ch)
-        _check_positive("n_features", n_features)
+        check_positive("ch", ch)
+        check_positive("n_features", n_features)
         self.c0 = nn.Conv2d(1, ch, 3, 1, 1)
         self.c1 = nn.Conv2d(ch, 2 * ch, 3, 2, 1)  # 8x8 -> 4x4
         self.l2 = nn.Linear(2 * ch * 16, n_features)
@@ -118,7 +119,7 @@ class DigitClassifier(nn.Module):
 
     def features(self, x: Tensor) -> Tensor:
         """Penultimate features, shape (N, n_features)."""
-        _check_digits(x)
+        check_digits(x)
         h = F.relu(self.c1(F.relu(self.c0(x))))
         return F.relu(self.l2(h.flatten(1)))
 
@@ -130,8 +131,8 @@ def train_classifier(seed: int = 0, n_epochs: int = 30, batch_size: int = 64) ->
     """Train :class:`DigitClassifier` on the training split (Adam, 1e-3) and return it in eval
     mode. Deterministic for a given ``seed`` (weights and batch order are drawn from it); a few
     seconds on one CPU thread."""
-    _check_positive("n_epochs", n_epochs)
-    _check_positive("batch_size", batch_size)
+    check_positive("n_epochs", n_epochs)
+    check_positive("batch_size", batch_size)
     x, y, _, _ = _load_split()
     gen = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
@@ -162,7 +163,8 @@ def classifier_accuracy(clf: nn.Module | None = None) -> float:
         return float((clf(x_held).argmax(1) == y_held).float().mean())
 
 
-def _check_digits(x: object) -> None:
+def check_digits(x: object) -> None:
+    """``TypeError`` unless ``x`` is a Tensor, ``ValueError`` unless its shape is (N, 1, 8, 8)."""
     if not isinstance(x, Tensor):
         raise TypeError(f"x must be a Tensor, got {type(x).__name__}")
     if x.dim() != 4 or tuple(x.shape[1:]) != (1, 8, 8):
@@ -174,7 +176,7 @@ def digits_is(x: Tensor, clf: nn.Module | None = None) -> float:
 
     Between 1 and 10; the held-out digits themselves score about 9 (module docstring).
     """
-    _check_digits(x)
+    check_digits(x)
     clf = digit_classifier() if clf is None else clf
     with torch.no_grad():
         logits = clf(x.float())
@@ -189,11 +191,11 @@ def _held_out_features() -> Tensor:
 def digits_fid(x: Tensor, clf: nn.Module | None = None, reference: Tensor | None = None) -> float:
     """Digits FID (a proxy): Frechet distance between the classifier's penultimate features of
     ``x`` and of ``reference`` (default: the held-out digits), each fitted by a Gaussian."""
-    _check_digits(x)
+    check_digits(x)
     if len(x) < 2:
         raise ValueError(f"x must hold at least 2 images, got {len(x)}")
     if reference is not None:
-        _check_digits(reference)
+        check_digits(reference)
     with torch.no_grad():
         if clf is None and reference is None:
             clf, f_ref = digit_classifier(), _held_out_features()
@@ -207,7 +209,7 @@ def digits_fid(x: Tensor, clf: nn.Module | None = None, reference: Tensor | None
 def classes_covered(x: Tensor, clf: nn.Module | None = None) -> int:
     """Digit classes that get at least ``COVER_SHARE`` of the samples ``x`` among those the
     classifier labels with probability >= ``COVER_CONF`` (the analogue of modes captured)."""
-    _check_digits(x)
+    check_digits(x)
     if len(x) < 1:
         raise ValueError("x must hold at least 1 image, got 0")
     clf = digit_classifier() if clf is None else clf
@@ -220,7 +222,7 @@ def classes_covered(x: Tensor, clf: nn.Module | None = None) -> int:
 def evaluate_digits(x: Tensor) -> dict[str, float]:
     """``{"digits_is", "digits_fid", "classes"}`` of samples ``x`` with the shared classifier;
     for non-finite samples (a diverged generator) ``1.0, nan, 0``."""
-    _check_digits(x)
+    check_digits(x)
     if not torch.isfinite(x).all():
         return {"digits_is": 1.0, "digits_fid": math.nan, "classes": 0}
     return {"digits_is": digits_is(x), "digits_fid": digits_fid(x), "classes": classes_covered(x)}
@@ -242,11 +244,6 @@ def real_floor(n: int = 1000, seed: int = 0) -> dict[str, float]:
 # --------------------------------------------------------------------------------------------
 
 
-def _check_positive(name: str, value: object) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-
-
 class DigitsGenerator(nn.Module):
     """z -> dense 2x2x(2 ch) -> BN, ReLU -> deconv 4x4/2 to 4x4x ch -> BN, ReLU -> deconv 4x4/2
     to 8x8x(ch/2) -> BN, ReLU -> conv 3x3 to 1 channel -> tanh. Output (N, 1, 8, 8) in [-1, 1].
@@ -256,8 +253,8 @@ class DigitsGenerator(nn.Module):
 
     def __init__(self, z_dim: int = 32, ch: int = 64) -> None:
         super().__init__()
-        _check_positive("z_dim", z_dim)
-        _check_positive("ch", ch)
+        check_positive("z_dim", z_dim)
+        check_positive("ch", ch)
         if ch % 2:
             raise ValueError(f"ch must be even, got {ch}")
         self.z_dim, self.ch = z_dim, ch
@@ -268,7 +265,7 @@ class DigitsGenerator(nn.Module):
         self.dc2 = nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1)
         self.bn2 = nn.BatchNorm2d(ch // 2)
         self.c3 = nn.Conv2d(ch // 2, 1, 3, 1, 1)
-        _init_normal(self)
+        init_normal(self)
 
     def forward(self, z: Tensor) -> Tensor:
         if z.dim() != 2 or z.shape[1] != self.z_dim:
@@ -289,7 +286,7 @@ class DigitsDiscriminator(nn.Module):
 
     def __init__(self, ch: int = 32, slope: float = 0.1) -> None:
         super().__init__()
-        _check_positive("ch", ch)
+        check_positive("ch", ch)
         if not 0.0 <= slope < 1.0:
             raise ValueError(f"slope must be in [0, 1), got {slope}")
         self.slope = slope
@@ -299,11 +296,11 @@ class DigitsDiscriminator(nn.Module):
         self.c3 = nn.Conv2d(2 * ch, 4 * ch, 4, 2, 1)
         self.n_features = 4 * ch * 2 * 2
         self.l4 = nn.Linear(self.n_features, 1)
-        _init_normal(self)
+        init_normal(self)
 
     def features(self, x: Tensor) -> Tensor:
         """phi(x): the last hidden layer, flattened, shape (N, 16 ch)."""
-        _check_digits(x)
+        check_digits(x)
         h = x
         for conv in (self.c0, self.c1, self.c2, self.c3):
             h = F.leaky_relu(conv(h), self.slope)
@@ -313,7 +310,8 @@ class DigitsDiscriminator(nn.Module):
         return self.l4(self.features(x)).squeeze(1)
 
 
-def _init_normal(model: nn.Module) -> None:
+def init_normal(model: nn.Module) -> None:
+    """Every Linear and (transposed) conv of ``model``: weights from N(0, 0.02), biases 0."""
     for m in model.modules():
         if isinstance(m, nn.Linear | nn.Conv2d | nn.ConvTranspose2d):
             nn.init.normal_(m.weight, 0.0, 0.02)

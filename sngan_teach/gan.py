@@ -29,6 +29,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from sngan_teach._util import check_int
 from sngan_teach.losses import LossD, LossG, get_loss
 
 # Paper Table 1: Adam's learning rate alpha, beta1, beta2 and the number of D updates per G update.
@@ -82,8 +83,8 @@ def make_optimizers(
 
 def sample_z(n: int, z_dim: int, generator: torch.Generator) -> Tensor:
     """``n`` latent codes ``z ~ N(0, I)`` of size ``z_dim``, on the generator's device."""
-    _check_int("n", n, 0)
-    _check_int("z_dim", z_dim, 1)
+    check_int("n", n, 0)
+    check_int("z_dim", z_dim, 1)
     if not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     return torch.randn(n, z_dim, generator=generator, device=generator.device)
@@ -191,9 +192,9 @@ def recompute_bn_stats(
     :func:`update_ema` copied from ``net_G`` do not describe its activations. The training flag
     and each layer's momentum are restored; a network without BN is left unchanged.
     """
-    _check_int("z_dim", z_dim, 1)
-    _check_int("n_batches", n_batches, 1)
-    _check_int("batch_size", batch_size, 2)
+    check_int("z_dim", z_dim, 1)
+    check_int("n_batches", n_batches, 1)
+    check_int("batch_size", batch_size, 2)
     if not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     bns = [m for m in net_G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
@@ -213,13 +214,6 @@ def recompute_bn_stats(
         net_G.train(was_training)
 
 
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-
-
 def _check_step_args(
     generator: object,
     n_dis: int,
@@ -229,10 +223,10 @@ def _check_step_args(
     autocast_dtype: object,
     ema_decay: float,
 ) -> None:
-    _check_int("n_dis", n_dis, 1)
-    _check_int("batch_size_D", batch_size_D, 1)
-    _check_int("batch_size_G", batch_size_G, 1)
-    _check_int("z_dim", z_dim, 1)
+    check_int("n_dis", n_dis, 1)
+    check_int("batch_size_D", batch_size_D, 1)
+    check_int("batch_size_G", batch_size_G, 1)
+    check_int("z_dim", z_dim, 1)
     if not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     if autocast_dtype not in (None, torch.bfloat16, torch.float16):
@@ -316,8 +310,8 @@ def check_finite(losses: dict[str, Tensor], step: int) -> None:
 def linear_lr(step: int, n_steps: int, alpha: float) -> float:
     """Learning rate decayed linearly from ``alpha`` at step 0 to 0 at ``n_steps`` (and after);
     ``n_steps >= 1``."""
-    _check_int("step", step, 0)
-    _check_int("n_steps", n_steps, 1)
+    check_int("step", step, 0)
+    check_int("n_steps", n_steps, 1)
     return alpha * max(0.0, 1.0 - step / n_steps)
 
 
@@ -363,10 +357,10 @@ def train(
     """
     from tqdm.auto import tqdm
 
-    _check_int("n_steps", n_steps, 0)
-    _check_int("start_step", start_step, 0)
-    _check_int("log_every", log_every, 1)
-    _check_int("callback_every", callback_every, 0)
+    check_int("n_steps", n_steps, 0)
+    check_int("start_step", start_step, 0)
+    check_int("log_every", log_every, 1)
+    check_int("callback_every", callback_every, 0)
     if start_step > n_steps:
         raise ValueError(f"start_step must be <= n_steps ({n_steps}), got {start_step}")
     for opt in (opt_G, opt_D):
