@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_regularizers import _float64_and_seed, small_cnn  # noqa: F401  (float64, seed 0)
 from torch import nn
 from torch.nn.utils import parametrize
 
@@ -20,28 +21,6 @@ from sngan_teach.methods import (
     weight_norm,
 )
 from sngan_teach.toy import make_D
-
-
-@pytest.fixture(autouse=True)
-def _float64_and_seed():
-    """Exact checks in float64; restore the default dtype for the other test modules."""
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    torch.manual_seed(0)
-    yield
-    torch.set_default_dtype(old)
-
-
-def small_cnn() -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(1, 4, 3, padding=1),
-        nn.LeakyReLU(0.1),
-        nn.Conv2d(4, 6, 4, stride=2, padding=1),
-        nn.LeakyReLU(0.1),
-        nn.Flatten(),
-        nn.Linear(6 * 4 * 4, 1),
-    )
-
 
 # --- weight normalization -------------------------------------------------------------------
 
