@@ -57,13 +57,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from sngan_teach.explore import explore
-from sngan_teach.regularizers import (
-    add_wn,
-    clip_weights_,
-    orthogonal_init_,
-    orthonormal_penalty,
-    weight_norm,
-)
+from sngan_teach.methods import add_wn, weight_norm
+from sngan_teach.regularizers import clip_weights_, orthogonal_init_, orthonormal_penalty
 from sngan_teach.runtime import base_seed, kernel_check, pick, seed_all
 from sngan_teach.sn import add_sn, estimated_sigma, spectral_norm
 from sngan_teach.spectra import (
@@ -152,7 +147,7 @@ assert abs(wrong_budget - d_i) < 1e-4  # the budget is d_i, not d_o
 
 # %% [markdown]
 # The correction is the row-wise norm, `W.norm(dim=1, keepdim=True)`, as in `wn_inline` above.
-# The package version `sngan_teach.regularizers.weight_norm` registers exactly that as a
+# The package version `sngan_teach.methods.weight_norm` registers exactly that as a
 # `torch.nn.utils.parametrize` parametrization (convolutions reshaped to out × rest), and it is
 # PyTorch's `weight_norm` with the gain $g$ frozen at 1:
 
@@ -702,9 +697,9 @@ assert ranks["orthonormal"][last] > ranks["SN"][last]
 # - On a real discriminator (digits vs a moment-matched Gaussian), WN and weight clipping
 #   concentrate the spectrum of the deepest hidden layer on a few components (Fig. 3); SN keeps
 #   many. The effective rank $\exp H(\sigma^2/\sum\sigma^2)$ puts a number on it.
-# - `sngan_teach.regularizers` holds `weight_norm`/`add_wn`, `clip_weights_` and the orthonormal
-#   penalty; `sngan_teach.spectra` holds `layer_singular_values`, `effective_rank` and
-#   `plot_layer_spectra`, which lesson 09 uses on the CIFAR-10 discriminator.
+# - `sngan_teach.methods` holds `weight_norm`/`add_wn`, `sngan_teach.regularizers` `clip_weights_`
+#   and the orthonormal penalty; `sngan_teach.spectra` holds `layer_singular_values`,
+#   `effective_rank` and `plot_layer_spectra`, which lesson 09 uses on the CIFAR-10 discriminator.
 #
 # ## Exercises
 #

@@ -54,8 +54,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from sngan_teach.explore import explore
+from sngan_teach.methods import add_wn
 from sngan_teach.regularizers import (
-    add_wn,
     clip_weights_,
     dragan_penalty,
     gradient_penalty,

@@ -42,7 +42,7 @@
 # minutes on an idle 2-core CPU, most of it for one minute-long run in "Reaching every mode"
 # and three runs in Step 4. On a 2-core machine shared with other jobs it took 8 minutes at a
 # load average near 5 and 11 minutes near 12 (there the minute-long run took 326 s against 63 s
-# alone): expect more than 2.5 minutes on a busy machine. Three scripts in `benchmarks/`
+# alone): expect more than 2.5 minutes on a busy machine. Three scripts in `experiments/`
 # make what would take longer, and the lesson reads the files they write: the table of 72
 # configurations × 3 seeds (`toy_table.py`, over an hour on one core), the recipe of
 # "Reaching every mode" trained longer (`toy_long.py`, 6.5 minutes on 2 idle cores) and with
@@ -61,19 +61,19 @@ import torch.nn.functional as F
 from matplotlib.colors import CenteredNorm
 from tqdm.auto import tqdm
 
-import sngan_teach.toy as toy
+import sngan_teach.methods as methods
+import sngan_teach.toy as toy  # noqa: F401  (toy.lab: a run of your own, see Step 5)
 from sngan_teach.explore import explore
 from sngan_teach.gan import SETTINGS, make_optimizers, train, train_step
 from sngan_teach.losses import get_loss, hinge_loss_D, hinge_loss_G, ns_loss_D
+from sngan_teach.methods import METHODS, method_hooks
 from sngan_teach.regularizers import orthonormal_penalty
 from sngan_teach.runtime import base_seed, kernel_check, pick, seed_all, stored_result
 from sngan_teach.toy import (
     DATASETS,
-    METHODS,
     dataset,
     make_D,
     make_G,
-    method_hooks,
     mode_metrics,
     plot_curves,
     plot_landscape,
@@ -99,7 +99,7 @@ n_D_steps = pick(quick=100, full=200)  # discriminator updates in the hinge-sign
 lab_steps = pick(quick=120, full=240)  # generator updates of the GAN-Lab-style runs of Step 6
 lab_batch = 128  # their real (and fake) samples per update
 lab_settings = ["C", "D"]  # their optimizer settings (Table 1): one mild, one aggressive
-table_path = stored_result("toy_table.csv", "python benchmarks/toy_table.py --resume")
+table_path = stored_result("toy_table.csv", "python experiments/toy_table.py --resume")
 long_data = pick(quick="ring", full="grid")  # mixture of "Reaching every mode"
 long_steps = pick(quick=600, full=9000)  # its generator updates, alpha decayed linearly to 0
 long_setting = {"alpha": 1e-3, "beta1": 0.5, "beta2": 0.9, "n_dis": 1}  # alpha, beta1, beta2
@@ -648,7 +648,7 @@ assert most["WGAN-GP"] > 1.0
 # %% [markdown]
 # ## Step 7: every method under settings A–F
 #
-# `benchmarks/toy_table.py` trains every discriminator method with the non-saturating and the
+# `experiments/toy_table.py` trains every discriminator method with the non-saturating and the
 # hinge loss, and the gradient penalty with the standard loss (GAN-GP) and the Wasserstein
 # loss (WGAN-GP), under each setting A–F: 72 configurations on the 25-Gaussian grid, each from
 # three seeds, with the same number of generator updates and sizes. Regenerate the CSV it
@@ -656,7 +656,7 @@ assert most["WGAN-GP"] > 1.0
 # file that holds rows; `--resume` adds only the missing ones):
 #
 # ```
-# nice .venv/bin/python benchmarks/toy_table.py --out /tmp/toy_table.csv --jobs 2
+# nice .venv/bin/python experiments/toy_table.py --out /tmp/toy_table.csv --jobs 2
 # mv /tmp/toy_table.csv benchmarks/results/toy_table.csv
 # ```
 
@@ -856,7 +856,7 @@ assert m["hq"] >= pick(quick=0.25, full=0.4) and m["kl"] < 0.3
 # %% [markdown]
 # ### How long would 90 % take?
 #
-# `benchmarks/toy_long.py` trains this same recipe on the grid for 9000, 30000 and 60000
+# `experiments/toy_long.py` trains this same recipe on the grid for 9000, 30000 and 60000
 # generator updates from seed 0 (each run decays $\alpha$ to 0 over its own length; the
 # longest takes about 6.5 minutes on one idle core) and writes a score every 1500 updates to
 # `benchmarks/results/toy_long.csv`, read here. It also trains a short, 300-update run from
@@ -864,7 +864,7 @@ assert m["hq"] >= pick(quick=0.25, full=0.4) and m["kl"] < 0.3
 # carries the recipe it was trained with; the first check is that it is still ours.
 
 # %%
-long_path = stored_result("toy_long.csv", "python benchmarks/toy_long.py --merge")
+long_path = stored_result("toy_long.csv", "python experiments/toy_long.py --merge")
 with long_path.open() as f:
     long_rows = list(csv.DictReader(f))
 for row in long_rows:
@@ -996,7 +996,7 @@ assert ours_hq > max(row[3] for row in published if row[4] is None)
 # %% [markdown]
 # ### The recipe, one choice at a time
 #
-# What is each choice of the recipe worth? `benchmarks/toy_levers.py` retrains it with one
+# What is each choice of the recipe worth? `experiments/toy_levers.py` retrains it with one
 # thing changed at a time, for the same 9000 generator updates from the same seed, and stores a
 # score every 900 updates in `benchmarks/results/toy_levers.csv`, read here: $G$ without batch
 # norm, the hinge loss, a constant $\alpha$, the paper's $n_{dis} = 5$ (which makes the
@@ -1007,7 +1007,7 @@ assert ours_hq > max(row[3] for row in published if row[4] is None)
 # machine, so their seconds are inflated: only their ratios to the recipe's mean anything.
 
 # %%
-levers_path = stored_result("toy_levers.csv", "python benchmarks/toy_levers.py")
+levers_path = stored_result("toy_levers.csv", "python experiments/toy_levers.py")
 with levers_path.open() as f:
     lever_rows = list(csv.DictReader(f))
 lever_runs = {}
@@ -1106,7 +1106,7 @@ assert (
 #    it for the SN run of Step 4: is it below that of a generator stuck on one mode?
 # 2. Retrain SN on the ring with `loss_fns=(wrong_hinge_loss_D, hinge_loss_G)` in `train_toy`:
 #    what happens to the samples?
-# 3. Change `ORTHO_WEIGHT` in `sngan_teach.toy` (the orthonormal-penalty coefficient, which the
+# 3. Change `ORTHO_WEIGHT` in `sngan_teach.methods` (the orthonormal-penalty coefficient, which the
 #    paper does not state) and retrain orthonormal regularization under setting E: how close to
 #    orthonormal do $D$'s layers stay?
 
@@ -1157,15 +1157,15 @@ assert wrong_run["metrics"]["modes"] <= 1 < right_run["metrics"]["modes"]
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
 # Solution to exercise 3: a larger coefficient keeps D's layers closer to orthonormal.
-default_weight = toy.ORTHO_WEIGHT
+default_weight = methods.ORTHO_WEIGHT
 penalties = {}
 try:
     for weight in (0.01, 10.0):
-        toy.ORTHO_WEIGHT = weight
+        methods.ORTHO_WEIGHT = weight
         run = train_toy("ring", "ortho", "hinge", "E", **(ex_kw | dict(n_steps=100)))
         penalties[weight] = orthonormal_penalty(run["net_D"]).item()
 finally:
-    toy.ORTHO_WEIGHT = default_weight
+    methods.ORTHO_WEIGHT = default_weight
 print("||W W^T - I||_F^2 summed over D's layers after training:", penalties)
 assert penalties[10.0] < penalties[0.01]
 

@@ -49,7 +49,7 @@
 # (the alternatives); lesson 07 introduced the training loop and the settings. No GPU. Full
 # mode retrains four cells of the grid (about 45 s of CPU time each) and takes about three
 # minutes on a 2-core CPU. The grid itself (144 runs) was made by
-# `benchmarks/robustness.py`, in about an hour on two cores; the lesson reads the CSV files it
+# `experiments/robustness.py`, in about an hour on two cores; the lesson reads the CSV files it
 # wrote.
 
 # %%
@@ -61,10 +61,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from experiments.digits_grid import GRID_KW, GRID_STEPS, train_digits
 from sngan_teach.digits import (
-    GRID_KW,
-    GRID_STEPS,
-    METHOD_LOSS,
     classifier_accuracy,
     digits_fid,
     digits_is,
@@ -74,10 +72,10 @@ from sngan_teach.digits import (
     make_G,
     real_floor,
     train_classifier,
-    train_digits,
 )
 from sngan_teach.explore import explore
 from sngan_teach.gan import SETTINGS, sample_z
+from sngan_teach.methods import METHOD_LOSS
 from sngan_teach.runtime import base_seed, kernel_check, pick, seed_all, stored_result
 from sngan_teach.stats import compare
 
@@ -87,7 +85,7 @@ seed = base_seed()  # $SNGAN_SEED (default 0); every other seed derives from it
 gen = seed_all(seed)  # one seeded generator for every random draw below
 torch.set_num_threads(1)  # as every cell of the grid ran (small networks: one thread is fastest)
 
-made_by = "python benchmarks/robustness.py --jobs 2"  # resumes; --samples for the npz
+made_by = "python experiments/robustness.py --jobs 2"  # resumes; --samples for the npz
 grid_path = stored_result("robustness.csv", made_by)  # every cell of the grid
 sigma_path = stored_result("robustness_sigma.csv", made_by)  # sigma(W_bar) of SN's layers
 samples_path = stored_result("robustness_samples.npz", made_by)  # median seeds' samples, D-F

@@ -47,7 +47,7 @@
 #   (load average 5 to 12); the cell before the summary prints your own run's time. On a GPU
 #   the inline demo uses the paper's widths and 500 updates. The inline
 #   training is a demonstration (narrow networks, a few updates); the trained run we read in
-#   section 3 was made beforehand by `benchmarks/cifar_small_run.py` on a CPU and is stored in
+#   section 3 was made beforehand by `experiments/cifar_small_run.py` on a CPU and is stored in
 #   the repository.
 # - For real numbers: a GPU, CIFAR-10 (python version) and torch-fidelity's Inception weights.
 #   Without them the lesson uses a stand-in written in CIFAR-10's exact format and a stand-in
@@ -76,6 +76,7 @@ from sngan_teach import cifar, metrics
 from sngan_teach.checkpoint import Checkpointer, latest_step, load_checkpoint
 from sngan_teach.explore import explore
 from sngan_teach.gan import SETTINGS, recompute_bn_stats, sample_z, train
+from sngan_teach.methods import add_wn
 from sngan_teach.models import (
     ResNetDiscriminator,
     ResNetGenerator,
@@ -85,7 +86,6 @@ from sngan_teach.models import (
     count_parameters,
 )
 from sngan_teach.recipes import PUBLISHED, RECIPES, get_recipe
-from sngan_teach.regularizers import add_wn
 from sngan_teach.runtime import base_seed, default_device, is_quick, kernel_check, pick, seed_all
 from sngan_teach.sn import add_sn
 from sngan_teach.spectra import effective_rank, layer_singular_values, plot_layer_spectra
@@ -302,7 +302,7 @@ assert fid_by_size[10_000, 5_000] > 3 * fid_by_size[50_000, 50_000] > 0
 # ## 3. What a trained SN-GAN looks like
 #
 # No GPU run of this repository is stored yet, so this section reads a **small run on a CPU**
-# that `benchmarks/cifar_small_run.py` made and stored in `benchmarks/results/`: the
+# that `experiments/cifar_small_run.py` made and stored in `benchmarks/results/`: the
 # `paper-cnn` recipe (setting C, n_dis = 1, batches 64 / 64, standard loss), with every channel
 # count divided by 8, trained on *stand-in images* in CIFAR-10's shape (smooth, class-tinted
 # pictures from `sngan_teach.cifar.fixture_images`, not CIFAR-10), once with SN on D and once

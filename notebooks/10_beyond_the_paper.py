@@ -48,15 +48,13 @@
 # retrains one conditional GAN live (1500 generator updates, about 35 s of CPU time) and runs
 # the check-up on four networks: 62 s in all (57 s of CPU time) on a 2-core machine shared
 # with other jobs; quick mode took 30 s. The 18 stored runs it compares against (six
-# variants × three seeds) were made by `benchmarks/beyond.py`; the lesson reads the files it
+# variants × three seeds) were made by `experiments/beyond.py`; the lesson reads the files it
 # wrote.
 
 # %%
 import copy
-import csv
 import math
 import statistics
-import sys
 import time
 
 import matplotlib.pyplot as plt
@@ -65,6 +63,7 @@ import torch
 import torchvision
 from torch import nn
 
+from experiments import beyond  # the script that made the stored runs: their settings and sizes
 from sngan_teach.checkup import checkup, format_checkup
 from sngan_teach.conditional import (
     ConditionalBatchNorm2d,
@@ -78,11 +77,9 @@ from sngan_teach.digits import classifier_accuracy, load_digits_split, real_floo
 from sngan_teach.explore import explore
 from sngan_teach.lipschitz import conv_unfold_factor
 from sngan_teach.models import build_models
-from sngan_teach.runtime import ROOT, base_seed, kernel_check, pick, seed_all, stored_result
+from sngan_teach.results import format_mean_sd, read_rows, tile
+from sngan_teach.runtime import base_seed, kernel_check, pick, seed_all, stored_result
 from sngan_teach.sn import add_sn, spectral_norm
-
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import beyond  # noqa: E402  (benchmarks/beyond.py: the stored runs' settings and sizes)
 
 # %%
 kernel_check()  # a one-line warning when this is not the kernel Python (sngan-teach)
@@ -94,34 +91,17 @@ setting = beyond.STABLE  # alpha, beta1, beta2 of Adam and n_dis = 1 (hinge loss
 sizes = beyond.SIZES  # z_dim (size of z), ch_G, ch_D (channel widths of G and D)
 log_every = beyond.LOG_EVERY  # generator updates between two measurements
 n_eval = beyond.N_EVAL  # samples scored at each measurement, balanced over the 10 classes
-made_by = "python benchmarks/beyond.py"  # the command that wrote the stored runs
+made_by = "python experiments/beyond.py"  # the command that wrote the stored runs
 
 
-def read_csv(name: str) -> list[dict]:
-    """Rows of a stored CSV, numbers as floats where they parse."""
-    with stored_result(name, made_by).open() as f:
-        rows = list(csv.DictReader(f))
-    for row in rows:
-        for key, value in row.items():
-            try:
-                row[key] = float(value)
-            except ValueError:
-                pass
-    return rows
-
-
-runs_csv, sigma_csv, spectra_csv = (read_csv(f"beyond{s}.csv") for s in ("", "_sigma", "_spectra"))
+runs_csv, sigma_csv, spectra_csv = (
+    read_rows(f"beyond{s}.csv", made_by, numbers=True) for s in ("", "_sigma", "_spectra")
+)
 grids = np.load(stored_result("beyond_samples.npz", made_by))
 
 
-def tile(grid: np.ndarray) -> np.ndarray:
-    """A (10, 10, 8, 8) uint8 grid as one image, row = requested digit, with grey gaps."""
-    padded = np.pad(grid, ((0, 0), (0, 0), (0, 1), (0, 1)), constant_values=70)
-    return padded.transpose(0, 2, 1, 3).reshape(90, 90)[:-1, :-1]
-
-
 def show_grid(ax: plt.Axes, grid: np.ndarray, title: str) -> None:
-    ax.imshow(tile(grid), cmap="gray_r", vmin=0, vmax=255)
+    ax.imshow(tile(grid, 10, pad_value=70), cmap="gray_r", vmin=0, vmax=255)
     ax.set_xticks([])
     ax.set_yticks(np.arange(10) * 9 + 3.5, [str(d) for d in range(10)])
     ax.set_title(title, fontsize=9)
@@ -455,10 +435,6 @@ assert min(acc) >= 0.9
 
 
 # %% tags=["results"]
-def mean_sd(values: list[float]) -> str:
-    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
-
-
 labels = {
     "projection": "projection D, SN",
     "concat": "concatenation D, SN",
@@ -467,7 +443,7 @@ labels = {
 }
 print(f"{'variant':32s} {'class accuracy':>16s} {'digits IS':>16s} {'digits FID':>18s}")
 for run, label in labels.items():
-    cols = [mean_sd(final[run][k]) for k in ("class_acc", "digits_is", "digits_fid")]
+    cols = [format_mean_sd(final[run][k]) for k in ("class_acc", "digits_is", "digits_fid")]
     print(f"{label:32s} {cols[0]:>16s} {cols[1]:>16s} {cols[2]:>18s}")
 print(
     f"{'real training digits':32s} {clf_acc:>16.3f} {floor['digits_is']:>16.2f} "
@@ -554,9 +530,10 @@ print(
 )
 for layer in g_plain:
     print(
-        f"{layer:10s} {mean_sd(g_plain[layer]['sigma']):>16s} "
-        f"{mean_sd(g_sn[layer]['sigma']):>16s} {mean_sd(g_plain[layer]['eff_rank']):>17s} "
-        f"{mean_sd(g_sn[layer]['eff_rank']):>15s}"
+        f"{layer:10s} {format_mean_sd(g_plain[layer]['sigma']):>16s} "
+        f"{format_mean_sd(g_sn[layer]['sigma']):>16s} "
+        f"{format_mean_sd(g_plain[layer]['eff_rank']):>17s} "
+        f"{format_mean_sd(g_sn[layer]['eff_rank']):>15s}"
     )
 
 # %% [markdown]

@@ -87,9 +87,9 @@ if str(ROOT) not in sys.path:
 from sngan_teach import checkpoint, cifar, metrics  # noqa: E402
 from sngan_teach.checkpoint import Checkpointer  # noqa: E402
 from sngan_teach.gan import SETTINGS, recompute_bn_stats, train  # noqa: E402
+from sngan_teach.methods import add_wn  # noqa: E402
 from sngan_teach.models import Z_DIM, build_models  # noqa: E402
 from sngan_teach.recipes import RECIPES  # noqa: E402
-from sngan_teach.regularizers import add_wn  # noqa: E402
 from sngan_teach.runtime import default_device  # noqa: E402
 from sngan_teach.sn import add_sn  # noqa: E402
 

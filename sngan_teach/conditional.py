@@ -3,7 +3,7 @@ concatenation discriminator, their training loop, and a cheap log of every layer
 
 Introduced in lesson 10 ("after the paper"), which writes the projection discriminator and
 conditional batch norm inline first and checks them equal to the classes here;
-``benchmarks/beyond.py`` trains them with several seeds and the lesson reads its CSV.
+``experiments/beyond.py`` trains them with several seeds and the lesson reads its CSV.
 
 - :class:`ConditionalBatchNorm2d`: batch norm without its own affine map, followed by a
   per-class scale and shift, ``gamma_y * BN(h) + beta_y`` (de Vries et al. 2017; Dumoulin et
@@ -31,21 +31,21 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sngan_teach._util import check_positive
 from sngan_teach.digits import (
     N_CLASSES,
     DigitsDiscriminator,
     DigitsGenerator,
-    _check_digits,
-    _check_positive,
-    _init_normal,
-    _load_split,
+    check_digits,
     digit_classifier,
     digits_fid,
     digits_is,
+    init_normal,
+    load_digits_split,
 )
 from sngan_teach.gan import SETTINGS, sample_z
 from sngan_teach.losses import get_loss
-from sngan_teach.sn import _sn_parametrizations, add_sn, estimated_sigma, spectral_norm
+from sngan_teach.sn import add_sn, estimated_sigma, spectral_norm, spectral_norms
 
 __all__ = [
     "ConditionalBatchNorm2d",
@@ -74,8 +74,8 @@ class ConditionalBatchNorm2d(nn.Module):
 
     def __init__(self, n_channels: int, n_classes: int = N_CLASSES) -> None:
         super().__init__()
-        _check_positive("n_channels", n_channels)
-        _check_positive("n_classes", n_classes)
+        check_positive("n_channels", n_channels)
+        check_positive("n_classes", n_classes)
         self.bn = nn.BatchNorm2d(n_channels, affine=False)
         self.gamma = nn.Embedding(n_classes, n_channels)
         self.beta = nn.Embedding(n_classes, n_channels)
@@ -116,7 +116,7 @@ class ProjectionDiscriminator(nn.Module):
 
     def __init__(self, ch: int = 16, n_classes: int = N_CLASSES) -> None:
         super().__init__()
-        _check_positive("n_classes", n_classes)
+        check_positive("n_classes", n_classes)
         self.body = DigitsDiscriminator(ch)
         self.embed = nn.Embedding(n_classes, self.body.n_features)
         nn.init.normal_(self.embed.weight, 0.0, 0.02)
@@ -134,18 +134,18 @@ class ConcatDiscriminator(nn.Module):
 
     def __init__(self, ch: int = 16, n_classes: int = N_CLASSES, slope: float = 0.1) -> None:
         super().__init__()
-        _check_positive("ch", ch)
-        _check_positive("n_classes", n_classes)
+        check_positive("ch", ch)
+        check_positive("n_classes", n_classes)
         self.n_classes, self.slope = n_classes, slope
         self.c0 = nn.Conv2d(1 + n_classes, ch, 3, 1, 1)
         self.c1 = nn.Conv2d(ch, 2 * ch, 4, 2, 1)
         self.c2 = nn.Conv2d(2 * ch, 2 * ch, 3, 1, 1)
         self.c3 = nn.Conv2d(2 * ch, 4 * ch, 4, 2, 1)
         self.l4 = nn.Linear(4 * ch * 2 * 2 + n_classes, 1)
-        _init_normal(self)
+        init_normal(self)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        _check_digits(x)
+        check_digits(x)
         _check_labels(y, len(x))
         onehot = F.one_hot(y, self.n_classes).to(x.dtype)
         h = torch.cat([x, onehot[:, :, None, None].expand(-1, -1, *x.shape[2:])], 1)
@@ -191,7 +191,7 @@ def _weight_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
         (name, m)
         for name, m in model.named_modules()
         if isinstance(m, nn.Linear | nn.modules.conv._ConvNd)
-        or (isinstance(m, nn.Embedding) and _sn_parametrizations(m, "weight"))
+        or (isinstance(m, nn.Embedding) and spectral_norms(m, "weight"))
     ]
 
 
@@ -213,7 +213,7 @@ def top_sigmas(model: nn.Module, vectors: dict[str, Tensor]) -> dict[str, float]
         raise TypeError(f"vectors must be a dict, got {type(vectors).__name__}")
     out = {}
     for name, m in _weight_modules(model):
-        if _sn_parametrizations(m, "weight"):
+        if spectral_norms(m, "weight"):
             out[name] = float(estimated_sigma(m))
             continue
         W = m.weight.detach().double()
@@ -235,7 +235,7 @@ def top_sigmas(model: nn.Module, vectors: dict[str, Tensor]) -> dict[str, float]
 
 def class_accuracy(x: Tensor, y: Tensor, clf: nn.Module | None = None) -> float:
     """Share of the images ``x`` that the digit classifier labels as the requested class ``y``."""
-    _check_digits(x)
+    check_digits(x)
     _check_labels(y, len(x))
     clf = digit_classifier() if clf is None else clf
     with torch.no_grad():
@@ -244,7 +244,7 @@ def class_accuracy(x: Tensor, y: Tensor, clf: nn.Module | None = None) -> float:
 
 def eval_labels(n: int) -> Tensor:
     """``n`` requested classes, balanced: ``0, 1, ..., 9, 0, 1, ...``."""
-    _check_positive("n", n)
+    check_positive("n", n)
     return torch.arange(n) % N_CLASSES
 
 
@@ -299,14 +299,14 @@ def train_conditional(
     Returns ``{"steps": [...], "diverged_at", "seconds", "cpu_seconds"}``.
     """
     hyper = dict(SETTINGS[setting]) if isinstance(setting, str) else dict(setting)
-    _check_positive("n_steps", n_steps)
-    _check_positive("batch_size", batch_size)
-    _check_positive("log_every", log_every)
+    check_positive("n_steps", n_steps)
+    check_positive("batch_size", batch_size)
+    check_positive("log_every", log_every)
     loss_fn_D, loss_fn_G = get_loss(loss)
     betas = (hyper["beta1"], hyper["beta2"])
     opt_G = torch.optim.Adam(net_G.parameters(), lr=hyper["alpha"], betas=betas)
     opt_D = torch.optim.Adam(net_D.parameters(), lr=hyper["alpha"], betas=betas)
-    x_train, y_train = _load_split()[:2]
+    x_train, y_train = load_digits_split()[:2]
     gen = torch.Generator().manual_seed(seed)
 
     def fakes(n: int) -> tuple[Tensor, Tensor]:

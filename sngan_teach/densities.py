@@ -23,6 +23,8 @@ from collections.abc import Sequence
 
 import torch
 
+from sngan_teach._util import check_number
+
 __all__ = [
     "gaussian_log_prob",
     "mixture_log_prob",
@@ -53,14 +55,6 @@ def _as_float_tensor(x: torch.Tensor | Sequence[float] | float, name: str) -> to
         ) from err
 
 
-def _check_positive(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return float(value)
-
-
 def _check_finite(value: float, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
@@ -76,7 +70,7 @@ def gaussian_log_prob(x: torch.Tensor, mean: float, std: float) -> torch.Tensor:
     """
     x = _as_float_tensor(x, "x")
     mean = _check_finite(mean, "mean")
-    std = _check_positive(std, "std")
+    std = check_number("std", std)
     return -0.5 * ((x - mean) / std) ** 2 - math.log(std) - _LOG_SQRT_2PI
 
 
@@ -84,7 +78,7 @@ def _mixture_params(
     means: Sequence[float], stds: Sequence[float], weights: Sequence[float] | None
 ) -> tuple[list[float], list[float], list[float]]:
     means = [_check_finite(m, "means[i]") for m in means]
-    stds = [_check_positive(s, "stds[i]") for s in stds]
+    stds = [check_number("stds[i]", s) for s in stds]
     if len(means) == 0:
         raise ValueError("means must hold at least one component, got an empty sequence")
     if len(stds) != len(means):
@@ -180,7 +174,7 @@ def logit_gradient(gap: float, std: float, x: torch.Tensor) -> torch.Tensor:
     every x; the tests and lesson 01 check autograd against that.
     """
     gap = _check_finite(gap, "gap")
-    std = _check_positive(std, "std")
+    std = check_number("std", std)
     x = _as_float_tensor(x, "x").detach().clone().requires_grad_(True)
     f = optimal_logit(gaussian_log_prob(x, 0.0, std), gaussian_log_prob(x, gap, std))
     (grad,) = torch.autograd.grad(f.sum(), x)
@@ -196,7 +190,7 @@ def separation_curves(gap: float, std: float = 0.5, n_points: int = 401) -> dict
     f* a steeper line and |grad f*| = gap / std^2 grows without bound.
     """
     gap = _check_finite(gap, "gap")
-    std = _check_positive(std, "std")
+    std = check_number("std", std)
     if isinstance(n_points, bool) or not isinstance(n_points, int):
         raise TypeError(f"n_points must be an int, got {type(n_points).__name__}")
     if n_points < 2:

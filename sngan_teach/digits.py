@@ -1,7 +1,8 @@
 """GANs on real images without a download: scikit-learn's 8x8 digits, a digit classifier, proxies.
 
-The robustness grid (``benchmarks/robustness.py``) trains every discriminator method of the paper
-under settings A-F of Table 1 on these images; the lessons read its CSV and rerun a few cells.
+The robustness grid (``experiments/robustness.py``, with its driver ``experiments/digits_grid.py``)
+trains every discriminator method of the paper under settings A-F of Table 1 on these images;
+the lessons read its CSV and rerun a few cells.
 
 **Data.** ``sklearn.datasets.load_digits``: 1797 grey 8x8 handwritten digits that ship inside
 scikit-learn. Pixels ``0..16`` are scaled to ``x / 8 - 1`` in ``[-1, 1]`` (the range of G's
@@ -28,16 +29,14 @@ and say nothing about CIFAR-10 numbers.
 convolutions with leaky ReLU 0.1 and a dense layer (:class:`DigitsDiscriminator`; its
 ``features`` method returns the last hidden layer phi(x), so a conditional head can be added on
 top) and a generator of a dense layer and two stride-2 deconvolutions with batch norm
-(:class:`DigitsGenerator`). :func:`make_D` bakes a method of :data:`sngan_teach.toy.METHODS` into
-D (spectral norm on every layer for ``"sn"``); :func:`train_digits` trains one pair with
-:func:`sngan_teach.gan.train` and scores it.
+(:class:`DigitsGenerator`). :func:`make_D` bakes a method of :data:`sngan_teach.methods.METHODS`
+into D (spectral norm on every layer for ``"sn"``).
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import time
 
 import numpy as np
 import torch
@@ -45,22 +44,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
-from sngan_teach.gan import SETTINGS, make_optimizers, sample_z, train
+from sngan_teach._util import check_positive
+from sngan_teach.methods import apply_method
 from sngan_teach.metrics import fid_from_features, inception_score_from_logits
 from sngan_teach.sn import SpectralNorm, estimated_sigma
-from sngan_teach.toy import apply_method, check_method, method_hooks
 
 N_CLASSES = 10
 N_HELD_OUT = 600  # held-out digits: the classifier's test set and the FID reference
 SPLIT_SEED = 0  # the one fixed train/held-out split
 COVER_CONF = 0.99  # a sample counts for its class when p(y|x) >= this ...
 COVER_SHARE = 0.01  # ... and a class is covered when >= this share of the samples count for it
-# The loss each method trains with, as in the paper: the standard (non-saturating) loss, except
-# the Wasserstein loss for weight clipping (WGAN) and the gradient penalty (WGAN-GP).
-METHOD_LOSS = {"none": "ns", "sn": "ns", "wn": "ns", "ortho": "ns", "clip": "wgan", "gp": "wgan"}
-# The robustness grid's sizes (benchmarks/robustness.py; lesson 08 reruns some of its cells).
-GRID_STEPS = 650  # generator updates per cell: the whole grid fits 60 idle minutes on 2 cores
-GRID_KW = {"z_dim": 32, "ch_G": 32, "ch_D": 16, "batch_size_D": 64, "batch_size_G": 64}
 
 
 # --------------------------------------------------------------------------------------------
@@ -117,8 +110,8 @@ class DigitClassifier(nn.Module):
 
     def __init__(self, ch: int = 16, n_features: int = 64) -> None:
         super().__init__()
-        _check_positive("ch", ch)
-        _check_positive("n_features", n_features)
+        check_positive("ch", ch)
+        check_positive("n_features", n_features)
         self.c0 = nn.Conv2d(1, ch, 3, 1, 1)
         self.c1 = nn.Conv2d(ch, 2 * ch, 3, 2, 1)  # 8x8 -> 4x4
         self.l2 = nn.Linear(2 * ch * 16, n_features)
@@ -126,7 +119,7 @@ class DigitClassifier(nn.Module):
 
     def features(self, x: Tensor) -> Tensor:
         """Penultimate features, shape (N, n_features)."""
-        _check_digits(x)
+        check_digits(x)
         h = F.relu(self.c1(F.relu(self.c0(x))))
         return F.relu(self.l2(h.flatten(1)))
 
@@ -138,8 +131,8 @@ def train_classifier(seed: int = 0, n_epochs: int = 30, batch_size: int = 64) ->
     """Train :class:`DigitClassifier` on the training split (Adam, 1e-3) and return it in eval
     mode. Deterministic for a given ``seed`` (weights and batch order are drawn from it); a few
     seconds on one CPU thread."""
-    _check_positive("n_epochs", n_epochs)
-    _check_positive("batch_size", batch_size)
+    check_positive("n_epochs", n_epochs)
+    check_positive("batch_size", batch_size)
     x, y, _, _ = _load_split()
     gen = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
@@ -170,7 +163,8 @@ def classifier_accuracy(clf: nn.Module | None = None) -> float:
         return float((clf(x_held).argmax(1) == y_held).float().mean())
 
 
-def _check_digits(x: object) -> None:
+def check_digits(x: object) -> None:
+    """``TypeError`` unless ``x`` is a Tensor, ``ValueError`` unless its shape is (N, 1, 8, 8)."""
     if not isinstance(x, Tensor):
         raise TypeError(f"x must be a Tensor, got {type(x).__name__}")
     if x.dim() != 4 or tuple(x.shape[1:]) != (1, 8, 8):
@@ -182,7 +176,7 @@ def digits_is(x: Tensor, clf: nn.Module | None = None) -> float:
 
     Between 1 and 10; the held-out digits themselves score about 9 (module docstring).
     """
-    _check_digits(x)
+    check_digits(x)
     clf = digit_classifier() if clf is None else clf
     with torch.no_grad():
         logits = clf(x.float())
@@ -197,11 +191,11 @@ def _held_out_features() -> Tensor:
 def digits_fid(x: Tensor, clf: nn.Module | None = None, reference: Tensor | None = None) -> float:
     """Digits FID (a proxy): Frechet distance between the classifier's penultimate features of
     ``x`` and of ``reference`` (default: the held-out digits), each fitted by a Gaussian."""
-    _check_digits(x)
+    check_digits(x)
     if len(x) < 2:
         raise ValueError(f"x must hold at least 2 images, got {len(x)}")
     if reference is not None:
-        _check_digits(reference)
+        check_digits(reference)
     with torch.no_grad():
         if clf is None and reference is None:
             clf, f_ref = digit_classifier(), _held_out_features()
@@ -215,7 +209,7 @@ def digits_fid(x: Tensor, clf: nn.Module | None = None, reference: Tensor | None
 def classes_covered(x: Tensor, clf: nn.Module | None = None) -> int:
     """Digit classes that get at least ``COVER_SHARE`` of the samples ``x`` among those the
     classifier labels with probability >= ``COVER_CONF`` (the analogue of modes captured)."""
-    _check_digits(x)
+    check_digits(x)
     if len(x) < 1:
         raise ValueError("x must hold at least 1 image, got 0")
     clf = digit_classifier() if clf is None else clf
@@ -228,7 +222,7 @@ def classes_covered(x: Tensor, clf: nn.Module | None = None) -> int:
 def evaluate_digits(x: Tensor) -> dict[str, float]:
     """``{"digits_is", "digits_fid", "classes"}`` of samples ``x`` with the shared classifier;
     for non-finite samples (a diverged generator) ``1.0, nan, 0``."""
-    _check_digits(x)
+    check_digits(x)
     if not torch.isfinite(x).all():
         return {"digits_is": 1.0, "digits_fid": math.nan, "classes": 0}
     return {"digits_is": digits_is(x), "digits_fid": digits_fid(x), "classes": classes_covered(x)}
@@ -250,11 +244,6 @@ def real_floor(n: int = 1000, seed: int = 0) -> dict[str, float]:
 # --------------------------------------------------------------------------------------------
 
 
-def _check_positive(name: str, value: object) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-
-
 class DigitsGenerator(nn.Module):
     """z -> dense 2x2x(2 ch) -> BN, ReLU -> deconv 4x4/2 to 4x4x ch -> BN, ReLU -> deconv 4x4/2
     to 8x8x(ch/2) -> BN, ReLU -> conv 3x3 to 1 channel -> tanh. Output (N, 1, 8, 8) in [-1, 1].
@@ -264,8 +253,8 @@ class DigitsGenerator(nn.Module):
 
     def __init__(self, z_dim: int = 32, ch: int = 64) -> None:
         super().__init__()
-        _check_positive("z_dim", z_dim)
-        _check_positive("ch", ch)
+        check_positive("z_dim", z_dim)
+        check_positive("ch", ch)
         if ch % 2:
             raise ValueError(f"ch must be even, got {ch}")
         self.z_dim, self.ch = z_dim, ch
@@ -276,7 +265,7 @@ class DigitsGenerator(nn.Module):
         self.dc2 = nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1)
         self.bn2 = nn.BatchNorm2d(ch // 2)
         self.c3 = nn.Conv2d(ch // 2, 1, 3, 1, 1)
-        _init_normal(self)
+        init_normal(self)
 
     def forward(self, z: Tensor) -> Tensor:
         if z.dim() != 2 or z.shape[1] != self.z_dim:
@@ -297,7 +286,7 @@ class DigitsDiscriminator(nn.Module):
 
     def __init__(self, ch: int = 32, slope: float = 0.1) -> None:
         super().__init__()
-        _check_positive("ch", ch)
+        check_positive("ch", ch)
         if not 0.0 <= slope < 1.0:
             raise ValueError(f"slope must be in [0, 1), got {slope}")
         self.slope = slope
@@ -307,11 +296,11 @@ class DigitsDiscriminator(nn.Module):
         self.c3 = nn.Conv2d(2 * ch, 4 * ch, 4, 2, 1)
         self.n_features = 4 * ch * 2 * 2
         self.l4 = nn.Linear(self.n_features, 1)
-        _init_normal(self)
+        init_normal(self)
 
     def features(self, x: Tensor) -> Tensor:
         """phi(x): the last hidden layer, flattened, shape (N, 16 ch)."""
-        _check_digits(x)
+        check_digits(x)
         h = x
         for conv in (self.c0, self.c1, self.c2, self.c3):
             h = F.leaky_relu(conv(h), self.slope)
@@ -321,7 +310,8 @@ class DigitsDiscriminator(nn.Module):
         return self.l4(self.features(x)).squeeze(1)
 
 
-def _init_normal(model: nn.Module) -> None:
+def init_normal(model: nn.Module) -> None:
+    """Every Linear and (transposed) conv of ``model``: weights from N(0, 0.02), biases 0."""
     for m in model.modules():
         if isinstance(m, nn.Linear | nn.Conv2d | nn.ConvTranspose2d):
             nn.init.normal_(m.weight, 0.0, 0.02)
@@ -334,10 +324,9 @@ def make_G(z_dim: int = 32, ch: int = 64) -> DigitsGenerator:
 
 
 def make_D(method: str = "sn", ch: int = 32) -> DigitsDiscriminator:
-    """The digits discriminator with ``method`` (a name in :data:`sngan_teach.toy.METHODS`)
-    baked in by :func:`sngan_teach.toy.apply_method`: ``"sn"`` puts spectral norm on all five
+    """The digits discriminator with ``method`` (a name in :data:`sngan_teach.methods.METHODS`)
+    baked in by :func:`sngan_teach.methods.apply_method`: ``"sn"`` puts spectral norm on all five
     layers, ``"wn"`` weight norm, ``"ortho"`` orthonormal initialization."""
-    check_method(method)
     return apply_method(DigitsDiscriminator(ch), method)
 
 
@@ -350,7 +339,8 @@ def sn_layer_sigmas(model: nn.Module) -> dict[str, float]:
     a converged power iteration every value is 1; the paper's Fig. 9 finds them within [1, 1.05].
 
     Raises ``FloatingPointError`` naming the layer when ``W / sigma`` holds NaN or inf (a
-    diverged run), before any SVD: :func:`train_digits` scores such a run as diverged.
+    diverged run), before any SVD: ``experiments.digits_grid.train_digits`` scores such a run
+    as diverged.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
@@ -370,138 +360,3 @@ def sn_layer_sigmas(model: nn.Module) -> dict[str, float]:
                 )
             out[name] = float(torch.linalg.matrix_norm(W_bar, ord=2))
     return out
-
-
-def train_digits(
-    method: str = "sn",
-    setting: str | dict = "C",
-    n_steps: int = 2000,
-    *,
-    seed: int = 0,
-    n_dis: int | None = None,
-    z_dim: int = 32,
-    ch_G: int = 64,
-    ch_D: int = 32,
-    batch_size_D: int = 64,
-    batch_size_G: int = 128,
-    n_eval: int = 1000,
-    sigma_every: int = 0,
-    curve_every: int = 0,
-    progress: bool = False,
-) -> dict:
-    """Train one digits GAN with :func:`sngan_teach.gan.train` and score it with the proxies.
-
-    ``method`` picks D's normalization and hooks (:func:`sngan_teach.toy.method_hooks`) and the
-    loss (``METHOD_LOSS``: standard loss, Wasserstein for ``"clip"`` and ``"gp"``). ``setting`` is
-    a key of :data:`sngan_teach.gan.SETTINGS` or a dict with ``alpha, beta1, beta2, n_dis``;
-    ``n_dis`` overrides the setting's. Everything random flows from ``seed``; the ``n_eval``
-    samples scored at the end use a fixed ``z`` drawn from ``seed + 1``, with G in eval mode.
-    With ``sigma_every`` (SN only) :func:`sn_layer_sigmas` is recorded every that many steps;
-    a run whose weights turn NaN/inf is scored as diverged whichever check sees it first, the
-    losses' (every 100 steps) or the sigma record's. With ``curve_every`` the same ``n_eval``
-    samples are scored every that many steps and at the end (G in eval mode for the scoring,
-    back in train mode after; no random number of the run is drawn), the learning curve: rows
-    ``{"step", "digits_is", "digits_fid", "classes"}``.
-
-    Returns ``net_G``, ``net_D``, ``history``, ``samples``, ``metrics`` (:func:`evaluate_digits`),
-    ``sigmas`` (rows ``{"step", "layer", "sigma"}``), ``curve``, ``diverged`` (a loss turned
-    NaN/inf),
-    ``n_dis``, ``seconds`` (wall) and ``cpu_seconds`` (this process's CPU time).
-    """
-    check_method(method)
-    if isinstance(setting, str):
-        if setting not in SETTINGS:
-            raise ValueError(
-                f"setting must be one of {sorted(SETTINGS)} or a dict, got {setting!r}"
-            )
-        hyper = dict(SETTINGS[setting])
-    elif isinstance(setting, dict):
-        missing = {"alpha", "beta1", "beta2", "n_dis"} - set(setting)
-        if missing:
-            raise ValueError(f"setting is missing {sorted(missing)}, got {setting!r}")
-        hyper = dict(setting)
-    else:
-        raise TypeError(f"setting must be a str or a dict, got {type(setting).__name__}")
-    if n_dis is not None:
-        _check_positive("n_dis", n_dis)
-        hyper["n_dis"] = n_dis
-    _check_positive("n_eval", n_eval)
-    for name, every in (("sigma_every", sigma_every), ("curve_every", curve_every)):
-        if not isinstance(every, int) or isinstance(every, bool) or every < 0:
-            raise ValueError(f"{name} must be an int >= 0, got {every!r}")
-    x_train = _load_split()[0]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net_G, net_D = make_G(z_dim, ch_G), make_D(method, ch_D)
-    opt_G, opt_D = make_optimizers(net_G, net_D, hyper)
-    penalty, after_D_step = method_hooks(method)
-    gen = torch.Generator().manual_seed(seed)
-    z_eval = sample_z(n_eval, z_dim, torch.Generator().manual_seed(seed + 1))
-    sigmas: list[dict] = []
-    curve: list[dict] = []
-    sigma_every = sigma_every if method == "sn" else 0
-    every = math.gcd(sigma_every, curve_every)
-
-    def score() -> dict:
-        net_G.eval()
-        with torch.no_grad():
-            samples = net_G(z_eval)
-        net_G.train()
-        return evaluate_digits(samples)
-
-    def record(step: int, history: list) -> None:
-        if sigma_every and (step % sigma_every == 0 or step == n_steps):
-            for layer, value in sn_layer_sigmas(net_D).items():
-                sigmas.append({"step": step, "layer": layer, "sigma": value})
-        if curve_every and (step % curve_every == 0 or step == n_steps):
-            curve.append({"step": step, **score()})
-
-    t0, c0 = time.perf_counter(), time.process_time()
-    diverged = False
-    try:
-        history = train(
-            net_G,
-            net_D,
-            opt_G,
-            opt_D,
-            real_sampler(x_train, gen),
-            n_steps,
-            z_dim=z_dim,
-            generator=gen,
-            loss=METHOD_LOSS[method],
-            n_dis=int(hyper["n_dis"]),
-            batch_size_D=batch_size_D,
-            batch_size_G=batch_size_G,
-            penalty=penalty,
-            after_D_step=after_D_step,
-            log_every=max(1, min(100, n_steps)),
-            callback=record if every else None,
-            callback_every=every,
-            progress=progress,
-        )
-    except FloatingPointError:
-        history, diverged = [], True
-    seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
-    net_G.eval()
-    with torch.no_grad():
-        samples = net_G(z_eval)
-    metrics = evaluate_digits(samples)
-    if diverged:
-        metrics = {"digits_is": 1.0, "digits_fid": math.nan, "classes": 0}
-    return {
-        "net_G": net_G,
-        "net_D": net_D,
-        "history": history,
-        "samples": samples,
-        "metrics": metrics,
-        "sigmas": sigmas,
-        "curve": curve,
-        "diverged": diverged,
-        "method": method,
-        "loss": METHOD_LOSS[method],
-        "setting": setting,
-        "n_dis": int(hyper["n_dis"]),
-        "n_steps": n_steps,
-        "seconds": seconds,
-        "cpu_seconds": cpu_seconds,
-    }

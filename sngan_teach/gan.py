@@ -29,6 +29,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from sngan_teach._util import check_int
 from sngan_teach.losses import LossD, LossG, get_loss
 
 # Paper Table 1: Adam's learning rate alpha, beta1, beta2 and the number of D updates per G update.
@@ -44,6 +45,27 @@ SETTINGS: dict[str, dict[str, float | int]] = {
 Penalty = Callable[[nn.Module, Tensor, Tensor, torch.Generator], Tensor]
 
 
+def get_setting(setting: str | dict) -> dict[str, float | int]:
+    """The hyperparameters ``{"alpha", "beta1", "beta2", "n_dis"}`` of a setting of Table 1.
+
+    ``setting`` is a key of :data:`SETTINGS` (``"A"`` ... ``"F"``) or a dict with those four
+    keys (more are kept). Returns a new dict. ``ValueError`` for an unknown name or a missing key,
+    ``TypeError`` for anything else. The one place a setting is checked.
+    """
+    if isinstance(setting, str):
+        if setting not in SETTINGS:
+            raise ValueError(
+                f"setting must be one of {sorted(SETTINGS)} or a dict, got {setting!r}"
+            )
+        return dict(SETTINGS[setting])
+    if isinstance(setting, dict):
+        missing = {"alpha", "beta1", "beta2", "n_dis"} - set(setting)
+        if missing:
+            raise ValueError(f"setting is missing {sorted(missing)}, got {setting!r}")
+        return dict(setting)
+    raise TypeError(f"setting must be a str or a dict, got {type(setting).__name__}")
+
+
 def make_optimizers(
     net_G: nn.Module, net_D: nn.Module, setting: str | dict
 ) -> tuple[torch.optim.Adam, torch.optim.Adam]:
@@ -52,10 +74,7 @@ def make_optimizers(
     ``setting`` is a key of :data:`SETTINGS` (``"A"`` ... ``"F"``) or a dict with the same keys.
     Returns ``(opt_G, opt_D)``; read ``n_dis`` from the setting yourself.
     """
-    if isinstance(setting, str):
-        if setting not in SETTINGS:
-            raise ValueError(f"setting must be one of {sorted(SETTINGS)}, got {setting!r}")
-        setting = SETTINGS[setting]
+    setting = get_setting(setting)
     alpha, betas = setting["alpha"], (setting["beta1"], setting["beta2"])
     opt_G = torch.optim.Adam(net_G.parameters(), lr=alpha, betas=betas)
     opt_D = torch.optim.Adam(net_D.parameters(), lr=alpha, betas=betas)
@@ -64,8 +83,8 @@ def make_optimizers(
 
 def sample_z(n: int, z_dim: int, generator: torch.Generator) -> Tensor:
     """``n`` latent codes ``z ~ N(0, I)`` of size ``z_dim``, on the generator's device."""
-    _check_int("n", n, 0)
-    _check_int("z_dim", z_dim, 1)
+    check_int("n", n, 0)
+    check_int("z_dim", z_dim, 1)
     if not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     return torch.randn(n, z_dim, generator=generator, device=generator.device)
@@ -173,9 +192,9 @@ def recompute_bn_stats(
     :func:`update_ema` copied from ``net_G`` do not describe its activations. The training flag
     and each layer's momentum are restored; a network without BN is left unchanged.
     """
-    _check_int("z_dim", z_dim, 1)
-    _check_int("n_batches", n_batches, 1)
-    _check_int("batch_size", batch_size, 2)
+    check_int("z_dim", z_dim, 1)
+    check_int("n_batches", n_batches, 1)
+    check_int("batch_size", batch_size, 2)
     if not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     bns = [m for m in net_G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
@@ -195,13 +214,6 @@ def recompute_bn_stats(
         net_G.train(was_training)
 
 
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-
-
 def _check_step_args(
     generator: object,
     n_dis: int,
@@ -211,10 +223,10 @@ def _check_step_args(
     autocast_dtype: object,
     ema_decay: float,
 ) -> None:
-    _check_int("n_dis", n_dis, 1)
-    _check_int("batch_size_D", batch_size_D, 1)
-    _check_int("batch_size_G", batch_size_G, 1)
-    _check_int("z_dim", z_dim, 1)
+    check_int("n_dis", n_dis, 1)
+    check_int("batch_size_D", batch_size_D, 1)
+    check_int("batch_size_G", batch_size_G, 1)
+    check_int("z_dim", z_dim, 1)
     if not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     if autocast_dtype not in (None, torch.bfloat16, torch.float16):
@@ -298,8 +310,8 @@ def check_finite(losses: dict[str, Tensor], step: int) -> None:
 def linear_lr(step: int, n_steps: int, alpha: float) -> float:
     """Learning rate decayed linearly from ``alpha`` at step 0 to 0 at ``n_steps`` (and after);
     ``n_steps >= 1``."""
-    _check_int("step", step, 0)
-    _check_int("n_steps", n_steps, 1)
+    check_int("step", step, 0)
+    check_int("n_steps", n_steps, 1)
     return alpha * max(0.0, 1.0 - step / n_steps)
 
 
@@ -345,10 +357,10 @@ def train(
     """
     from tqdm.auto import tqdm
 
-    _check_int("n_steps", n_steps, 0)
-    _check_int("start_step", start_step, 0)
-    _check_int("log_every", log_every, 1)
-    _check_int("callback_every", callback_every, 0)
+    check_int("n_steps", n_steps, 0)
+    check_int("start_step", start_step, 0)
+    check_int("log_every", log_every, 1)
+    check_int("callback_every", callback_every, 0)
     if start_step > n_steps:
         raise ValueError(f"start_step must be <= n_steps ({n_steps}), got {start_step}")
     for opt in (opt_G, opt_D):

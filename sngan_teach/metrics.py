@@ -45,8 +45,8 @@ import torch
 from scipy import linalg
 from torch import nn
 
+from sngan_teach._util import check_int
 from sngan_teach.cifar import to_uint8
-from sngan_teach.gan import _check_int
 
 ENV_WEIGHTS = "SNGAN_INCEPTION_WEIGHTS"
 INCEPTION_URL = (
@@ -315,8 +315,8 @@ def generate_images(
     """``n`` images from ``net_G`` in eval mode (BN running statistics) as a uint8 CPU tensor
     (n, 3, 32, 32); z ~ N(0, I) from ``generator`` (on G's device). ``ValueError`` when
     ``net_G`` returns another shape."""
-    _check_int("n", n, 1)
-    _check_int("batch_size", batch_size, 1)
+    check_int("n", n, 1)
+    check_int("batch_size", batch_size, 1)
     was_training = net_G.training
     net_G.eval()
     try:
@@ -363,7 +363,7 @@ def check_eval_sizes(
                              ("is_runs", is_runs, 1), ("fid_real", fid_real, 2),
                              ("fid_fake", fid_fake, 2), ("all_splits", all_splits, 1),
                              ("batch_size", batch_size, 1)):  # fmt: skip
-        _check_int(name, value, low)
+        check_int(name, value, low)
     if is_runs * is_size > n_fake:
         raise ValueError(f"is_runs * is_size must be <= {n_fake} fakes, got {is_runs * is_size}")
     if fid_fake > n_fake or fid_real > n_real:
@@ -383,7 +383,7 @@ def extract_features(
     """Run ``extractor`` over uint8 ``images`` in batches; return ``(features, logits)`` as
     float64 CPU tensors."""
     _check_images("images", images)
-    _check_int("batch_size", batch_size, 1)
+    check_int("batch_size", batch_size, 1)
     feats, logits = [], []
     with no_tf32():
         for start in range(0, images.shape[0], batch_size):
@@ -475,8 +475,8 @@ def torch_fidelity_metrics(
 
     _check_images("fake_images", fake_images)
     _check_images("real_images", real_images)
-    _check_int("splits", splits, 1)
-    _check_int("batch_size", batch_size, 1)
+    check_int("splits", splits, 1)
+    check_int("batch_size", batch_size, 1)
     path = get_inception_weights(weights)
     with no_tf32():
         return torch_fidelity.calculate_metrics(

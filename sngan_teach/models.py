@@ -2,7 +2,7 @@
 
 Introduced in lesson 09. The models hold no normalization of their own in the discriminator:
 spectral normalization is applied afterwards with ``sngan_teach.sn.add_sn(net_D)`` (or weight
-normalization with ``sngan_teach.regularizers.add_wn(net_D)``), so one architecture serves every
+normalization with ``sngan_teach.methods.add_wn(net_D)``), so one architecture serves every
 method. Generators map ``z`` in R^128, z ~ N(0, I), to images in [-1, 1] of shape (N, 3, 32, 32);
 discriminators map images to one logit each, shape (N,).
 
@@ -40,12 +40,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sngan_teach._util import check_positive
+
 Z_DIM = 128  # d_z, the same for every experiment in the paper
-
-
-def _check_positive(name: str, value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
 def _check_images(x: torch.Tensor, size: int = 32) -> None:
@@ -65,7 +62,7 @@ class StandardGenerator(nn.Module):
     def __init__(self, z_dim: int = Z_DIM, ch: int = 512, bottom_width: int = 4) -> None:
         super().__init__()
         for name, value in (("z_dim", z_dim), ("ch", ch), ("bottom_width", bottom_width)):
-            _check_positive(name, value)
+            check_positive(name, value)
         self.z_dim, self.ch, self.bottom_width = z_dim, ch, bottom_width
         self.l0 = nn.Linear(z_dim, bottom_width * bottom_width * ch)
         self.bn0 = nn.BatchNorm2d(ch)
@@ -107,10 +104,10 @@ class StandardDiscriminator(nn.Module):
         self, ch: int = 64, slope: float = 0.1, size: int = 32, doubled: bool = False
     ) -> None:
         super().__init__()
-        _check_positive("ch", ch)
+        check_positive("ch", ch)
         if not isinstance(doubled, bool):
             raise TypeError(f"doubled must be a bool, got {type(doubled).__name__}")
-        _check_positive("size", size)
+        check_positive("size", size)
         if size % 8:
             raise ValueError(f"size must be a multiple of 8, got {size}")
         if not 0.0 <= slope < 1.0:
@@ -220,7 +217,7 @@ class ResNetGenerator(nn.Module):
     def __init__(self, z_dim: int = Z_DIM, ch: int = 256, bottom_width: int = 4) -> None:
         super().__init__()
         for name, value in (("z_dim", z_dim), ("ch", ch), ("bottom_width", bottom_width)):
-            _check_positive(name, value)
+            check_positive(name, value)
         self.z_dim, self.ch, self.bottom_width = z_dim, ch, bottom_width
         self.l1 = nn.Linear(z_dim, bottom_width * bottom_width * ch)
         self.block2 = GenBlock(ch, ch)
@@ -245,7 +242,7 @@ class ResNetDiscriminator(nn.Module):
 
     def __init__(self, ch: int = 128) -> None:
         super().__init__()
-        _check_positive("ch", ch)
+        check_positive("ch", ch)
         self.block1 = OptimizedDisBlock(3, ch)
         self.block2 = DisBlock(ch, ch, downsample=True)
         self.block3 = DisBlock(ch, ch, downsample=False)

@@ -28,10 +28,11 @@ slider function: prints one line and draws the curves).
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 from torch import Tensor
+
+from sngan_teach._util import check_int
 
 __all__ = [
     "power_iteration",
@@ -52,16 +53,6 @@ SHAPES: dict[str, tuple[int, int]] = {
     "256 x 256": (256, 256),
     "8 x 512": (8, 512),
 }
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    """Accept Python and NumPy integers (not bools); return a Python int >= minimum."""
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    value = int(value)
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
 
 
 def _check_matrix(W: object) -> Tensor:
@@ -130,7 +121,7 @@ def power_iteration(
             ``n_iterations < 1``, or ``eps`` is not a finite number ``> 0``.
     """
     W = _check_matrix(W)
-    n_iterations = _check_int("n_iterations", n_iterations, 1)
+    n_iterations = check_int("n_iterations", n_iterations, 1)
     if isinstance(eps, bool) or not isinstance(eps, (int, float)):
         raise TypeError(f"eps must be a float, got {type(eps).__name__}")
     if not math.isfinite(eps):
@@ -178,8 +169,8 @@ def random_orthonormal(
     Raises:
         ValueError: ``k > n`` or a size below 1.
     """
-    n = _check_int("n", n, 1)
-    k = _check_int("k", k, 1)
+    n = check_int("n", n, 1)
+    k = check_int("k", k, 1)
     if k > n:
         raise ValueError(f"k must be <= n (orthonormal columns), got k={k}, n={n}")
     G = torch.randn(n, k, generator=generator, dtype=dtype)
@@ -215,8 +206,8 @@ def matrix_with_spectrum(
     Raises:
         ValueError: ``s`` is empty, not 1-D, negative, increasing or too long.
     """
-    n_rows = _check_int("n_rows", n_rows, 1)
-    n_cols = _check_int("n_cols", n_cols, 1)
+    n_rows = check_int("n_rows", n_rows, 1)
+    n_cols = check_int("n_cols", n_cols, 1)
     s = torch.as_tensor(singular_values, dtype=dtype)
     if s.ndim != 1 or s.numel() == 0:
         raise ValueError(
@@ -246,7 +237,7 @@ def spectrum_with_gap(n: int, gap: float, dtype: torch.dtype = torch.float64) ->
     Raises:
         ValueError: ``n < 1`` or ``gap`` outside ``[0, 1]``.
     """
-    n = _check_int("n", n, 1)
+    n = check_int("n", n, 1)
     if isinstance(gap, bool) or not isinstance(gap, (int, float)) or not 0.0 <= gap <= 1.0:
         raise ValueError(f"gap must be a number in [0, 1], got {gap!r}")
     if n == 1:
@@ -294,7 +285,7 @@ def convergence_curves(
         ``power_iteration(W, u0, n_iterations=k)``. Introduced in lesson 03.
     """
     W = _check_matrix(W)
-    max_iterations = _check_int("max_iterations", max_iterations, 1)
+    max_iterations = check_int("max_iterations", max_iterations, 1)
     if not sigma_1 > 0:
         raise ValueError(f"sigma_1 must be > 0, got {sigma_1}")
     sigmas, err, ang_u, ang_v = [], [], [], []
@@ -342,8 +333,8 @@ def show_convergence(
     Raises:
         ValueError: unknown ``shape``, ``n_iterations < 1``, ``gap`` outside ``[0, 1]``.
     """
-    n_iterations = _check_int("n_iterations", n_iterations, 1)
-    seed = _check_int("seed", seed, 0)
+    n_iterations = check_int("n_iterations", n_iterations, 1)
+    seed = check_int("seed", seed, 0)
     if shape not in SHAPES:
         raise ValueError(f"shape must be one of {list(SHAPES)}, got {shape!r}")
     n_rows, n_cols = SHAPES[shape]

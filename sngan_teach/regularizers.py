@@ -1,15 +1,14 @@
-"""The alternatives to spectral normalization that the paper compares against.
+"""The regularizers the paper compares spectral normalization against.
 
-Introduced in lessons 05 (weight normalization) and 06 (orthonormal regularization, weight
-clipping, gradient penalties); lesson 07's 2-D GAN lab switches between all of them.
+Introduced in lesson 06 (orthonormal regularization, weight clipping, gradient penalties);
+weight normalization, a normalization like SN, is in :mod:`sngan_teach.methods`, which also
+switches between all of them for lessons 07 and 08.
 
 Every matrix below is a layer's weight seen as the paper sees it (§4): a ``Linear`` weight is
 ``d_out x d_in`` and a convolution weight ``d_out x d_in x h x w`` is reshaped to
 ``d_out x (d_in h w)`` (``out x rest``). For transposed convolutions the output axis is 1, as in
 PyTorch's ``spectral_norm``.
 
-- :func:`weight_norm`, :func:`add_wn`: the paper's weight normalization without the gamma
-  multiplier (§3.2, §4.1): every row (output unit) of ``W`` is divided by its Euclidean norm.
 - :func:`clip_weights_`: WGAN's weight clipping to ``[-c, c]`` (c = 0.01 in §4.1).
 - :func:`orthonormal_penalty`, :func:`orthogonal_init_`: orthonormal regularization (eq. 14).
 - :func:`gradient_penalty`: WGAN-GP's penalty at random interpolates (lambda = 10 in §4.1).
@@ -24,10 +23,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
+from sngan_teach._util import CONV_TRANSPOSE, as_matrix, weight_layers
+
 __all__ = [
-    "WeightNorm",
-    "weight_norm",
-    "add_wn",
     "clip_weights_",
     "orthonormal_penalty",
     "orthogonal_init_",
@@ -36,113 +34,6 @@ __all__ = [
     "weight_layers",
     "as_matrix",
 ]
-
-_CONV_TRANSPOSE = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
-
-
-def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """The ``(name, module)`` pairs of every ``Linear`` and convolution in ``model``, in order.
-
-    These are the layers that every normalization and regularizer in this module acts on.
-    """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    return [
-        (name, m)
-        for name, m in model.named_modules()
-        if isinstance(m, nn.Linear | nn.modules.conv._ConvNd)
-    ]
-
-
-def as_matrix(W: Tensor, module: nn.Module | None = None) -> Tensor:
-    """Reshape a weight to the paper's ``d_out x rest`` matrix (lesson 05).
-
-    ``Linear``: unchanged. Convolution ``d_out x d_in x h x w``: ``d_out x (d_in h w)``.
-    Transposed convolution (pass ``module``): its output axis is 1, so that axis goes first.
-    """
-    if not isinstance(W, Tensor):
-        raise TypeError(f"W must be a Tensor, got {type(W).__name__}")
-    if W.dim() < 1:
-        raise ValueError(f"W must have at least 1 dimension, got shape {tuple(W.shape)}")
-    if isinstance(module, _CONV_TRANSPOSE):
-        W = W.transpose(0, 1)
-    return W.reshape(W.shape[0], -1)
-
-
-class WeightNorm(nn.Module):
-    r"""Parametrization ``W -> W_bar_WN``: every output unit's weight vector divided by its norm.
-
-    With ``w_i`` the ``i``-th row of ``W`` (reshaped to ``d_out x rest``),
-
-    .. math:: \bar W_{WN} = [\bar w_1, \dots, \bar w_{d_o}]^T, \qquad
-              \bar w_i = w_i / \max(\lVert w_i \rVert_2, \epsilon).
-
-    This is the paper's weight normalization with the gamma multiplier removed (§3.2, §4.1), so
-    ``sum_t sigma_t(W_bar)^2 = ||W_bar||_F^2 = d_o`` whatever ``W`` is (lesson 05). ``out_dim``
-    is 0 for ``Linear`` and convolutions and 1 for transposed convolutions.
-    """
-
-    def __init__(self, out_dim: int = 0, eps: float = 1e-12) -> None:
-        super().__init__()
-        if out_dim not in (0, 1):
-            raise ValueError(f"out_dim must be 0 or 1, got {out_dim}")
-        if not (eps > 0 and math.isfinite(eps)):
-            raise ValueError(f"eps must be a finite number > 0, got {eps}")
-        self.out_dim = out_dim
-        self.eps = eps
-
-    def forward(self, W: Tensor) -> Tensor:
-        if W.dim() < 2:
-            raise ValueError(f"weight must have at least 2 dimensions, got shape {tuple(W.shape)}")
-        Wt = W.transpose(0, self.out_dim) if self.out_dim else W
-        W_mat = Wt.reshape(Wt.shape[0], -1)
-        W_bar = W_mat / W_mat.norm(dim=1, keepdim=True).clamp_min(self.eps)
-        W_bar = W_bar.reshape(Wt.shape)
-        return W_bar.transpose(0, self.out_dim) if self.out_dim else W_bar
-
-
-def weight_norm(module: nn.Module, name: str = "weight", eps: float = 1e-12) -> nn.Module:
-    """Register :class:`WeightNorm` on ``module.<name>`` with ``torch.nn.utils.parametrize``.
-
-    After this, ``module.weight`` is the normalized matrix (rows of unit norm) and the trainable
-    tensor is ``module.parametrizations.weight.original``. Remove it with
-    ``torch.nn.utils.parametrize.remove_parametrizations(module, name)``. Introduced in lesson 05.
-
-    Example::
-
-        layer = weight_norm(nn.Linear(4, 3))
-        layer.weight.norm(dim=1)  # tensor([1., 1., 1.])
-    """
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be an nn.Module, got {type(module).__name__}")
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a str, got {type(name).__name__}")
-    W = getattr(module, name, None)
-    if not isinstance(W, Tensor):
-        raise ValueError(f"module {type(module).__name__} has no tensor named {name!r}")
-    if W.dim() < 2:
-        raise ValueError(f"{name} must have at least 2 dimensions, got shape {tuple(W.shape)}")
-    out_dim = 1 if isinstance(module, _CONV_TRANSPOSE) else 0
-    parametrize.register_parametrization(module, name, WeightNorm(out_dim=out_dim, eps=eps))
-    return module
-
-
-def add_wn(model: nn.Module, eps: float = 1e-12) -> nn.Module:
-    """Apply :func:`weight_norm` to the weight of every ``Linear`` and convolution in ``model``.
-
-    Raises ``ValueError`` if a layer's weight already carries a parametrization (for example
-    spectral normalization), since stacking two normalizations is almost always a mistake.
-    Returns ``model`` (changed in place). Introduced in lesson 05.
-    """
-    layers = weight_layers(model)
-    for name, m in layers:
-        if parametrize.is_parametrized(m, "weight"):
-            raise ValueError(
-                f"layer {name or type(m).__name__!r} already has a parametrization on weight"
-            )
-    for _, m in layers:
-        weight_norm(m, "weight", eps=eps)
-    return model
 
 
 def clip_weights_(model: nn.Module, c: float = 0.01) -> None:
@@ -216,7 +107,7 @@ def orthogonal_init_(
                 W = m.parametrizations.weight.original
             else:
                 W = m.weight
-            if isinstance(m, _CONV_TRANSPOSE):
+            if isinstance(m, CONV_TRANSPOSE):
                 tmp = W.transpose(0, 1).contiguous()
                 nn.init.orthogonal_(tmp, gain=gain, generator=generator)
                 W.copy_(tmp.transpose(0, 1))

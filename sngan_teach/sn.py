@@ -18,6 +18,8 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import _SpectralNorm as TorchSpectralNorm
 from torch.nn.utils.spectral_norm import SpectralNorm as OldTorchSpectralNorm
 
+from sngan_teach._util import check_int
+
 __all__ = [
     "SpectralNorm",
     "spectral_norm",
@@ -55,7 +57,7 @@ class SpectralNorm(nn.Module):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        _check_int_at_least("n_power_iterations", n_power_iterations, 1)
+        check_int("n_power_iterations", n_power_iterations, 1)
         _check_eps(eps)
         if weight.ndim < 2:
             raise ValueError(
@@ -169,13 +171,6 @@ def _power_iteration(
     return u, v
 
 
-def _check_int_at_least(name: str, value: object, low: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-
-
 def _check_eps(eps: object) -> None:
     if not isinstance(eps, (int, float)) or isinstance(eps, bool):
         raise TypeError(f"eps must be a float, got {type(eps).__name__} {eps!r}")
@@ -185,7 +180,8 @@ def _check_eps(eps: object) -> None:
         raise ValueError(f"eps must be > 0, got {eps}")
 
 
-def _sn_parametrizations(module: nn.Module, name: str) -> list[SpectralNorm]:
+def spectral_norms(module: nn.Module, name: str = "weight") -> list[SpectralNorm]:
+    """The :class:`SpectralNorm` parametrizations on ``module.<name>`` (empty when none)."""
     if not parametrize.is_parametrized(module, name):
         return []
     return [p for p in module.parametrizations[name] if isinstance(p, SpectralNorm)]
@@ -309,7 +305,7 @@ def spectral_norm(
         raise TypeError(f"name must be a str, got {type(name).__name__}")
     if not hasattr(module, name):
         raise ValueError(f"module {type(module).__name__} has no parameter named {name!r}")
-    if _sn_parametrizations(module, name):
+    if spectral_norms(module, name):
         raise ValueError(
             f"{type(module).__name__}.{name} already has spectral normalization; "
             "use remove_sn first to replace it"
@@ -334,7 +330,7 @@ def spectral_norm(
         raise TypeError(
             f"{type(module).__name__}.{name} must be floating point, got {weight.dtype}"
         )
-    _check_int_at_least("n_power_iterations", n_power_iterations, 1)
+    check_int("n_power_iterations", n_power_iterations, 1)
     _check_eps(eps)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(
@@ -356,7 +352,7 @@ def estimated_sigma(module: nn.Module, name: str = "weight") -> torch.Tensor:
     """``sigma = u^T W v`` from the stored vectors and the current original weight, without
     autograd and without updating anything: the value the next eval-mode forward divides by
     (and, until the weight changes, the one the last training forward used). Lesson 04."""
-    sns = _sn_parametrizations(module, name)
+    sns = spectral_norms(module, name)
     if not sns:
         raise ValueError(f"{type(module).__name__}.{name} has no spectral normalization")
     sn = sns[0]
@@ -377,7 +373,7 @@ def add_sn(model: nn.Module, n_power_iterations: int = 1, eps: float = 1e-12) ->
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    _check_int_at_least("n_power_iterations", n_power_iterations, 1)
+    check_int("n_power_iterations", n_power_iterations, 1)
     _check_eps(eps)
     for layer, module in list(model.named_modules()):
         if not isinstance(module, _SN_TYPES) or parametrize.is_parametrized(module, "weight"):
@@ -462,8 +458,8 @@ def conv_operator_norm(
                     f"{axis} + 2 * padding = {size + 2 * pad} < dilated kernel size "
                     f"{dil * (k - 1) + 1}"
                 )
-    _check_int_at_least("n_iterations", n_iterations, 1)
-    sns = _sn_parametrizations(conv, "weight")
+    check_int("n_iterations", n_iterations, 1)
+    sns = spectral_norms(conv, "weight")
     modes = [p.training for p in sns]
     try:
         for p in sns:

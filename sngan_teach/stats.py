@@ -142,15 +142,3 @@ def compare(
             verdict = "not resolved"
         out[name] = Comparison(name, diff, low, high, p, p_holm, verdict, log)
     return out
-
-
-def mean_sd(values: Iterable[float]) -> tuple[float, float]:
-    """``(mean, sample sd)`` of the finite ``values`` (sd NaN for a single value; both NaN
-    for none)."""
-    xs = [float(v) for v in values if math.isfinite(float(v))]
-    if not xs:
-        return math.nan, math.nan
-    mean = sum(xs) / len(xs)
-    if len(xs) == 1:
-        return mean, math.nan
-    return mean, math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1))

@@ -1,7 +1,7 @@
 """2-D toy GANs: ring and grid mixtures, small MLPs with every discriminator method, mode metrics.
 
 Introduced in lesson 07 ("Train 2-D GANs and count the modes each method captures"); the
-results table ``benchmarks/toy_table.py`` reuses it.
+results table ``experiments/toy_table.py`` reuses it.
 
 **Data.** Mixtures of isotropic Gaussians with equal weights, as in PacGAN's code
 (Lin et al., 2018; ``fjxmlzn/PacGAN``):
@@ -18,10 +18,9 @@ mode histogram ``p`` of the high-quality samples to the uniform distribution ``U
 modes (the reverse KL that PacGAN's tables report, with the generated distribution first). It is
 0 when every mode gets the same share and ``log M`` when one mode takes everything.
 
-**Discriminator methods** (``METHODS``): ``"none"``; ``"sn"`` spectral normalization (ours);
-``"wn"`` weight normalization without gamma; ``"clip"`` weight clipping to ``[-0.01, 0.01]``;
-``"ortho"`` orthonormal initialization plus the penalty of eq. (14); ``"gp"`` a gradient penalty
-with ``lambda = 10`` (with ``loss="wgan"`` this is the WGAN-GP critic, with ``"ns"`` GAN-GP).
+**Discriminator methods**: every name of :data:`sngan_teach.methods.METHODS` (``"none"``,
+``"sn"``, ``"wn"``, ``"clip"``, ``"ortho"``, ``"gp"``; with ``loss="wgan"`` the gradient penalty
+is the WGAN-GP critic, with ``"ns"`` GAN-GP).
 """
 
 from __future__ import annotations
@@ -35,24 +34,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from sngan_teach.gan import SETTINGS, _check_int, make_optimizers, sample_z, train
-from sngan_teach.regularizers import (
-    add_wn,
-    clip_weights_,
-    gradient_penalty,
-    orthogonal_init_,
-    orthonormal_penalty,
-)
-from sngan_teach.sn import add_sn
+from sngan_teach._util import check_int
+from sngan_teach.gan import get_setting, make_optimizers, sample_z, train
+from sngan_teach.methods import apply_method, method_hooks
 
 DATASETS: dict[str, dict[str, float]] = {
     "ring": {"n_modes": 8, "radius": 2.0, "std": 0.02},
     "grid": {"n_modes": 25, "spacing": 2.0, "std": 0.05},
 }
-METHODS = ("none", "sn", "wn", "clip", "ortho", "gp")
-CLIP_C = 0.01  # weight clipping bound c (paper §4.1)
-GP_LAMBDA = 10.0  # gradient-penalty weight lambda (paper §4.1)
-ORTHO_WEIGHT = 1.0  # orthonormal-penalty coefficient (not stated in the paper)
 
 
 def ring_centres(n_modes: int = 8, radius: float = 2.0) -> Tensor:
@@ -151,11 +140,11 @@ def make_G(
 def make_D(method: str = "sn", width: int = 128, depth: int = 2) -> nn.Sequential:
     """Discriminator MLP ``x -> [Linear, LeakyReLU(0.1)] x depth -> Linear -> logit``.
 
-    ``method`` in ``METHODS`` sets the normalization baked into the network: spectral norm
-    (``"sn"``) or weight norm (``"wn"``) on every layer, orthonormal initialization
-    (``"ortho"``); the other methods act through :func:`method_hooks`.
+    ``method`` in :data:`sngan_teach.methods.METHODS` sets the normalization baked into the
+    network (:func:`sngan_teach.methods.apply_method`): spectral norm (``"sn"``) or weight norm
+    (``"wn"``) on every layer, orthonormal initialization (``"ortho"``); the other methods act
+    through :func:`sngan_teach.methods.method_hooks`.
     """
-    check_method(method)
     layers: list[nn.Module] = []
     d_in = 2
     for _ in range(depth):
@@ -163,54 +152,6 @@ def make_D(method: str = "sn", width: int = 128, depth: int = 2) -> nn.Sequentia
         d_in = width
     layers.append(nn.Linear(d_in, 1))
     return apply_method(nn.Sequential(*layers), method)
-
-
-def apply_method(net_D: nn.Module, method: str) -> nn.Module:
-    """Bake ``method``'s normalization into ``net_D`` in place and return it.
-
-    ``"sn"``: spectral norm on every ``Linear``/convolution; ``"wn"``: weight norm on every one;
-    ``"ortho"``: orthonormal initialization; ``"clip"``: weights clipped to ``[-c, c]`` once at
-    the start. ``"none"`` and ``"gp"`` change nothing (they act through :func:`method_hooks`).
-    Shared by the 2-D toys and the digits networks (:mod:`sngan_teach.digits`).
-    """
-    check_method(method)
-    if method == "sn":
-        add_sn(net_D)
-    elif method == "wn":
-        add_wn(net_D)
-    elif method == "ortho":
-        orthogonal_init_(net_D)
-    elif method == "clip":
-        clip_weights_(net_D, CLIP_C)
-    return net_D
-
-
-def check_method(method: str) -> None:
-    """Raise ``ValueError`` unless ``method`` is one of ``METHODS``."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-
-
-def method_hooks(method: str) -> tuple[Callable | None, Callable | None]:
-    """``(penalty, after_D_step)`` for :func:`sngan_teach.gan.train` under ``method``.
-
-    ``"gp"``: ``lambda * gradient_penalty``; ``"ortho"``: ``ORTHO_WEIGHT * orthonormal_penalty``;
-    ``"clip"``: clip the weights to ``[-c, c]`` after each D update; otherwise ``(None, None)``.
-    """
-    check_method(method)
-    if method == "gp":
-
-        def penalty(net_D, real, fake, generator):
-            return GP_LAMBDA * gradient_penalty(net_D, real, fake, generator)
-
-        return penalty, None
-    if method == "ortho":
-        return (
-            lambda net_D, real, fake, generator: ORTHO_WEIGHT * orthonormal_penalty(net_D)
-        ), None
-    if method == "clip":
-        return None, lambda net_D: clip_weights_(net_D, CLIP_C)
-    return None, None
 
 
 def train_toy(
@@ -251,16 +192,8 @@ def train_toy(
     :func:`mode_metrics`), ``seconds`` and the arguments. Bad arguments raise ``ValueError`` or
     ``TypeError`` naming them before any training.
     """
-    check_method(method)
-    if isinstance(setting, dict):
-        missing = {"alpha", "beta1", "beta2", "n_dis"} - set(setting)
-        if missing:
-            raise ValueError(f"setting is missing {sorted(missing)}, got {setting!r}")
-        hyper = setting
-    elif setting in SETTINGS:
-        hyper = SETTINGS[setting]
-    else:
-        raise ValueError(f"setting must be one of {sorted(SETTINGS)} or a dict, got {setting!r}")
+    penalty, after_D_step = method_hooks(method)
+    hyper = get_setting(setting)
     n_dis = hyper["n_dis"]
     if isinstance(n_dis, bool) or not float(n_dis).is_integer() or n_dis < 1:
         raise ValueError(f"setting's n_dis must be a whole number >= 1, got {n_dis!r}")
@@ -271,14 +204,13 @@ def train_toy(
     if width_D is not None:
         sizes["width_D"] = (width_D, 1)
     for name, (value, low) in sizes.items():
-        _check_int(name, value, low)
+        check_int(name, value, low)
     centres, std = dataset(data)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         net_G = make_G(z_dim, width, depth_G, batch_norm)
         net_D = make_D(method, width if width_D is None else width_D, depth_D)
-    opt_G, opt_D = make_optimizers(net_G, net_D, setting)
-    penalty, after_D_step = method_hooks(method)
+    opt_G, opt_D = make_optimizers(net_G, net_D, hyper)
     gen = torch.Generator().manual_seed(seed)
     z_eval = sample_z(n_eval, z_dim, torch.Generator().manual_seed(seed + 1))
     curve: list[dict] = []

@@ -1,5 +1,5 @@
 """Tests for sngan_teach.conditional: conditional BN, the two conditional discriminators, the
-training loop and the sigma log; and for benchmarks/beyond.py, which trains them."""
+training loop and the sigma log; and for experiments/beyond.py, which trains them."""
 
 from __future__ import annotations
 
@@ -141,7 +141,7 @@ def test_evaluate_conditional_scores_and_handles_a_diverged_generator():
     assert broken["digits_fid"] != broken["digits_fid"]  # NaN
 
 
-BEYOND = [sys.executable, str(Path(__file__).resolve().parents[1] / "benchmarks/beyond.py")]
+BEYOND = [sys.executable, str(Path(__file__).resolve().parents[1] / "experiments/beyond.py")]
 
 
 def test_beyond_quick_refuses_the_committed_folder():

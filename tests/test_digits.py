@@ -1,8 +1,7 @@
 """Tests for sngan_teach.digits (the 8x8 digits GAN, its classifier and proxy scores) and for
-benchmarks/robustness.py in its tiny mode."""
+experiments/robustness.py in its tiny mode."""
 
 import csv
-import importlib.util
 import math
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import pytest
 import torch
 from torch.nn.utils import parametrize
 
+from experiments.digits_grid import train_digits
 from sngan_teach.digits import (
     N_HELD_OUT,
     DigitsDiscriminator,
@@ -29,9 +29,8 @@ from sngan_teach.digits import (
     real_floor,
     real_sampler,
     sn_layer_sigmas,
-    train_digits,
 )
-from sngan_teach.toy import METHODS
+from sngan_teach.methods import METHODS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -149,7 +148,7 @@ def test_train_digits_runs_every_method_and_records_sigmas():
 def test_a_cell_diverging_between_two_loss_checks_is_scored_as_diverged(monkeypatch):
     # D's weights turn NaN at the third update; the losses are checked at step 100 only, so
     # the sigma record of step 3 meets them first: it must not run an SVD of NaN.
-    import sngan_teach.digits as digits
+    import experiments.digits_grid as digits
 
     updates = []
 
@@ -181,7 +180,7 @@ def test_classifier_is_trained_once_per_process():
 def test_robustness_quick_writes_and_resumes(tmp_path):
     out = tmp_path / "r.csv"
     out.touch()  # an empty file gets its header
-    cmd = [sys.executable, str(ROOT / "benchmarks/robustness.py"), "--quick", "--out", str(out)]
+    cmd = [sys.executable, str(ROOT / "experiments/robustness.py"), "--quick", "--out", str(out)]
     first = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True)
     rows = list(csv.DictReader(out.open()))
     methods = {r["method"] for r in rows}
@@ -226,12 +225,11 @@ def test_robustness_quick_writes_and_resumes(tmp_path):
 
 def test_robustness_samples_retrain_the_median_seed_exactly(tmp_path):
     out = tmp_path / "r.csv"
-    script = ROOT / "benchmarks/robustness.py"
+    script = ROOT / "experiments/robustness.py"
     subprocess.run([sys.executable, str(script), "--quick", "--out", str(out)], check=True,
                    capture_output=True, timeout=600)  # fmt: skip
-    spec = importlib.util.spec_from_file_location("robustness", script)
-    robustness = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(robustness)
+    from experiments import robustness
+
     hand = [
         {
             "method": "sn",
@@ -258,7 +256,7 @@ def test_robustness_samples_retrain_the_median_seed_exactly(tmp_path):
 
 def test_robustness_long_quick_writes_curves_and_second_classifier_scores(tmp_path):
     out = tmp_path / "long.csv"
-    cmd = [sys.executable, str(ROOT / "benchmarks/robustness.py"), "--long", "--quick",
+    cmd = [sys.executable, str(ROOT / "experiments/robustness.py"), "--long", "--quick",
            "--out", str(out)]  # fmt: skip
     subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True)
     rows = list(csv.DictReader(out.open()))

@@ -148,7 +148,7 @@ def test_bad_arguments_raise():
         StandardGenerator()(torch.randn(2, 100))
     with pytest.raises(ValueError, match="x must have shape"):
         StandardDiscriminator()(torch.randn(2, 3, 16, 16))
-    with pytest.raises(ValueError, match="ch must be a positive int"):
+    with pytest.raises(ValueError, match="ch must be >= 1, got 0"):
         ResNetDiscriminator(ch=0)
     with pytest.raises(ValueError, match="slope must be"):
         StandardDiscriminator(slope=1.5)

@@ -1,15 +1,13 @@
-"""Tests for sngan_teach.regularizers (lessons 05 and 06)."""
+"""Tests for sngan_teach.regularizers (lesson 06)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 from torch import nn
-from torch.nn.utils import parametrize
 
+from sngan_teach.methods import add_wn
 from sngan_teach.regularizers import (
-    WeightNorm,
-    add_wn,
     as_matrix,
     clip_weights_,
     dragan_penalty,
@@ -17,7 +15,6 @@ from sngan_teach.regularizers import (
     orthogonal_init_,
     orthonormal_penalty,
     weight_layers,
-    weight_norm,
 )
 
 
@@ -40,87 +37,6 @@ def small_cnn() -> nn.Sequential:
         nn.Flatten(),
         nn.Linear(6 * 4 * 4, 1),
     )
-
-
-# --- weight normalization -------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda: nn.Linear(7, 5),
-        lambda: nn.Conv2d(3, 4, 3),
-        lambda: nn.Conv1d(2, 5, 3),
-        lambda: nn.Linear(3, 9),
-    ],
-)
-def test_weight_norm_rows_have_unit_norm(make):
-    layer = make()
-    raw = layer.weight.detach().clone()
-    weight_norm(layer)
-    assert parametrize.is_parametrized(layer, "weight")
-    W = as_matrix(layer.weight)
-    torch.testing.assert_close(W.norm(dim=1), torch.ones(W.shape[0]))
-    # the direction of each row is unchanged
-    raw_mat = as_matrix(raw)
-    torch.testing.assert_close(W, raw_mat / raw_mat.norm(dim=1, keepdim=True))
-    # sum of squared singular values = ||W||_F^2 = d_out
-    s = torch.linalg.svdvals(W)
-    torch.testing.assert_close(s.pow(2).sum(), torch.tensor(float(W.shape[0])))
-
-
-def test_weight_norm_matches_pytorch_weight_norm_with_unit_gain():
-    layer = nn.Conv2d(3, 4, 3)
-    ref = nn.utils.parametrizations.weight_norm(nn.Conv2d(3, 4, 3), dim=0)
-    with torch.no_grad():
-        ref.parametrizations.weight.original0.fill_(1.0)  # g = 1: PyTorch's WN without gamma
-        ref.parametrizations.weight.original1.copy_(layer.weight)
-    weight_norm(layer)
-    torch.testing.assert_close(layer.weight, ref.weight)
-
-
-def test_weight_norm_conv_transpose_normalizes_output_axis():
-    layer = nn.ConvTranspose2d(3, 5, 4)  # weight (in=3, out=5, 4, 4)
-    weight_norm(layer)
-    norms = layer.weight.transpose(0, 1).reshape(5, -1).norm(dim=1)
-    torch.testing.assert_close(norms, torch.ones(5))
-
-
-def test_weight_norm_gradient_flows_to_original():
-    layer = weight_norm(nn.Linear(4, 3))
-    layer(torch.randn(2, 4)).sum().backward()
-    g = layer.parametrizations.weight.original.grad
-    assert g is not None and g.abs().sum() > 0
-    # the normalized weight is scale invariant, so its gradient is orthogonal to each row
-    W = layer.parametrizations.weight.original
-    torch.testing.assert_close((g * W).sum(dim=1), torch.zeros(3), atol=1e-12, rtol=0)
-
-
-def test_add_wn_covers_every_layer_and_refuses_double():
-    net = small_cnn()
-    add_wn(net)
-    layers = weight_layers(net)
-    assert len(layers) == 3
-    for _, m in layers:
-        assert parametrize.is_parametrized(m, "weight")
-        torch.testing.assert_close(as_matrix(m.weight).norm(dim=1), torch.ones(m.weight.shape[0]))
-    with pytest.raises(ValueError, match="already has a parametrization"):
-        add_wn(net)
-
-
-def test_weight_norm_bad_arguments():
-    with pytest.raises(TypeError, match="module must be an nn.Module"):
-        weight_norm("not a module")
-    with pytest.raises(ValueError, match="no tensor named 'kernel'"):
-        weight_norm(nn.Linear(2, 2), name="kernel")
-    with pytest.raises(ValueError, match="at least 2 dimensions"):
-        weight_norm(nn.Linear(2, 2), name="bias")
-    with pytest.raises(ValueError, match="eps must be"):
-        WeightNorm(eps=0.0)
-    with pytest.raises(ValueError, match="out_dim must be 0 or 1"):
-        WeightNorm(out_dim=2)
-    with pytest.raises(TypeError, match="model must be an nn.Module"):
-        add_wn(3)
 
 
 # --- weight clipping ------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Tests for benchmarks/result_files.py: whole-row appends, torn lines, duplicates, whole-file
+"""Tests for experiments/result_files.py: whole-row appends, torn lines, duplicates, whole-file
 replaces and the lock that every benchmark writing a results file takes."""
 
 from __future__ import annotations
@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from experiments.result_files import append_rows, lock, read_rows, replace_file, write_rows
 
-from result_files import append_rows, lock, read_rows, replace_file, write_rows  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 FIELDS = ["method", "seed", "score"]
 KEY = ("method", "seed")
@@ -128,7 +127,7 @@ def test_every_benchmark_refuses_a_file_another_run_is_writing(tmp_path, script)
     args = [a.format(tmp=tmp_path) for a in SCRIPTS[script]]
     with lock(target):
         done = subprocess.run(
-            [sys.executable, str(ROOT / "benchmarks" / script), *args],
+            [sys.executable, str(ROOT / "experiments" / script), *args],
             capture_output=True,
             text=True,
             timeout=300,

@@ -131,7 +131,7 @@ def test_kernel_check_does_nothing_outside_a_kernel(tmp_path, monkeypatch, capsy
 
 def test_stored_result_is_found_from_any_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    path = runtime.stored_result("toy_long.csv", "python benchmarks/toy_long.py")
+    path = runtime.stored_result("toy_long.csv", "python experiments/toy_long.py")
     assert path.is_file() and path.parent == runtime.RESULTS_DIR
 
 

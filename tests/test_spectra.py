@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from sngan_teach.regularizers import add_wn  # noqa: E402
+from sngan_teach.methods import add_wn  # noqa: E402
 from sngan_teach.spectra import (  # noqa: E402
     effective_rank,
     layer_singular_values,

@@ -5,7 +5,7 @@ import math
 import pytest
 from scipy import stats as st
 
-from sngan_teach.stats import VERDICTS, compare, holm, mean_sd, welch
+from sngan_teach.stats import VERDICTS, compare, holm, welch
 
 
 def test_welch_matches_scipy_and_its_interval_inverts_the_test():
@@ -75,10 +75,3 @@ def test_bad_input_names_the_argument():
         compare({}, log=False, lower_is_better=True)
     with pytest.raises(ValueError, match="alpha"):
         compare({"x": ([1, 2], [3, 4])}, log=False, lower_is_better=True, alpha=0)
-
-
-def test_mean_sd():
-    assert mean_sd([1.0, 3.0]) == pytest.approx((2.0, math.sqrt(2)))
-    m, s = mean_sd([4.0, float("nan")])
-    assert m == 4.0 and math.isnan(s)
-    assert all(math.isnan(x) for x in mean_sd([]))

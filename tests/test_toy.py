@@ -1,4 +1,4 @@
-"""Tests for sngan_teach.toy (lesson 07) and for benchmarks/toy_table.py in a tiny mode."""
+"""Tests for sngan_teach.toy (lesson 07) and for experiments/toy_table.py in a tiny mode."""
 
 import csv
 import math
@@ -18,14 +18,13 @@ from torch.nn.utils import parametrize
 
 from sngan_teach.gan import SETTINGS
 from sngan_teach.losses import hinge_loss_D, hinge_loss_G
+from sngan_teach.methods import METHODS
 from sngan_teach.toy import (
-    METHODS,
     dataset,
     grid_centres,
     lab,
     make_D,
     make_G,
-    method_hooks,
     mode_metrics,
     plot_curves,
     plot_landscape,
@@ -38,7 +37,7 @@ from sngan_teach.toy import (
 ROOT = Path(__file__).resolve().parents[1]
 TOY_TABLE = [
     sys.executable,
-    str(ROOT / "benchmarks/toy_table.py"),
+    str(ROOT / "experiments/toy_table.py"),
     "--n-steps",
     "1",
     "--seeds",
@@ -127,23 +126,6 @@ def test_make_D_methods():
     torch.testing.assert_close(W @ W.T, torch.eye(16), atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="method must be one of .* got 'bn'"):
         make_D("bn")
-
-
-def test_method_hooks():
-    net_D = make_D("none", width=8)
-    real, fake = torch.randn(4, 2), torch.randn(4, 2)
-    gen = torch.Generator().manual_seed(0)
-    penalty, after = method_hooks("gp")
-    assert after is None and penalty(net_D, real, fake, gen) > 0
-    penalty, after = method_hooks("ortho")
-    assert after is None and penalty(net_D, real, fake, gen) > 0
-    penalty, after = method_hooks("clip")
-    assert penalty is None
-    after(net_D)
-    assert max(p.abs().max().item() for p in net_D.parameters()) <= 0.01
-    assert method_hooks("sn") == (None, None)
-    with pytest.raises(ValueError, match="method must be one of"):
-        method_hooks("spectral")
 
 
 def test_train_toy_learns_and_is_reproducible():

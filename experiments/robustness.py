@@ -4,9 +4,9 @@ The paper (Table 1, Figs. 1-2) trains each discriminator method under six Adam s
 finds spectral normalization good under all of them while the others degrade at the aggressive
 ones (D-F: alpha = 1e-3); Fig. 11 sweeps n_dis in {1, 2, 5, 10, 20} at setting D's alpha, beta1,
 beta2 and finds weight normalization worse as n_dis grows, SN not. This script repeats both on
-scikit-learn's 8x8 digits with :func:`sngan_teach.digits.train_digits` (a small DCGAN-style pair)
-and scores every run with the digits proxies (digits IS, digits FID against the held-out split,
-classes covered; :mod:`sngan_teach.digits`).
+scikit-learn's 8x8 digits with :func:`experiments.digits_grid.train_digits` (a small DCGAN-style
+pair) and scores every run with the digits proxies (digits IS, digits FID against the held-out
+split, classes covered; :mod:`sngan_teach.digits`).
 
 Cells, all with the same number of generator updates (``--steps``) and seeds ``0 .. --seeds - 1``:
 
@@ -30,11 +30,11 @@ their seeds, the most telling ones first.
 
 Commands (from the repository root)::
 
-    .venv/bin/python benchmarks/robustness.py --estimate       # seconds per update, grid cost
-    nice -n 19 .venv/bin/python benchmarks/robustness.py --jobs 2   # the grid (resumes)
-    .venv/bin/python benchmarks/robustness.py --summary        # mean +- sd from the CSV
-    .venv/bin/python benchmarks/robustness.py --samples benchmarks/results/robustness_samples.npz
-    .venv/bin/python benchmarks/robustness.py --quick --out /tmp/r.csv   # seconds, for tests
+    .venv/bin/python experiments/robustness.py --estimate       # seconds per update, grid cost
+    nice -n 19 .venv/bin/python experiments/robustness.py --jobs 2   # the grid (resumes)
+    .venv/bin/python experiments/robustness.py --summary        # mean +- sd from the CSV
+    .venv/bin/python experiments/robustness.py --samples benchmarks/results/robustness_samples.npz
+    .venv/bin/python experiments/robustness.py --quick --out /tmp/r.csv   # seconds, for tests
 """
 
 from __future__ import annotations
@@ -51,13 +51,14 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+if str(ROOT) not in sys.path:  # run as a script: python experiments/NAME.py
+    sys.path.insert(0, str(ROOT))
 
-from result_files import append_rows, lock, read_rows, replace_file, write_rows  # noqa: E402
-
-from sngan_teach.digits import GRID_KW as TRAIN_KW  # noqa: E402  (the sizes of every cell)
-from sngan_teach.digits import GRID_STEPS as STEPS  # noqa: E402  (G updates per cell)
+from experiments.digits_grid import GRID_KW as TRAIN_KW  # noqa: E402  (the sizes of every cell)
+from experiments.digits_grid import GRID_STEPS as STEPS  # noqa: E402  (G updates per cell)
+from experiments.result_files import append_rows, lock, read_rows, replace_file, write_rows  # noqa: E402
+from sngan_teach.results import format_mean_sd  # noqa: E402
+from sngan_teach.runtime import RESULTS_DIR  # noqa: E402
 
 METHODS = ("sn", "wn", "ortho", "clip", "gp", "none")
 # Table 1's settings in the order the cells run: the DCGAN setting C and the aggressive D-F
@@ -158,11 +159,11 @@ def train_cell(
     cell: tuple[str, str, int, int, int], n_eval: int, sigma_every: int, curve_every: int = 0
 ) -> dict:
     """Train one cell on one thread (as every row of the CSV was); return the run dict of
-    :func:`sngan_teach.digits.train_digits`."""
+    :func:`experiments.digits_grid.train_digits`."""
     import torch
 
     torch.set_num_threads(1)
-    from sngan_teach.digits import train_digits
+    from experiments.digits_grid import train_digits
 
     method, setting, n_dis, seed, steps = cell
     return train_digits(
@@ -239,11 +240,9 @@ def drop_orphans(path: Path, fields: list[str], key: tuple[str, ...], done: set)
 
 
 def mean_sd(values: list[float]) -> str:
+    """``"mean +- sd"`` of the finite values (a diverged run's FID left out), ``"-"`` for none."""
     values = [v for v in values if math.isfinite(v)]
-    if not values:
-        return "-"
-    sd = statistics.stdev(values) if len(values) > 1 else float("nan")
-    return f"{statistics.fmean(values):.2f} +- {sd:.2f}"
+    return format_mean_sd(values, digits=2, sep=" +- ") if values else "-"
 
 
 def summarize(path: Path, fields: list[str] = FIELDS) -> None:
@@ -382,7 +381,7 @@ def estimate(cells: list, n_updates: int = 20) -> None:
     import torch
 
     torch.set_num_threads(1)
-    from sngan_teach.digits import train_digits
+    from experiments.digits_grid import train_digits
 
     per_update = {}
     for method, n_dis in sorted({(c[0], c[2]) for c in cells}):
@@ -404,7 +403,7 @@ def estimate(cells: list, n_updates: int = 20) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/robustness.csv")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "robustness.csv")
     parser.add_argument("--sigma-out", type=Path, default=None,
                         help="per-layer sigma CSV (default: <out stem>_sigma.csv)")  # fmt: skip
     parser.add_argument("--steps", type=int, default=STEPS, help="generator updates per cell")

@@ -33,9 +33,9 @@ step) twice.
 
 Commands (from the repository root)::
 
-    nice -n 5 .venv/bin/python benchmarks/beyond.py --jobs 2      # all runs, about 14 CPU min
-    .venv/bin/python benchmarks/beyond.py --summary              # mean +- sd at the last step
-    .venv/bin/python benchmarks/beyond.py --quick --out-dir /tmp/beyond   # seconds, a smoke run
+    nice -n 5 .venv/bin/python experiments/beyond.py --jobs 2      # all runs, about 14 CPU min
+    .venv/bin/python experiments/beyond.py --summary              # mean +- sd at the last step
+    .venv/bin/python experiments/beyond.py --quick --out-dir /tmp/beyond   # seconds, a smoke run
 """
 
 from __future__ import annotations
@@ -51,10 +51,11 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+if str(ROOT) not in sys.path:  # run as a script: python experiments/NAME.py
+    sys.path.insert(0, str(ROOT))
 
-from result_files import lock, read_rows, replace_file, write_rows  # noqa: E402
+from experiments.result_files import lock, read_rows, replace_file, write_rows  # noqa: E402
+from sngan_teach.runtime import RESULTS_DIR  # noqa: E402
 
 STABLE = {"alpha": 1e-3, "beta1": 0.5, "beta2": 0.9, "n_dis": 1}
 PUSHED = {"alpha": 5e-2, "beta1": 0.5, "beta2": 0.9, "n_dis": 1}
@@ -217,7 +218,7 @@ def summary(out_dir: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--steps", type=int, default=STEPS)
     parser.add_argument("--seeds", type=int, default=SEEDS)
     parser.add_argument("--jobs", type=int, default=2)

@@ -4,9 +4,9 @@ Regenerate the file the lesson reads (from the repository root; 11 minutes of CP
 most of it the ``n_dis = 5`` run, which took 40 minutes of wall time with ``--jobs 2`` on 2
 cores shared with other jobs)::
 
-    nice -n 10 .venv/bin/python benchmarks/toy_levers.py --jobs 2
+    nice -n 10 .venv/bin/python experiments/toy_levers.py --jobs 2
 
-Each variant is the recipe of ``benchmarks/toy_long.py`` (SN, standard loss, alpha 1e-3
+Each variant is the recipe of ``experiments/toy_long.py`` (SN, standard loss, alpha 1e-3
 decayed linearly to 0, beta1 0.5, beta2 0.9, n_dis 1, 128-unit MLPs with batch norm in G,
 batches of 256, seed 0) trained for the same ``--n-steps`` generator updates on the 25-mode
 grid, with one thing changed: G without batch norm, the hinge loss, a constant alpha, the
@@ -28,11 +28,12 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+if str(ROOT) not in sys.path:  # run as a script: python experiments/NAME.py
+    sys.path.insert(0, str(ROOT))
 
-from result_files import lock, write_rows  # noqa: E402
-from toy_long import RECIPE, train_recipe  # noqa: E402
+from experiments.result_files import lock, write_rows  # noqa: E402
+from experiments.toy_long import RECIPE, train_recipe  # noqa: E402
+from sngan_teach.runtime import RESULTS_DIR  # noqa: E402
 
 # variant -> (changes to the recipe, changes to train_toy's defaults of the recipe)
 VARIANTS: dict[str, tuple[dict, dict]] = {
@@ -59,7 +60,7 @@ def run_one(args: tuple[str, int, int]) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/toy_levers.csv")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "toy_levers.csv")
     parser.add_argument("--n-steps", type=int, default=9000, help="generator updates per run")
     parser.add_argument("--eval-every", type=int, default=900)
     parser.add_argument("--jobs", type=int, default=1)

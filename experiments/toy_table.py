@@ -3,7 +3,7 @@
 Regenerate it (from the repository root; about 27 CPU minutes per seed on an idle core) into a
 new file, then move it over the stored one::
 
-    nice .venv/bin/python benchmarks/toy_table.py --out /tmp/toy_table.csv --jobs 2
+    nice .venv/bin/python experiments/toy_table.py --out /tmp/toy_table.csv --jobs 2
     mv /tmp/toy_table.csv benchmarks/results/toy_table.csv
 
 Rows: the methods ``none, sn, wn, clip, ortho`` with the non-saturating (``ns``) and the hinge
@@ -34,10 +34,11 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+if str(ROOT) not in sys.path:  # run as a script: python experiments/NAME.py
+    sys.path.insert(0, str(ROOT))
 
-from result_files import append_rows, lock, read_rows  # noqa: E402
+from experiments.result_files import append_rows, lock, read_rows  # noqa: E402
+from sngan_teach.runtime import RESULTS_DIR  # noqa: E402
 
 CONFIGS = [(m, loss) for m in ("none", "sn", "wn", "clip", "ortho") for loss in ("ns", "hinge")]
 CONFIGS += [("gp", "ns"), ("gp", "wgan")]
@@ -77,7 +78,7 @@ def run_one(args: tuple[str, str, str, str, int, int]) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/toy_table.csv")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "toy_table.csv")
     parser.add_argument("--data", default="grid", choices=["grid", "ring"])
     parser.add_argument("--n-steps", type=int, default=1500, help="generator updates per run")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

@@ -3,7 +3,7 @@
 Regenerate the file the lesson reads (from the repository root; 6.5 minutes with ``--jobs 2``
 on 2 idle CPU cores, the time of the 60000-update run)::
 
-    nice .venv/bin/python benchmarks/toy_long.py --out benchmarks/results/toy_long.csv --jobs 2
+    nice .venv/bin/python experiments/toy_long.py --out benchmarks/results/toy_long.csv --jobs 2
 
 One run per length in ``--lengths`` (generator updates; default 300, 9000, 30000 and 60000),
 each the lesson's recipe with the learning rate decayed linearly to 0 over its own length, from
@@ -29,10 +29,11 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+if str(ROOT) not in sys.path:  # run as a script: python experiments/NAME.py
+    sys.path.insert(0, str(ROOT))
 
-from result_files import lock, read_rows, write_rows  # noqa: E402
+from experiments.result_files import lock, read_rows, write_rows  # noqa: E402
+from sngan_teach.runtime import RESULTS_DIR  # noqa: E402
 
 # The recipe of lesson 07 ("Reaching every mode"): SN discriminator, standard loss.
 RECIPE = {
@@ -75,7 +76,7 @@ def run_one(args: tuple[int, int, int]) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/toy_long.csv")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "toy_long.csv")
     parser.add_argument("--lengths", type=int, nargs="+", default=[300, 9000, 30000, 60000])
     parser.add_argument("--eval-every", type=int, default=1500)
     parser.add_argument("--jobs", type=int, default=1)

@@ -10,8 +10,8 @@ picks SN (the recipe) or WN on D (for the paper's Fig. 3 comparison).
 Regenerate the files lesson 09 reads (from the repository root; both runs side by side, each
 on one thread):
 
-    .venv/bin/python benchmarks/cifar_small_run.py --norm sn &
-    .venv/bin/python benchmarks/cifar_small_run.py --norm wn &
+    .venv/bin/python experiments/cifar_small_run.py --norm sn &
+    .venv/bin/python experiments/cifar_small_run.py --norm wn &
 
 Each writes ``benchmarks/results/cifar_small_{norm}.npz``: the settings (``config``, JSON),
 fixed-z sample grids (uint8) at the steps in ``grid_steps``, the loss history, the largest
@@ -32,14 +32,15 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
+if str(ROOT) not in sys.path:  # run as a script: python experiments/NAME.py
     sys.path.insert(0, str(ROOT))
 
 from sngan_teach import cifar  # noqa: E402
 from sngan_teach.gan import train  # noqa: E402
+from sngan_teach.methods import add_wn  # noqa: E402
 from sngan_teach.models import Z_DIM, build_models  # noqa: E402
 from sngan_teach.recipes import get_recipe  # noqa: E402
-from sngan_teach.regularizers import add_wn  # noqa: E402
+from sngan_teach.runtime import RESULTS_DIR  # noqa: E402
 from sngan_teach.sn import add_sn  # noqa: E402
 from sngan_teach.spectra import layer_singular_values  # noqa: E402
 
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    out = Path(args.out or ROOT / "benchmarks" / "results" / f"cifar_small_{args.norm}.npz")
+    out = Path(args.out or RESULTS_DIR / f"cifar_small_{args.norm}.npz")
     run = make_run(args.norm, args.slim, args.n_images, args.seed)
     grid_steps = [s for s in GRID_STEPS if s <= args.steps]
     grids, sigma_steps, sigmas = [grid(run)], [0], []
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         "n_images": args.n_images, "seed": args.seed, "data": "stand-in (fixture_images)",
         "seconds": round(seconds, 1), "torch": torch.__version__, "threads": 1,
         "machine": f"{platform.machine()} CPU", "layers": layers,
-        "command": "benchmarks/cifar_small_run.py " + " ".join(argv or sys.argv[1:]),
+        "command": "experiments/cifar_small_run.py " + " ".join(argv or sys.argv[1:]),
     }  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
