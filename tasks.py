@@ -4,7 +4,7 @@
     python3 tasks.py lab           # set up .venv, register the kernel, open JupyterLab
     python3 tasks.py test          # set up .venv if needed, then the whole suite, as CI runs it
     python3 tasks.py book          # build the Jupyter Book site into _build/html
-    python3 tasks.py sync          # format lesson sources, re-pair them, refresh the README table
+    python3 tasks.py sync          # format lesson sources, re-pair them, refresh README and toc
     python3 tasks.py refresh NB    # store the outputs of NB's nbval-check-output cells
 
 Set-up happens on first use and again whenever pyproject.toml changes: a virtual environment in
@@ -246,6 +246,7 @@ def cmd_sync(extra: list[str]) -> None:
     run(venv_bin("ruff"), "format", *sources)
     run(venv_bin("jupytext"), "--sync", *sources)
     write_readme_table()
+    run(venv_bin("python"), ROOT / "tools" / "book.py", "sync")  # site/_toc.yml, README citation
 
 
 def cmd_refresh(extra: list[str]) -> None:

@@ -49,6 +49,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from matplotlib.colors import LogNorm
+from myst_nb import glue  # keeps an output for the site's results page
 from sklearn.datasets import load_digits
 from torch import nn
 from tqdm.auto import tqdm
@@ -771,7 +772,7 @@ assert max_by_c[0] < 0.01 and max_by_c[-1] > 0.5, max_by_c
 # interleaving the methods round by round (so a slow moment of the machine hits all of them)
 # and taking medians.
 
-# %% tags=["results"]
+# %%
 digits = digits_flat.reshape(-1, 1, 8, 8)  # N x 1 x 8 x 8, in [-1, 1]
 
 
@@ -847,12 +848,16 @@ ax.set_xlabel("method")
 ax.set_ylabel("seconds per 100 generator updates")
 ax.set_title(f"Fig. 10 at small scale (n_dis = {n_dis}, CPU, medians of {n_timing_rounds})")
 plt.show()
-for m in timed:
-    print(f"{m:>8}: {1000 * median[m]:7.1f} ms per G update, {ratio[m]:.2f}x vanilla")
-print(
+cost_lines = [
+    f"{m:>8}: {1000 * median[m]:7.1f} ms per G update, {ratio[m]:.2f}x vanilla" for m in timed
+]
+cost_lines.append(
     f"SN / WN = {median['SN'] / median['WN']:.2f}, "
     f"WGAN-GP / SN = {median['WGAN-GP'] / median['SN']:.2f}"
 )
+print("\n".join(cost_lines))
+glue("cost_figure", fig, display=False)
+glue("cost_ratios", "\n".join(cost_lines), display=False)
 
 # %% [markdown]
 # **Claim.** WGAN-GP is clearly the slowest: its D step runs a third forward pass and a double

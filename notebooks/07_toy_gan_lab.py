@@ -59,6 +59,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from matplotlib.colors import CenteredNorm
+from myst_nb import glue  # keeps an output for the site's results page
 from tqdm.auto import tqdm
 
 import sngan_teach.methods as methods
@@ -696,6 +697,7 @@ for ax, key, cmap in zip(axes, ("modes", "hq"), ("viridis", "magma"), strict=Tru
 axes[0].set_ylabel("method / loss")
 fig.tight_layout()
 plt.show()
+glue("toy_table_figure", fig, display=False)
 
 # %% [markdown]
 # **Comparing with seeds.** Each configuration ran from three seeds. To compare two of them

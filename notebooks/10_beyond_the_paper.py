@@ -61,6 +61,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torchvision
+from myst_nb import glue  # keeps an output for the site's results page
 from torch import nn
 
 from experiments import beyond  # the script that made the stored runs: their settings and sizes
@@ -434,21 +435,23 @@ assert min(acc) >= 0.9
 # generator, settings, seeds. Mean ± sd over the three seeds at the last update:
 
 
-# %% tags=["results"]
+# %%
 labels = {
     "projection": "projection D, SN",
     "concat": "concatenation D, SN",
     "projection_snG": "projection D, SN in D and G",
     "projection_noSN": "projection D, no SN",
 }
-print(f"{'variant':32s} {'class accuracy':>16s} {'digits IS':>16s} {'digits FID':>18s}")
+variant_lines = [f"{'variant':32s} {'class accuracy':>16s} {'digits IS':>16s} {'digits FID':>18s}"]
 for run, label in labels.items():
     cols = [format_mean_sd(final[run][k]) for k in ("class_acc", "digits_is", "digits_fid")]
-    print(f"{label:32s} {cols[0]:>16s} {cols[1]:>16s} {cols[2]:>18s}")
-print(
+    variant_lines.append(f"{label:32s} {cols[0]:>16s} {cols[1]:>16s} {cols[2]:>18s}")
+variant_lines.append(
     f"{'real training digits':32s} {clf_acc:>16.3f} {floor['digits_is']:>16.2f} "
     f"{floor['digits_fid']:>18.2f}"
 )
+print("\n".join(variant_lines))
+glue("variants_table", "\n".join(variant_lines), display=False)
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(8, 3), layout="constrained")

@@ -21,7 +21,7 @@ carries two views of the same frames:
 - a self-contained HTML slider (an ``<input type="range">`` per control and a few lines of
   inline JavaScript that swap the image and the caption, with every frame embedded as a
   ``data:`` URI; no outside script, style or font): this is what the static site shows, where
-  there is no kernel to talk to. The site build (``tools/book.py``) ranks ``text/html`` above
+  there is no kernel to talk to. The site (``site/_config.yml``) ranks ``text/html`` above
   the widget view for that reason.
 
 Since every frame is computed up front, moving a control costs nothing, at the price of a

@@ -105,11 +105,11 @@ def _site_is_current(html_dir: Path) -> bool:
     if not stamp.is_file() or not (html_dir / "index.html").is_file():
         return False
     info = json.loads(stamp.read_text())
-    lessons = book.lessons_of(book.load_book(ROOT))
+    lessons = [x["file"] for x in book.load_book(ROOT)["lessons"]]
     return (
-        bool(info.get("all_lessons"))
+        info.get("lessons") == lessons
         and info.get("budget") == "full"
-        and info.get("source_hash") == book.source_hash(ROOT, lessons)
+        and info.get("source_hash") == book.source_hash(ROOT)
     )
 
 

@@ -1,12 +1,13 @@
-"""tools/book.py's pieces that need no build: lesson selection, generated pages, the results
-page policy, and the detector of references to outside the site."""
+"""tools/book.py's pieces that need no build: the toc and the pages' substitutions follow
+book.toml and references.bib, the results page pastes only what the lessons glue, and the
+detector of references to outside the site."""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
-import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,54 +17,82 @@ import book  # noqa: E402
 sys.path.pop(0)
 
 BOOK = book.load_book(ROOT)
-LESSONS = book.lessons_of(BOOK)
+LESSONS = [x["file"] for x in BOOK["lessons"]]
 
 
-def test_select_lessons_keeps_book_order_and_rejects_unknown_numbers():
-    chosen = book.select_lessons(LESSONS, f"{LESSONS[3].number},{LESSONS[0].number}")
-    assert [x.file for x in chosen] == [LESSONS[0].file, LESSONS[3].file]
-    assert book.select_lessons(LESSONS, None) == LESSONS
-    with pytest.raises(book.BuildError, match="99"):
-        book.select_lessons(LESSONS, "99")
+def test_toc_and_readme_citation_are_current():
+    assert (ROOT / "site" / "_toc.yml").read_text() == book.toc_text(BOOK), (
+        "site/_toc.yml is stale: `python3 tasks.py sync`"
+    )
+    assert (ROOT / "README.md").read_text() == book.readme_text(ROOT, BOOK), (
+        "README's citation is not site/references.bib's: `python3 tasks.py sync`"
+    )
 
 
-def test_lesson_table_links_only_built_lessons():
-    table = book.lesson_table(LESSONS, {LESSONS[0].file})
-    assert f"](notebooks/{LESSONS[0].file}.ipynb)" in table
-    assert f"notebooks/{LESSONS[1].file}.ipynb" not in table
+def test_toc_lists_book_toml_in_order_with_appendix_files_apart():
+    import yaml
+
+    toc = yaml.safe_load(book.toc_text(BOOK))
+    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    assert files == [f"notebooks/{x}" for x in LESSONS] + ["notation", "results", "references"]
+    lessons = [{"file": f, "title": f"T {f}"} for f in ("00_a", "01_b", "A1_c", "A2_d")]
+    toc = yaml.safe_load(book.toc_text({"lessons": lessons}))
+    parts = {p["caption"]: [c["file"] for c in p["chapters"]] for p in toc["parts"]}
+    assert parts["Lessons"] == ["notebooks/00_a", "notebooks/01_b"]
+    assert parts["Appendix"] == ["notebooks/A1_c", "notebooks/A2_d"]
+    assert toc["parts"][1]["chapters"][0]["title"] == "A1. T A1_c"
+
+
+def test_pages_use_only_known_substitutions():
+    known = book.substitutions(ROOT, BOOK)
+    for page in sorted((ROOT / "site").glob("*.md")):
+        used = set(re.findall(r"\{\{\s*(\w+)\s*\}\}", page.read_text()))
+        assert used <= set(known), f"{page.name}: unknown substitutions {used - set(known)}"
+        assert "<!-- book:" not in page.read_text()
+    table = known["lessons"]
     assert table.count("\n") == len(LESSONS) + 1  # header, rule, one row per lesson
+    for name in LESSONS:
+        assert f"](notebooks/{name}.ipynb)" in table
 
 
-def test_bibtex_comes_from_book_toml():
-    paper = BOOK["paper"]
-    bib = book.paper_bibtex(paper)
-    first = paper["authors"][0].split()
-    assert bib.startswith(f"@inproceedings{{{first[-1].lower()}{paper['year']}")
-    assert f"{first[-1]}, {first[0]} and" in bib
-    assert paper["title"] in bib and paper["url"] in bib
-    assert str(paper["year"]) in book.paper_citation(paper)
+def test_citation_comes_from_references_bib():
+    entry = book.paper_entry(ROOT, BOOK["book"]["paper"])
+    assert entry.startswith(f"@inproceedings{{{BOOK['book']['paper']},")
+    text = book.citation(entry)
+    assert "Takeru Miyato, Toshiki Kataoka, Masanori Koyama, and Yuichi Yoshida." in text
+    assert "*Spectral Normalization for Generative Adversarial Networks*" in text
+    assert text.endswith(f"```bibtex\n{entry}```")
+    with pytest.raises(book.BuildError, match="nokey2000"):
+        book.paper_entry(ROOT, "nokey2000")
 
 
-def test_repository_buttons_only_when_book_toml_names_a_repository():
-    meta = {"title": "T", "authors": ["A"]}
-    config = book.config_yaml({"book": meta}, ["references.bib"])
+def test_repository_buttons_only_when_book_toml_names_a_repository(tmp_path):
+    meta = {"title": "T", "authors": ["A", "B"]}
+    config = book.config(ROOT, {"book": meta}, tmp_path)
+    assert config["title"] == "T" and config["author"] == "A, B"
+    assert config["execute"]["cache"] == str(tmp_path)
     assert "repository" not in config and not config["html"].get("use_repository_button")
     named = {**meta, "repository": "https://example.org/owner/name"}
-    config = book.config_yaml({"book": named}, ["references.bib"])
+    config = book.config(ROOT, {"book": named}, tmp_path)
     assert config["repository"]["url"] == named["repository"]
     assert config["html"]["use_repository_button"] is True
 
 
-def test_fill_rejects_unknown_markers():
-    assert book.fill("a <!-- book:x --> b", {"x": "X"}, "t.md") == "a X b"
-    with pytest.raises(book.BuildError, match="book:y"):
-        book.fill("<!-- book:y -->", {"x": "X"}, "t.md")
+def test_results_page_pastes_what_the_lessons_glue():
+    """Each {glue} of the results page names a lesson of book.toml that glues that key (so a
+    key renamed in a lesson fails here, not only in the site build)."""
+    import jupytext
 
-
-def test_demote_headings_skips_code_fences():
-    text = "## A\n```\n# comment\n```\n### B"
-    assert book.demote_headings(text, top=3) == "### A\n```\n# comment\n```\n#### B"
-    assert book.demote_headings("no heading", top=3) == "no heading"
+    text = (ROOT / "site" / "results.md").read_text()
+    pasted = re.findall(r"```\{glue:\w+\} (\w+)\n:doc: notebooks/(\w+)\.ipynb", text)
+    assert len(pasted) >= 3
+    for key, lesson in pasted:
+        assert lesson in LESSONS, f"results.md pastes from {lesson}, not in book.toml"
+        nb = jupytext.read(ROOT / "notebooks" / f"{lesson}.ipynb")
+        code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        assert re.search(rf"\bglue\(\s*[\"']{key}[\"']", code), f"{lesson} glues no {key!r}"
+    for path in re.findall(r":file: (\S+)|\{include\} (\S+)", text):
+        assert (ROOT / "".join(path)).is_file(), path
 
 
 def test_external_references_flags_fetches_not_links(tmp_path):
@@ -116,73 +145,3 @@ def test_external_references_finds_every_way_a_page_fetches(tmp_path):
     assert set(found) == {"page.html", "_static/app.js", "_static/theme.css"}
     assert found["_static/app.js"] == ["fetch(https://api.example.com/k.json)"]
     assert found["_static/theme.css"] == ["url(https://fonts.example.com/l.css)"]
-
-
-def _lesson_nb(tagged_outputs: list) -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell("print('ratio 1.1')")
-    cell.metadata["tags"] = [book.RESULTS_TAG]
-    cell.outputs = tagged_outputs
-    nb.cells = [nbformat.v4.new_code_cell("x = 1"), cell]
-    return nb
-
-
-def test_results_page_policy(tmp_path):
-    (tmp_path / "benchmarks").mkdir()
-    (tmp_path / "benchmarks" / "RESULTS.md").write_text("# Benchmark results\n\n## Layer\n\nok\n")
-    by_file = {x.file: x for x in LESSONS}
-    # lesson 07 writes toy_table.csv: missing while 07 is built -> a problem that fails the build
-    _, problems = book.results_notebook(tmp_path, "# Results", [by_file["07_toy_gan_lab"]], {})
-    assert any("toy_table.csv" in p for p in problems)
-    # not built -> a note on the page instead; RESULTS.md included without its own title
-    lesson = by_file["06_regularizers"]
-    outputs = [
-        nbformat.v4.new_output("stream", name="stdout", text="ratio 1.1\n"),
-        nbformat.v4.new_output("stream", name="stderr", text="progress\n"),
-        nbformat.v4.new_output(
-            "display_data",
-            data={"application/vnd.jupyter.widget-view+json": {"model_id": "m"}, "text/plain": "w"},
-        ),
-        nbformat.v4.new_output(
-            "display_data",
-            data={
-                "application/vnd.jupyter.widget-view+json": {"model_id": "e"},
-                "text/html": '<div class="sngan-explore"></div>',
-                "text/plain": "interactive figure",
-            },
-        ),
-    ]
-    nb, problems = book.results_notebook(
-        tmp_path, "# Results", [lesson], {lesson.file: _lesson_nb(outputs)}
-    )
-    assert problems == []
-    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    assert "Not produced yet" in text and "Benchmark results" not in text and "### Layer" in text
-    copied = [c for c in nb.cells if c.cell_type == "code"]
-    assert len(copied) == 1 and copied[0].metadata["tags"] == ["remove-input"]
-    assert [o.get("name") for o in copied[0].outputs] == ["stdout", None]
-    # an explore() figure keeps its HTML slider, without the widget view that needs a kernel
-    assert set(copied[0].outputs[1]["data"]) == {"text/html", "text/plain"}
-
-
-def test_toy_pivot_puts_settings_in_columns(tmp_path):
-    csv = tmp_path / "t.csv"
-    csv.write_text(
-        "data,method,loss,setting,modes,hq,diverged\n"
-        "grid,sn,hinge,A,25,0.5,0\ngrid,sn,hinge,B,24,0.25,1\n"
-    )
-    pivot = book.toy_pivot(csv)
-    assert "| method | loss | A | B |" in pivot
-    assert "| sn | hinge | 25 (50%) | 24 (25%) diverged |" in pivot
-    seeds = tmp_path / "s.csv"  # several seeds per cell: mean +- sd, every seed counted
-    seeds.write_text(
-        "data,method,loss,setting,seed,modes,hq,diverged\n"
-        "grid,sn,ns,A,0,20,0.1,0\ngrid,sn,ns,A,1,24,0.3,0\ngrid,sn,ns,A,2,25,0.2,1\n"
-    )
-    pivot = book.toy_pivot(seeds)
-    assert "mean ± sd over 3 seeds" in pivot
-    assert "| sn | ns | 23.0 ± 2.6 (20%) (1 diverged) |" in pivot
-    other = tmp_path / "o.csv"
-    other.write_text("a,b\n1,2\n")
-    assert book.toy_pivot(other) is None
-    assert book.csv_to_markdown(other) == "| a | b |\n|---|---|\n| 1 | 2 |"

@@ -182,10 +182,6 @@ def test_learner_facing_text_has_no_organisational_words():
 # references: every lesson lists what it cites, and every key resolves
 
 BIB = ROOT / "site" / "references.bib"
-sys.path.insert(0, str(ROOT / "tools"))
-import book as book_tool  # noqa: E402  (tools/book.py: the paper's own bib key)
-
-sys.path.pop(0)
 
 
 def _fold(name: str) -> str:
@@ -204,8 +200,7 @@ def _first_surname(authors: str) -> str:
 
 
 def bib_entries() -> dict[str, tuple[str, int]]:
-    """key -> (first author's surname, year), from site/references.bib and the paper of
-    book.toml (which the site build adds when references.bib lacks it)."""
+    """key -> (first author's surname, year), from site/references.bib."""
     entries: dict[str, tuple[str, int]] = {}
     text = BIB.read_text()
     for match in re.finditer(r"@\w+\s*\{\s*([^,\s]+)\s*,(.*?)\n\}", text, re.S):
@@ -214,10 +209,7 @@ def bib_entries() -> dict[str, tuple[str, int]]:
         year = re.search(r"\byear\s*=\s*\{?(\d{4})", body)
         assert author and year, f"references.bib: {key} needs an author and a year"
         entries[key] = (_first_surname(author.group(1)), int(year.group(1)))
-    paper = BOOK["paper"]
-    entries.setdefault(
-        book_tool.bib_key(paper), (_fold(paper["authors"][0].split()[-1]), int(paper["year"]))
-    )
+    assert BOOK["book"]["paper"] in entries, "references.bib lacks the paper book.toml names"
     return entries
 
 

