@@ -842,39 +842,48 @@ print(f"sigma of the K-scaled weight: {sigma_K:.6f}")
 # %% [markdown]
 # **2. Zero power iterations per step.** What happens if $u, v$ are never updated after the
 # warm-up (the parametrization kept in eval mode while the layer trains)? Train the same layer
-# three times on a regression whose teacher has gain 2 (so the optimizer keeps trying to grow
-# $W$), with 0, 1 and 5 iterations per step, and compare the true $\sigma(\bar W)$ at the end.
+# on a regression whose teacher has gain 2 (so the optimizer keeps trying to grow $W$), with
+# 0, 1 and 5 iterations per step, on five teachers, and compare the true $\sigma(\bar W)$ at
+# the end.
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
 n_ex = pick(quick=40, full=200)
-torch.manual_seed(seed)
-teacher = nn.Linear(d_in, d_out, dtype=dtype)
-results = {}
-for n_iter_per_step in (0, 1, 5):
-    torch.manual_seed(seed)
-    layer = spectral_norm(
-        nn.Linear(d_in, d_out, dtype=dtype), n_power_iterations=max(1, n_iter_per_step)
-    )
-    if n_iter_per_step == 0:
-        layer.parametrizations.weight.eval()  # u, v frozen: 0 iterations per step
-    opt = torch.optim.Adam(layer.parameters(), lr=0.01)
-    data = torch.Generator().manual_seed(seed)  # the same mini-batches for the three runs
-    for _ in range(n_ex):
-        x = torch.randn(batch, d_in, generator=data, dtype=dtype)
-        loss = F.mse_loss(layer(x), 2 * teacher(x).detach())
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    layer.parametrizations.weight.eval()
-    results[n_iter_per_step] = torch.linalg.matrix_norm(layer.weight.detach(), ord=2).item()
-print({f"{k} iteration(s) per step": f"sigma(W_bar) = {v:.3f}" for k, v in results.items()})
+n_runs = 5  # one run is one draw: compare the three settings on five teachers and data streams
+results = {0: [], 1: [], 5: []}
+for run in range(n_runs):
+    torch.manual_seed(seed + run)
+    teacher = nn.Linear(d_in, d_out, dtype=dtype)
+    for n_iter_per_step in results:
+        torch.manual_seed(seed + run)
+        layer = spectral_norm(
+            nn.Linear(d_in, d_out, dtype=dtype), n_power_iterations=max(1, n_iter_per_step)
+        )
+        if n_iter_per_step == 0:
+            layer.parametrizations.weight.eval()  # u, v frozen: 0 iterations per step
+        opt = torch.optim.Adam(layer.parameters(), lr=0.01)
+        data = torch.Generator().manual_seed(seed + run)  # the same batches for the three
+        for _ in range(n_ex):
+            x = torch.randn(batch, d_in, generator=data, dtype=dtype)
+            loss = F.mse_loss(layer(x), 2 * teacher(x).detach())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        layer.parametrizations.weight.eval()
+        results[n_iter_per_step].append(
+            torch.linalg.matrix_norm(layer.weight.detach(), ord=2).item()
+        )
+for k, values in results.items():
+    print(f"{k} iteration(s) per step: sigma(W_bar) = {', '.join(f'{v:.3f}' for v in values)}")
 # With frozen u, v, sigma = u^T W v measures W along one stale direction only; the optimizer
 # grows W in the others, and the "normalized" weight ends far above spectral norm 1. One step
 # per update keeps it much closer to 1; it still lags here because the teacher pushes every
 # singular value up at once, which closes the gap sigma_1 - sigma_2 that power iteration feeds
-# on (lesson 03); more iterations per step help, slowly.
-assert results[0] > 2.0 and results[0] > results[1] + 0.5, results
-assert results[1] < 1.3 and results[5] <= results[1], results
+# on (lesson 03); more iterations per step help, slowly: on average, not in every run (over
+# seeds 0 to 9, one run in twenty ended higher with 5 than with 1).
+mean = {k: sum(v) / n_runs for k, v in results.items()}
+assert min(results[0]) > 2.0, results
+assert all(r0 > r1 + 0.5 for r0, r1 in zip(results[0], results[1], strict=True)), results
+assert max(results[1] + results[5]) < 1.4 and mean[5] < mean[1], results
 
 # %% [markdown]
 # ## References
