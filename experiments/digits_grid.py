@@ -86,17 +86,16 @@ def train_digits(
     sigma_every = sigma_every if method == "sn" else 0
     every = math.gcd(sigma_every, curve_every)
 
-    def score() -> dict:
+    def sample() -> torch.Tensor:
         with eval_mode(net_G), torch.no_grad():
-            samples = net_G(z_eval)
-        return evaluate_digits(samples)
+            return net_G(z_eval)
 
     def record(step: int, history: list) -> None:
         if sigma_every and (step % sigma_every == 0 or step == n_steps):
             for layer, value in sn_layer_sigmas(net_D).items():
                 sigmas.append({"step": step, "layer": layer, "sigma": value})
         if curve_every and (step % curve_every == 0 or step == n_steps):
-            curve.append({"step": step, **score()})
+            curve.append({"step": step, **evaluate_digits(sample())})
 
     t0, c0 = time.perf_counter(), time.process_time()
     diverged = False
@@ -124,12 +123,12 @@ def train_digits(
     except FloatingPointError:
         history, diverged = [], True
     seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
-    net_G.eval()
-    with torch.no_grad():
-        samples = net_G(z_eval)
-    metrics = evaluate_digits(samples)
+    samples = sample()
+    net_G.eval()  # returned in eval mode
     if diverged:
         metrics = {"digits_is": 1.0, "digits_fid": math.nan, "classes": 0}
+    else:
+        metrics = evaluate_digits(samples)
     return {
         "net_G": net_G,
         "net_D": net_D,

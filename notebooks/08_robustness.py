@@ -53,7 +53,6 @@
 # wrote.
 
 # %%
-import csv
 import math
 import statistics
 
@@ -76,6 +75,7 @@ from sngan_teach.digits import (
 from sngan_teach.explore import explore
 from sngan_teach.gan import SETTINGS, sample_z
 from sngan_teach.methods import METHOD_LOSS
+from sngan_teach.results import mean_sd, read_rows, tile
 from sngan_teach.runtime import base_seed, kernel_check, pick, seed_all, stored_result
 from sngan_teach.stats import compare
 
@@ -86,8 +86,7 @@ gen = seed_all(seed)  # one seeded generator for every random draw below
 torch.set_num_threads(1)  # as every cell of the grid ran (small networks: one thread is fastest)
 
 made_by = "python experiments/robustness.py --jobs 2"  # resumes; --samples for the npz
-grid_path = stored_result("robustness.csv", made_by)  # every cell of the grid
-sigma_path = stored_result("robustness_sigma.csv", made_by)  # sigma(W_bar) of SN's layers
+# its files: robustness.csv (every cell), robustness_sigma.csv (sigma(W_bar) of SN's layers)
 samples_path = stored_result("robustness_samples.npz", made_by)  # median seeds' samples, D-F
 METHODS = ("sn", "wn", "ortho", "clip", "gp", "none")  # the grid's order
 NAMES = {"sn": "SN", "wn": "WN", "ortho": "orthonormal", "clip": "weight clipping",
@@ -125,18 +124,9 @@ accuracy = classifier_accuracy()
 print(f"digit classifier, accuracy on the held-out split: {accuracy:.3f}")
 assert accuracy >= 0.95
 
-
-def tile(images, n_rows):
-    """(N, 1, 8, 8) images in [-1, 1] -> one picture of n_rows rows, a blank pixel between."""
-    images = np.pad(np.asarray(images)[:, 0], ((0, 0), (0, 1), (0, 1)), constant_values=-1)
-    n_cols = len(images) // n_rows
-    grid = images.reshape(n_rows, n_cols, 9, 9).transpose(0, 2, 1, 3)
-    return grid.reshape(9 * n_rows, 9 * n_cols)[:-1, :-1]
-
-
 fig, ax = plt.subplots(figsize=(4.2, 4.2))
 first = torch.stack([x_train[y_train == c][:10] for c in range(10)]).flatten(0, 1)
-ax.imshow(tile(first, 10), cmap="gray_r", vmin=-1, vmax=1)
+ax.imshow(tile(first, 10, pad_value=-1), cmap="gray_r", vmin=-1, vmax=1)
 ax.set(title="real digits: ten of each class (row = class)", xlabel="8 x 8 pixels per image",
        ylabel="class 0 (top) to 9", xticks=[], yticks=[])  # fmt: skip
 plt.show()
@@ -245,17 +235,12 @@ for name, s in SETTINGS.items():
 
 
 # %%
-def read_csv(path):
-    with path.open() as f:
-        return list(csv.DictReader(f))
-
-
 def fid_of(row):
     fid = float(row["digits_fid"])
     return fid if math.isfinite(fid) else math.inf
 
 
-rows = read_csv(grid_path)
+rows = read_rows("robustness.csv", made_by)
 grid = [r for r in rows if int(r["n_dis"]) == SETTINGS[r["setting"]]["n_dis"]]
 sweep = [r for r in rows if r["setting"] == "D"]  # n_dis in {1, 2, 5, 10, 20} at D's Adam
 print(f"{len(rows)} runs: {len(grid)} in the grid, {len(sweep)} at setting D's alpha and betas")
@@ -268,12 +253,6 @@ def values(method, setting, metric, n_dis=None):
     picked = [r for r in rows if (r["method"], r["setting"], int(r["n_dis"])) ==
               (method, setting, n_dis)]  # fmt: skip
     return [fid_of(r) if metric == "digits_fid" else float(r[metric]) for r in picked]
-
-
-def mean_sd(xs):
-    if any(math.isinf(x) for x in xs):
-        return math.inf, math.inf
-    return statistics.fmean(xs), statistics.stdev(xs)
 
 
 assert all(len(values(m, s, "digits_is")) == 3 for m in METHODS for s in SETTINGS)
@@ -346,7 +325,7 @@ def draw_samples(setting):
     fig, axes = plt.subplots(1, len(METHODS), figsize=(10, 2.3))
     for ax, method in zip(axes, METHODS, strict=True):
         x = stored[f"{method}_{setting}"]
-        ax.imshow(tile(x, 8), cmap="gray_r", vmin=-1, vmax=1)
+        ax.imshow(tile(x, 8, pad_value=-1), cmap="gray_r", vmin=-1, vmax=1)
         fid = stored[f"{method}_{setting}_fid"][0]
         ax.set(title=f"{NAMES[method]}\nFID {fid:.0f}", xticks=[], yticks=[])
         ax.title.set_fontsize(8)
@@ -388,11 +367,11 @@ print("every stored grid is its cell's median seed, and retraining reproduced it
 
 
 # %%
-def compare_sn(settings, others=METHODS[1:], n_dis=None):
-    """The rule applied to SN against `others` at `settings` (digits FID, log scale, Holm over
-    this list); a dict keyed by (other, setting)."""
-    pairs = {(o, st): (values("sn", st, "digits_fid", n_dis), values(o, st, "digits_fid", n_dis))
-             for o in others for st in settings}  # fmt: skip
+def compare_sn(settings):
+    """The rule applied to SN against every other method at `settings` (digits FID, log scale,
+    Holm over this list); a dict keyed by (other, setting)."""
+    pairs = {(o, st): (values("sn", st, "digits_fid"), values(o, st, "digits_fid"))
+             for o in METHODS[1:] for st in settings}  # fmt: skip
     judged = compare({f"SN vs {NAMES[o]} at {st}": ab for (o, st), ab in pairs.items()},
                      log=True, lower_is_better=True, worst=untrained["digits_fid"])  # fmt: skip
     return dict(zip(pairs, judged.values(), strict=True))
@@ -571,7 +550,7 @@ assert all(3 < sweep_calls[f"SN vs WN at n_dis {n}"].ratio < 5 for n in (1, 2))
 # CIFAR-10 at setting C. Move the slider through the settings.
 
 # %%
-sigma_rows = read_csv(sigma_path)
+sigma_rows = read_rows("robustness_sigma.csv", made_by)
 LAYERS = sorted({r["layer"] for r in sigma_rows}, key=lambda name: (name[0] != "c", name))
 
 
