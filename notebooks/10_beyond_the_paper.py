@@ -20,10 +20,10 @@
 # *projection discriminator* (Miyato and Koyama, ICLR 2018); SAGAN (Zhang et al., 2019) put
 # spectral normalization on the generator too; BigGAN (Brock et al., 2019, §4) logged the
 # largest singular value of every layer during training and saw it explode when training
-# collapses, which invites using it as an early warning. This lesson retraces those three
-# steps on a machine you have: the 8×8 handwritten digits of scikit-learn (lesson 08's data,
-# classifier and proxy scores), a CPU, a few minutes. It ends with a check-up you can run on
-# any PyTorch network.
+# collapses. This lesson retraces the first two steps on a machine you have: the 8×8
+# handwritten digits of scikit-learn (lesson 08's data, classifier and proxy scores), a CPU, a
+# few minutes; [lesson 11](11_sigma_watch_and_checkup.ipynb) tests the third as an early
+# warning and gives any network a check-up.
 #
 # ## What you will learn
 #
@@ -35,24 +35,17 @@
 #    compare with the older concatenation discriminator, over three seeds.
 # 3. Put SN on the generator as well and read what it changes in $G$'s singular values and in
 #    the proxy scores.
-# 4. Log $\sigma_0$, the largest singular value of every layer of $G$ and $D$, during training
-#    cheaply, and test on stored runs whether its jumps come before the drops in quality.
-# 5. Run `checkup(model, example_input)` on any network: per layer the reshaped-matrix
-#    $\sigma$, the true operator norm of a convolution, SN or not, the effective rank; for the
-#    network the product bound and a lower bound from Jacobians.
 #
 # ## What you need
 #
 # Lessons 02 (product bound), 04 (the SN layer and a convolution's operator norm), 05
 # (effective rank) and 08 (the digits, the classifier, digits IS and FID). No GPU. Full mode
-# retrains one conditional GAN live (1500 generator updates, about 35 s of CPU time) and runs
-# the check-up on four networks: 62 s in all (57 s of CPU time) on a 2-core machine shared
-# with other jobs; quick mode took 30 s. The 18 stored runs it compares against (six
-# variants × three seeds) were made by `benchmarks/beyond.py`; the lesson reads the files it
-# wrote.
+# retrains one conditional GAN live (1500 generator updates, about 35 s of CPU time): about a
+# minute in all on a 2-core machine shared with other jobs; quick mode takes about 30 s. The
+# 18 stored runs it compares against (six variants × three seeds) were made by
+# `benchmarks/beyond.py`; the lesson reads the files it wrote.
 
 # %%
-import copy
 import csv
 import math
 import statistics
@@ -62,22 +55,18 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-import torchvision
 from torch import nn
 
-from sngan_teach.checkup import checkup, format_checkup
+from sngan_teach.checkup import checkup
 from sngan_teach.conditional import (
     ConditionalBatchNorm2d,
     ProjectionDiscriminator,
     evaluate_conditional,
     make_cond_pair,
-    top_sigmas,
     train_conditional,
 )
 from sngan_teach.digits import classifier_accuracy, load_digits_split, real_floor
 from sngan_teach.explore import explore
-from sngan_teach.lipschitz import conv_unfold_factor
-from sngan_teach.models import build_models
 from sngan_teach.runtime import ROOT, base_seed, kernel_check, pick, seed_all, stored_result
 from sngan_teach.sn import add_sn, spectral_norm
 
@@ -357,25 +346,22 @@ assert math.isclose(grads_fixed[0], grads_fixed[1], rel_tol=1e-4)
 #
 # The game of lesson 07, with labels. Each discriminator update sees a batch of real pairs
 # $(x, y)$ and as many fakes $(G(z, y'), y')$ with $y'$ uniform over the ten classes and
-# minimizes the hinge loss (paper eq. 16); the generator update minimizes $-D(G(z, y'), y')$
-# (eq. 17). One $D$ update per $G$ update, Adam with $\alpha = 10^{-3}$, $\beta_1 = 0.5$,
-# $\beta_2 = 0.9$ (the settings of the stored runs, picked because they learn the digits
-# within 1500 updates on a CPU). Every `log_every`
-# updates we score 1000 samples, 100 per requested class, and log $\sigma_0$ of every layer
-# (Step 6 explains how, cheaply). This is the stored run `projection`, from this lesson's
-# seed, so it should land where the stored file's seeds land.
+# minimizes the hinge loss $\mathbb E[\max(0, 1 - D(x, y))] + \mathbb E[\max(0, 1 + D(G(z, y'),
+# y'))]$ (the negative of the paper's eq. 16, which $D$ maximizes); the generator update
+# minimizes $-D(G(z, y'), y')$ (eq. 17). One $D$ update per $G$ update, Adam with
+# $\alpha = 10^{-3}$, $\beta_1 = 0.5$, $\beta_2 = 0.9$ (the settings of the stored runs, picked
+# because they learn the digits within 1500 updates on a CPU). Every `log_every` updates we
+# score 1000 samples, 100 per requested class. This is the stored run `projection`, from this
+# lesson's seed, so it should land where the stored file's seeds land.
 
 # %%
 net_G, net_D = make_cond_pair("projection", sn_D=True, sn_G=False, seed=seed, **sizes)
-live, live_sigmas, sigma_vectors = [], [], {"G": {}, "D": {}}
+live = []
 
 
 def measure(step: int, row: dict) -> None:
     row.update(evaluate_conditional(net_G, n_eval, seed=seed + 1))
     live.append(row)
-    for name, net in (("G", net_G), ("D", net_D)):
-        for layer, sigma in top_sigmas(net, sigma_vectors[name]).items():
-            live_sigmas.append({"step": step, "net": name, "layer": layer, "sigma": sigma})
 
 
 t0, c0 = time.perf_counter(), time.process_time()
@@ -403,6 +389,28 @@ show_grid(ax, beyond.grid_of(net_G), f"Projection SN-GAN after {n_steps} updates
 ax.set_ylabel("requested digit")
 ax.set_xlabel("ten samples (fixed z)")
 plt.show()
+
+# %% [markdown]
+# **Move the slider: the classes appear.** The folded cell below draws the slider's figure,
+# `draw_stored_grid`: the same grid for the stored run `projection` (seed 0) after each number
+# of updates, with its class accuracy at that update.
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+def draw_stored_grid(step):
+    fig, ax = plt.subplots(figsize=(3.6, 3.6), layout="constrained")
+    show_grid(ax, grids[f"projection/{step}"], f"stored run, seed 0, after {step} updates")
+    ax.set(xlabel="ten samples (fixed z)", ylabel="requested digit")
+    acc = [
+        r["class_acc"]
+        for r in runs_csv
+        if (r["run"], r["seed"], r["step"]) == ("projection", 0, step)
+    ]
+    return fig, f"update {step}: class accuracy " + (f"{acc[0]:.3f}" if acc else "not logged")
+
+
+stored_grid_steps = sorted(int(k.split("/")[1]) for k in grids.files if k.startswith("projection/"))
+explore(draw_stored_grid, step=stored_grid_steps[::2])
 
 # %% [markdown]
 # **Claim: the live run lands where the stored runs are.** Not at every step: when learning
@@ -589,416 +597,6 @@ sn_g_margins = {
 print("SN in G minus G plain, in pooled sd:", {k: round(v, 2) for k, v in sn_g_margins.items()})
 better = (sn_g_margins["class_acc"], sn_g_margins["digits_is"], -sn_g_margins["digits_fid"])
 assert all(m < 1 for m in better)  # higher accuracy and IS, lower FID, count as better
-
-# %% [markdown]
-# ## Step 6: singular values as an early warning
-#
-# BigGAN's authors watched $\sigma_0$, the largest singular value of each layer's (unnormalized)
-# weight, during training: in a few of $G$'s layers it grows throughout training and explodes
-# when training collapses, and $D$'s grow noisier and jump at the collapse. Can a learner use
-# it as an alarm? Two things are needed: a cheap $\sigma_0$, and runs that collapse.
-#
-# **Cheap $\sigma_0$.** An SN layer already holds it: its stored $u, v$ give
-# $\sigma = u^\top W v$ at no cost (lesson 04's `estimated_sigma`). For any other layer
-# `top_sigmas` keeps a vector $v$ per layer between calls and runs *one* power-iteration step
-# per call, $u = Wv/\lVert Wv\rVert$, $\sigma = \lVert W^\top u\rVert$,
-# $v \leftarrow W^\top u/\sigma$: since $W$ moves little between two calls, one step per call
-# keeps up, as SN's own iteration does (lesson 03). Checked against the SVD at the end of every
-# stored run, for each layer without SN, and on the live run's generator:
-
-
-# %%
-def tracking_errors(pushed: bool) -> list[float]:
-    """(tracked - SVD) / SVD at the last update, for every layer without SN of the stored
-    runs with (or without) the pushed learning rate."""
-    tracked = {
-        (r["run"], r["seed"], r["net"], r["layer"]): r["sigma"]
-        for r in sigma_csv
-        if r["step"] == last_step
-    }
-    errors = []
-    for r in spectra_csv:
-        spec = beyond.RUNS[r["run"]]
-        has_sn = spec["sn_G"] if r["net"] == "G" else spec["sn_D"]
-        if has_sn or (spec["setting"] is beyond.PUSHED) != pushed:
-            continue
-        errors.append(tracked[(r["run"], r["seed"], r["net"], r["layer"])] / r["sigma"] - 1)
-    return errors
-
-
-stable_err, pushed_err = tracking_errors(False), tracking_errors(True)
-print(
-    f"stable rate: {len(stable_err)} layers, tracked sigma_0 within "
-    f"[{min(stable_err):+.2%}, {max(stable_err):+.2%}] of the SVD value"
-)
-print(
-    f"pushed rate: {len(pushed_err)} layers, within [{min(pushed_err):+.2%}, "
-    f"{max(pushed_err):+.2%}]"
-)
-exact_live = {
-    name: torch.linalg.matrix_norm(
-        m.weight.detach()
-        .double()
-        .movedim(1 if isinstance(m, nn.ConvTranspose2d) else 0, 0)
-        .flatten(1),
-        ord=2,
-    ).item()
-    for name, m in net_G.named_modules()
-    if isinstance(m, nn.Linear | nn.Conv2d | nn.ConvTranspose2d)
-}
-tracked_live = {
-    r["layer"]: r["sigma"] for r in live_sigmas if r["net"] == "G" and r["step"] == n_steps
-}
-print("live run, G:", {k: f"{tracked_live[k]:.4f} vs SVD {v:.4f}" for k, v in exact_live.items()})
-
-# %% [markdown]
-# **Claims.** (1) One step of power iteration from a unit vector never overestimates:
-# $\lVert W^\top u\rVert \le \sigma_0$ for a unit $u$, in every stored layer and in the live
-# run (up to the 6 digits the files keep). (2) At the end of the stored runs the tracker is
-# within 1 % of the SVD in at least 90 % of the layers; the worst lags by about a tenth (the
-# smallest ratio printed). Lesson 03 gives the reasons it can lag: power iteration converges
-# slowly when the top two singular values are close, and a weight that keeps moving gives it
-# no time to catch up.
-
-# %%
-errors_all = stable_err + pushed_err
-assert max(errors_all) <= 1e-5
-assert all(tracked_live[k] <= v * (1 + 1e-6) for k, v in exact_live.items())
-within = sum(abs(e) <= 0.01 for e in errors_all) / len(errors_all)
-print(f"{within:.0%} of the {len(errors_all)} stored layers within 1 %")
-assert within >= 0.9
-
-# %% [markdown]
-# **Runs that collapse.** The stored runs include two pushed far past a sensible learning rate:
-# $\alpha = 0.05$, 50 times the stable one, without SN (`pushed_noSN`) and with SN on $D$
-# (`pushed_SN`). Scrub through training: left, $\sigma_0$ of every layer of $G$ (solid) and $D$
-# (dashed); middle, digits IS; right, the samples at that step (row = requested digit).
-
-
-# %%
-def sigma_traces(run: str, seed_: int) -> dict[tuple[str, str], tuple[list, list]]:
-    out: dict = {}
-    for r in sigma_csv:
-        if r["run"] == run and r["seed"] == seed_:
-            steps_, values = out.setdefault((r["net"], r["layer"]), ([], []))
-            steps_.append(r["step"])
-            values.append(r["sigma"])
-    return out
-
-
-def quality(run: str, seed_: int, key: str = "digits_is") -> tuple[list, list]:
-    rows = [r for r in runs_csv if r["run"] == run and r["seed"] == seed_]
-    return [r["step"] for r in rows], [r[key] for r in rows]
-
-
-trace_runs = {
-    "projection": "stable: SN in D, alpha 1e-3",
-    "pushed_noSN": "pushed: no SN, alpha 0.05",
-}
-traces = {run: sigma_traces(run, 0) for run in trace_runs}
-stored_steps = sorted(int(k.split("/")[1]) for k in grids.files if k.startswith("pushed_noSN/"))
-grid_steps = stored_steps[::2]  # every 200 updates: 8 steps x 2 runs = 16 frames
-
-
-# %% [markdown]
-# The folded cell below draws the sliders' figure, `draw`: $\sigma_0$ of every layer, digits
-# IS and losses, and the samples, at the chosen step of the chosen run.
-
-
-# %% tags=["hide-input"] jupyter={"source_hidden": true}
-def draw(step: int, run: str):
-    fig, axes = plt.subplots(
-        1, 3, figsize=(9, 3.2), layout="constrained", gridspec_kw={"width_ratios": [1.3, 1, 0.8]}
-    )
-    for (net, layer), (steps_, values) in traces[run].items():
-        axes[0].plot(steps_, values, "-" if net == "G" else "--", lw=1, label=f"{net}.{layer}")
-    axes[0].axvline(step, color="k", lw=0.8)
-    axes[0].set_yscale("log")
-    axes[0].set_xlabel("generator update")
-    axes[0].set_ylabel(r"$\sigma_0$ of the raw weight")
-    axes[0].set_title(r"$\sigma_0$ per layer (G solid, D dashed)", fontsize=9)
-    axes[0].legend(fontsize=5, ncol=2)
-    steps_, is_ = quality(run, 0)
-    axes[1].plot(steps_, is_, color="C3", label="digits IS")
-    axes[1].axvline(step, color="k", lw=0.8)
-    axes[1].set_xlabel("generator update")
-    axes[1].set_ylabel("digits IS")
-    axes[1].set_ylim(1, 10)
-    axes[1].set_title("quality and losses", fontsize=9)
-    twin = axes[1].twinx()
-    for key, color in (("loss_D", "C0"), ("loss_G", "C2")):
-        twin.plot(*quality(run, 0, key), color=color, lw=0.8, label=key)
-    twin.set_ylabel("loss (hinge)")
-    lines = axes[1].get_lines()[:1] + twin.get_lines()
-    axes[1].legend(lines, [ln.get_label() for ln in lines], fontsize=6, loc="lower right")
-    show_grid(axes[2], grids[f"{run}/{step}"], f"samples at update {step}")
-    axes[2].set_ylabel("requested digit")
-    fig.suptitle(f"{trace_runs[run]} (seed 0)", fontsize=10)
-    score = dict(zip(steps_, is_, strict=True))[step]
-    return fig, f"{trace_runs[run]}: update {step}, digits IS {score:.2f}"
-
-
-explore(draw, step=grid_steps, run=list(trace_runs))
-
-# %% [markdown]
-# **Reading the traces with numbers.** We fix the definitions first, then count on all
-# seeds of the runs that trained with SN off or with the pushed rate:
-#
-# - a *drop* is a measurement whose digits IS is at least 2 below the best IS the run had
-#   reached so far, once that best is at least 5 (a run that had learned digits and lost them);
-# - a *jump* is a measurement where some layer's $\sigma_0$ rose by at least 25 % since the
-#   previous measurement (50 updates earlier), counted from update 200 on (before that every
-#   layer grows fast from its initialization);
-# - a drop is *warned* when a jump happened in the 100 updates before it (the drop's own
-#   measurement included).
-
-# %%
-DROP, BEST, JUMP, BURN_IN, WINDOW = 2.0, 5.0, 0.25, 200, 100  # thresholds stated above
-
-
-def drops(run: str, seed_: int) -> list[int]:
-    steps_, is_ = quality(run, seed_)
-    out, best = [], 0.0
-    for step, value in zip(steps_, is_, strict=True):
-        if best >= BEST and value <= best - DROP and (not out or out[-1] < step - log_every):
-            out.append(int(step))
-        best = max(best, value)
-    return out
-
-
-def jumps(run: str, seed_: int, jump: float = JUMP) -> list[int]:
-    found = set()
-    for steps_, values in sigma_traces(run, seed_).values():
-        for i in range(1, len(steps_)):
-            if steps_[i] >= BURN_IN and values[i] >= (1 + jump) * values[i - 1]:
-                found.add(int(steps_[i]))
-    return sorted(found)
-
-
-watch = ["projection", "projection_noSN", "pushed_noSN", "pushed_SN"]
-events = {(run, s): (drops(run, s), jumps(run, s)) for run in watch for s in range(beyond.SEEDS)}
-for (run, s), (d, j) in events.items():
-    warned = [t for t in d if any(t - WINDOW <= u <= t for u in j)]
-    print(
-        f"{run:16s} seed {s}: drops at {d or '-'}; sigma jumps at {j or '-'}; "
-        f"warned drops {len(warned)}/{len(d)}"
-    )
-
-# %% [markdown]
-# Is a warned drop more than luck? Jumps are frequent in some runs, so a drop may have one in
-# its window by chance. For each drop, the chance is the share of *all* measurements of its
-# run (from update 200 on) that have a jump in the 100 updates before them. If the alarm were
-# no better than that, the number of warned drops would be a sum of independent coin flips
-# with those chances, and we can compute how likely it is to see at least as many warned
-# drops as we did.
-
-
-# %%
-def warned(step: float, jump_steps: list[int]) -> bool:
-    return any(step - WINDOW <= u <= step for u in jump_steps)
-
-
-def chance_of_at_least(k: int, probs: list[float]) -> float:
-    """P(X >= k) for X a sum of independent Bernoulli(p) draws, one p per entry."""
-    dist = [1.0]  # dist[i] = P(X = i) so far
-    for p in probs:
-        dist = [
-            (dist[i] if i < len(dist) else 0.0) * (1 - p) + (dist[i - 1] * p if i else 0.0)
-            for i in range(len(dist) + 1)
-        ]
-    return sum(dist[k:])
-
-
-share, chances, n_warned_all = {}, [], 0
-for run in watch:
-    n_drops = n_drops_warned = 0
-    for s in range(beyond.SEEDS):
-        d, j = events[(run, s)]
-        steps_ = [t for t in quality(run, s)[0] if t >= BURN_IN]
-        base = sum(warned(t, j) for t in steps_) / len(steps_)
-        chances += [base] * len(d)
-        n_drops += len(d)
-        n_drops_warned += sum(warned(t, j) for t in d)
-    share[run] = (n_drops_warned, n_drops)
-    n_warned_all += n_drops_warned
-p_value = chance_of_at_least(n_warned_all, chances)
-print({run: f"{w}/{n} drops warned" for run, (w, n) in share.items()})
-print(
-    f"all runs: {n_warned_all} of {len(chances)} drops warned; by chance alone "
-    f"{sum(chances):.1f} expected, and at least {n_warned_all} with probability {p_value:.2f}"
-)
-g_jumps = [
-    (run, s, int(t))
-    for (run, s) in events
-    for (net, _), (steps_, values) in sigma_traces(run, s).items()
-    if net == "G"
-    for i, t in enumerate(steps_)
-    if i and t >= BURN_IN and values[i] >= (1 + JUMP) * values[i - 1]
-]
-print(
-    "pushed runs, jumps of a layer of G (run, seed, update):",
-    sorted(g for g in g_jumps if g[0].startswith("pushed")),
-)
-final_is = {(run, s): quality(run, s)[1] for run in ("pushed_noSN", "pushed_SN") for s in range(3)}
-print(
-    "pushed runs, final / best digits IS:",
-    {k: f"{v[-1]:.1f} / {max(v):.1f}" for k, v in final_is.items()},
-)
-
-# %% [markdown]
-# **What these runs show, honestly.**
-#
-# 1. At the stable rate, with or without SN, drops are rare, and every $\sigma_0$ jump comes
-#    while the digits are still forming, before half the samples show the requested digit
-#    (Step 4's onset), never later.
-# 2. Pushed 50-fold, the runs wobble: quality drops and recovers, with and without SN, but
-#    none collapses for good: no loss turned NaN and every run ends above half of the best
-#    digits IS it reached.
-# 3. Few drops had a jump just before them, about as many as chance alone would give (the
-#    probability printed above is far from small): on these runs a jump of $\sigma_0$ says
-#    no more about a coming drop than a coin would. With SN on $D$ at the pushed rate not
-#    one drop was warned.
-# 4. In the pushed runs $G$'s layers, the ones BigGAN watched, jump only in the first 300
-#    updates, as the weights grow from their initialization; every later jump is $D$'s.
-#
-# So on these small runs the early warning does not work. That is not a test of BigGAN's
-# finding: their collapse is a sudden, permanent failure of large models trained with batches
-# of 2048, which our pushed runs never reach; what fails here is using $\sigma_0$ jumps as an
-# alarm for the ups and downs of a small, unstable run. With three seeds per run and a handful
-# of drops, the counts themselves are noisy; what the numbers above allow is only "no
-# evidence of a warning". Exercise 2 tries a stricter alarm.
-
-# %%
-for run in ("projection", "projection_noSN"):
-    for s in range(beyond.SEEDS):
-        assert all(t < first_half_right(run, s) for t in events[(run, s)][1]), (run, s)
-assert all(len(quality(run, s)[0]) == len(quality("projection", 0)[0]) for run, s in final_is)
-assert all(v[-1] >= 0.5 * max(v) for v in final_is.values())
-assert len(chances) >= 5 and p_value > 0.05  # no evidence that the alarm beats chance
-assert share["pushed_SN"][1] >= 3 and share["pushed_SN"][0] == 0
-assert all(t <= 300 for run, _, t in g_jumps if run.startswith("pushed"))
-
-# %% [markdown]
-# ## Step 7: a check-up for any network
-#
-# Everything above read one number per layer. `sngan_teach.checkup.checkup(model,
-# example_input)` gathers, for any PyTorch module, what lessons 02–05 computed one at a time.
-# One forward on the example input (in eval mode, so no power-iteration step runs) records the
-# input shape of each layer; then per Linear and convolution:
-#
-# - **sigma**: the largest singular value of the weight *as the forward uses it*, reshaped to
-#   the $d_\text{out} \times (d_\text{in} k_h k_w)$ matrix SN divides by; about 1 for an SN
-#   layer;
-# - **op_norm**: the layer's true operator norm $\max \lVert A x\rVert / \lVert x\rVert$ on
-#   that input shape, by power iteration on $A^\top A$ (lesson 04); for a Linear it is sigma;
-#   for a convolution it differs from sigma (the paper's footnote 3), and is at most sigma
-#   times lesson 02's unfold factor ($\sqrt{k_h k_w}$ for stride 1);
-# - **SN**: whether the weight is spectrally normalized (this package's layer or either of
-#   PyTorch's);
-# - **eff_rank**: the effective rank of the singular values (lesson 05);
-#
-# and for the network: the **product** of the operator norms, an upper bound on its Lipschitz
-# constant *if* it is a plain chain with 1-Lipschitz activations (no batch norm, no skips), and
-# a **lower bound** that holds for any network, the largest spectral norm of its Jacobian at
-# the example inputs. First on the discriminator we just trained, with $(x, y)$ as its input:
-
-# %%
-report_D = checkup(net_D, (x_held[:64], y_held[:64]))
-print(format_checkup(report_D))
-
-# %% [markdown]
-# Every layer is normalized, and sigma is at least 1: the layer divides by the estimate
-# $\hat\sigma = u^\top W v \le \sigma(W)$, so $\sigma(W / \hat\sigma) \ge 1$. It is not
-# exactly 1, and how far above 1 it sits depends on the run (another seed or another machine
-# gives another excess): one power-iteration step per update lags the moving weight (the
-# paper's Fig. 9, read in lessons 05 and 08). That the excess is this lag and nothing else is
-# checked by letting the estimate catch up: on a copy of $D$, 200 more training-mode
-# forwards with the weights frozen run 200 more power-iteration steps, and every layer's sigma
-# comes to 1 within $10^{-3}$. The operator norms of the convolutions are not 1: SN
-# normalizes the reshaped matrix, and a convolution that reuses its kernel at every position
-# can stretch an image more than that, up to the unfold factor. For this projection
-# $D$ the bound of Step 2 is the product of the conv operator norms times
-# $\sigma(w_\psi) + \max_y\lVert e_y\rVert \le 2$.
-
-# %%
-convs = [row for row in report_D["layers"] if row["kind"] == "Conv2d"]
-caught_up = copy.deepcopy(net_D).train()
-with torch.no_grad():
-    for _ in range(200):  # each training-mode forward runs one power-iteration step per layer
-        caught_up(x_held[:8], y_held[:8])
-report_caught_up = checkup(caught_up, (x_held[:64], y_held[:64]))
-print("sigma after the run:", [round(row["sigma"], 4) for row in report_D["layers"]])
-print("after 200 more steps:", [round(row["sigma"], 4) for row in report_caught_up["layers"]])
-assert all(row["sn"] for row in report_D["layers"])
-assert all(row["sigma"] >= 1 - 1e-5 for row in report_D["layers"])
-assert all(abs(row["sigma"] - 1) < 1e-3 for row in report_caught_up["layers"])
-bound_D = math.prod(row["op_norm"] for row in convs) * 2
-print(f"lower bound {report_D['lower_bound']:.3f} <= Step 2's upper bound {bound_D:.3f}")
-assert report_D["lower_bound"] <= bound_D
-
-# %% [markdown]
-# Lesson 09's CIFAR-10 discriminators, with SN added as in the paper, on a batch of random
-# 32×32 images (the check-up needs shapes, not data), and a torchvision ResNet-18 with random
-# weights (no download), as an example of a network nobody normalized:
-
-# %%
-_, standard_D = build_models("standard")
-_, resnet_D = build_models("resnet")
-add_sn(standard_D)
-add_sn(resnet_D)
-images = torch.randn(4, 3, 32, 32, generator=gen)
-report_std = checkup(standard_D, images)
-report_res = checkup(resnet_D, images)
-report_tv = checkup(
-    torchvision.models.resnet18(weights=None),
-    torch.randn(2, 3, 64, 64, generator=gen),
-    n_iterations=20,
-)
-print("standard CNN discriminator (Table 3) with SN:\n" + format_checkup(report_std))
-print("\nResNet-18 of torchvision, untrained, no SN:\n" + format_checkup(report_tv))
-print(
-    f"\nResNet discriminator (Table 4) with SN: {len(report_res['layers'])} layers, all SN: "
-    f"{all(r['sn'] for r in report_res['layers'])}; product {report_res['product_bound']:.3g},"
-    f" lower bound {report_res['lower_bound']:.3g}"
-)
-
-# %% [markdown]
-# **Reading the three reports.**
-#
-# - In both SN discriminators every layer says *SN yes* and sigma at least 1 (the untrained
-#   one, whose estimate had 15 warm-up steps and no moving weight to chase, within 0.1 of 1),
-#   while the convolutions' operator norms are spread out, the first one above 2 in both: SN
-#   controls the reshaped matrix, not the map the convolution applies to images.
-# - The standard CNN discriminator is a plain chain with leaky ReLU, so its product is an upper
-#   bound; untrained, its Jacobian at random images is thousands of times below it. Training
-#   moves a discriminator towards its bound: our projection $D$ had a largest gradient of
-#   under 1 % of its bound at initialization (Step 2's `fixed_D`, same architecture) and
-#   several percent after training (the first report of this step).
-# - The torchvision ResNet-18 has no SN, batch norm and skip connections: its "product" is
-#   more than ten thousand times its Jacobian lower bound, and it is not a bound at all,
-#   because batch norm rescales and each skip adds a path. The same holds for the ResNet
-#   discriminator of lesson 09 (skips, average pooling): read its product as a number, not a
-#   guarantee; the lower bound stays valid for any network.
-
-# %%
-for report, net in ((report_D, net_D), (report_std, standard_D)):
-    conv_rows = [r for r in report["layers"] if r["kind"] == "Conv2d"]
-    modules = dict(net.named_modules())
-    assert all(r["sn"] and r["sigma"] >= 1 - 1e-5 for r in report["layers"])
-    assert conv_rows[0]["op_norm"] > 2
-    assert all(
-        r["op_norm"] <= r["sigma"] * conv_unfold_factor(modules[r["name"]]) * (1 + 1e-6)
-        for r in conv_rows
-    )
-assert all(abs(r["sigma"] - 1) < 0.1 for r in report_std["layers"])  # untrained: no lag yet
-assert report_std["lower_bound"] <= report_std["product_bound"] / 1000
-ratio_trained, ratio_init = report_D["lower_bound"] / bound_D, grads_fixed[0] / bound_fixed
-print(f"largest gradient / bound: {ratio_init:.4f} at initialization, {ratio_trained:.4f} trained")
-assert ratio_init < 0.01 < 0.02 < ratio_trained
-assert not any(r["sn"] for r in report_tv["layers"])
-assert report_tv["product_bound"] > 1e4 * report_tv["lower_bound"]
-assert all(r["sn"] for r in report_res["layers"])
-
 # %% [markdown]
 # ## Summary
 #
@@ -1010,69 +608,32 @@ assert all(r["sn"] for r in report_res["layers"])
 # - **SN in G.** It pins every layer of $G$ at $\sigma = 1$, leaves the effective ranks of
 #   the (transposed) convolutions within 10 % (the dense layer's drops), and makes the classes
 #   appear sooner; after 1500 updates the scores are no better with it than without.
-# - **Early warning.** $\sigma_0$ of every layer costs nothing under SN ($u^\top W v$) and one
-#   power-iteration step otherwise, and never overestimates. On our runs its jumps did not
-#   foretell the drops in quality: they came before drops no more often than chance would
-#   give, and none of our runs collapsed for good, so BigGAN's observation itself stays
-#   untested here.
-# - **Check-up.** `checkup(model, example_input)` puts sigma, the convolution's true operator
-#   norm, SN or not and the effective rank of every layer beside two bounds on the network:
-#   the product (an upper bound only for plain chains) and the Jacobian lower bound (valid
-#   for any network).
 #
 # ## Exercises
 #
-# 1. A one-channel 3×3 convolution whose kernel is all ones, with circular padding, on 6×6
-#    images: predict `sigma` and `op_norm` before running `checkup` on it. (Hint: what does it
-#    do to a constant image?)
-# 2. Make the alarm stricter: count a jump only when $\sigma_0$ rises by 50 % in 50 updates.
-#    How many of the drops of Step 6 are still warned, and how many jumps are left on the runs
-#    that never dropped? Can a stricter alarm ever warn *more* drops?
-# 3. `top_sigmas` runs one power-iteration step per call. On a fresh random 64 × 128 weight,
-#    how far is its estimate from the SVD after 1 call, and after 20 calls on the same weight?
+# 1. With every $\gamma_y = 1$ and $\beta_y = 0$, conditional batch norm is plain batch norm:
+#    check it on a fresh `ConditionalBatchNorm2d(6)`. Then set $\gamma_3 = 2$: which samples of
+#    a batch change?
+# 2. Why does the projection $D$ need SN on its class embedding, while the class parameters
+#    $\gamma_y, \beta_y$ of $G$'s conditional batch norm need none?
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
-# Solution to exercise 1: the reshaped kernel is the 1 x 9 row of ones, sigma = 3; a constant
-# image is mapped to 9 times itself (every output sums nine equal inputs), and nothing is
-# stretched more, so the operator norm is 9: three times sigma.
-ones_conv = nn.Conv2d(1, 1, 3, padding=1, padding_mode="circular", bias=False)
+# Solution to exercise 1: only the samples whose label is 3 change.
+cbn = ConditionalBatchNorm2d(6)
+h_ex, y_ex = torch.randn(20, 6, 4, 4, generator=gen), torch.arange(20) % 10
 with torch.no_grad():
-    ones_conv.weight.fill_(1.0)
-(row,) = checkup(ones_conv, torch.randn(2, 1, 6, 6, generator=gen), n_iterations=100)["layers"]
-print(f"sigma {row['sigma']:.4f}, op_norm {row['op_norm']:.4f}")
-assert abs(row["sigma"] - 3) < 1e-5 and abs(row["op_norm"] - 9) < 1e-3
-
-
-# %% tags=["hide-input"] jupyter={"source_hidden": true}
-# Solution to exercise 2: a stricter threshold keeps a subset of the jumps, so it can only warn
-# fewer drops (or as many), never more.
-def warned_count(jump: float) -> tuple[int, int]:
-    n_warned = n_quiet_jumps = 0
-    for run in watch:
-        for s in range(beyond.SEEDS):
-            d, j = drops(run, s), jumps(run, s, jump)
-            n_warned += sum(any(t - WINDOW <= u <= t for u in j) for t in d)
-            n_quiet_jumps += len(j) if not d else 0
-    return n_warned, n_quiet_jumps
-
-
-loose, strict = warned_count(0.25), warned_count(0.5)
-print(f"jump >= 25 %: {loose[0]} warned drops, {loose[1]} jumps on runs without a drop")
-print(f"jump >= 50 %: {strict[0]} warned drops, {strict[1]} jumps on runs without a drop")
-assert strict[0] <= loose[0] and strict[1] <= loose[1]
-
-# %% tags=["hide-input"] jupyter={"source_hidden": true}
-# Solution to exercise 3: one step from a random start is a rough guess; repeated calls on the
-# same weight are power iteration, and converge (lesson 03).
-layer = nn.Linear(128, 64)
-truth = torch.linalg.matrix_norm(layer.weight.detach().double(), ord=2).item()
-vectors: dict = {}
-errors = []
-for _ in range(20):
-    estimate = top_sigmas(layer, vectors)[""]
-    errors.append(abs(estimate - truth) / truth)
-print(f"relative error after 1 call {errors[0]:.3f}, after 20 calls {errors[-1]:.5f}")
-assert errors[-1] < errors[0]
+    cbn.gamma.weight.fill_(1.0)
+    cbn.beta.weight.zero_()
+    plain = nn.functional.batch_norm(h_ex, None, None, training=True, eps=1e-5)
+    torch.testing.assert_close(cbn(h_ex, y_ex), plain)
+    cbn.gamma.weight[3] = 2.0
+    changed = (cbn(h_ex, y_ex) != plain).flatten(1).any(1)
+print("samples that changed have labels", sorted(set(y_ex[changed].tolist())))
+assert torch.equal(changed, y_ex == 3)
+# Solution to exercise 2: the game asks D, not G, to be Lipschitz in x. grad_x D = J_phi^T
+# (w_psi + e_y) grows with ||e_y||, so the embedding must be bounded (Step 2); G's gamma_y and
+# beta_y only shape what G draws, and no bound of the game involves them (SN in G, Step 5, is
+# an optional conditioning choice).
 
 # %% [markdown]
 # ## References
@@ -1094,3 +655,9 @@ assert errors[-1] < errors[0]
 #   EUSIPCO. `roy2007effective`
 # - Sedghi, Gupta and Long (2019). *The Singular Values of Convolutional Layers*. ICLR.
 #   `sedghi2019singular`
+
+# %% [markdown]
+# ## What's next
+#
+# [Lesson 11](11_sigma_watch_and_checkup.ipynb) watches the largest singular value of every layer
+# during training as an early warning, and gives any network a check-up.
