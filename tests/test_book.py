@@ -131,8 +131,8 @@ def test_results_page_policy(tmp_path):
     (tmp_path / "benchmarks").mkdir()
     (tmp_path / "benchmarks" / "RESULTS.md").write_text("# Benchmark results\n\n## Layer\n\nok\n")
     by_file = {x.file: x for x in LESSONS}
-    # lesson 07 writes toy_table.csv: missing while 07 is built -> a problem that fails the build
-    _, problems = book.results_notebook(tmp_path, "# Results", [by_file["07_toy_gan_lab"]], {})
+    # appendix A3 reads toy_table.csv: missing while A3 is built -> a problem that fails the build
+    _, problems = book.results_notebook(tmp_path, "# Results", [by_file["A3_toy_gan_studies"]], {})
     assert any("toy_table.csv" in p for p in problems)
     # not built -> a note on the page instead; RESULTS.md included without its own title
     lesson = by_file["06_regularizers"]

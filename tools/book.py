@@ -82,8 +82,8 @@ class ResultFile:
 RESULT_FILES = (
     ResultFile(
         "benchmarks/results/toy_table.csv",
-        ("07_toy_gan_lab",),
-        "2-D toy GANs: modes captured per method (lesson 07)",
+        ("A3_toy_gan_studies",),
+        "2-D toy GANs: modes captured per method (lesson 07, appendix A3)",
         "csv",
     ),
     ResultFile(
@@ -581,8 +581,8 @@ def results_notebook(
                 "## Measured in the lessons\n\nNo lesson in this build tags a cell `results` yet; "
                 "the cost ratios of lesson 06 are measured live on "
                 + (
-                    "[its page](notebooks/06_regularizers.ipynb)."
-                    if "06_regularizers" in by_file
+                    "[its appendix A2](notebooks/A2_regularizer_costs.ipynb)."
+                    if "A2_regularizer_costs" in by_file
                     else "its page."
                 )
             )
