@@ -13,8 +13,6 @@
 #     name: sngan-teach
 # ---
 
-# %%
-
 # %% [markdown]
 # # Make the CIFAR-10 runs fast, resumable and safe
 #
