@@ -67,7 +67,7 @@ def test_main_lesson_ends_with_whats_next(name):
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     last = nb.cells[-1]
     assert last.cell_type == "markdown" and "What's next" in last.source, (
-        f"{name} does not end with a \"What's next\" cell"
+        f'{name} does not end with a "What\'s next" cell'
     )
     following = LESSONS[LESSONS.index(name) + 1] if name != MAIN_LESSONS[-1] else None
     if following is not None:
