@@ -560,3 +560,9 @@ assert ((f_net_far - f_star_far).abs() > 1.0).all()
 #   *Generative Adversarial Nets*. NeurIPS. `goodfellow2014generative`
 # - Miyato, Kataoka, Koyama and Yoshida (2018). *Spectral Normalization for Generative
 #   Adversarial Networks*. ICLR. `miyato2018spectral`
+
+# %% [markdown]
+# ## What's next
+#
+# [Lesson 02](02_lipschitz.ipynb) bounds a network's Lipschitz constant by its layers' spectral
+# norms: the handle that keeps this gradient in check.

@@ -733,3 +733,9 @@ assert stretch <= product_bound(conv, conv="unfold") * (1 + rtol)
 #   Adversarial Networks*. ICLR. `miyato2018spectral`
 # - Virmaux and Scaman (2018). *Lipschitz Regularity of Deep Neural Networks: Analysis and
 #   Efficient Estimation*. NeurIPS. `virmaux2018lipschitz`
+
+# %% [markdown]
+# ## What's next
+#
+# [Lesson 03](03_power_iteration.ipynb) estimates the spectral norm cheaply, with power
+# iteration.

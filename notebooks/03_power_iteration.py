@@ -718,3 +718,9 @@ print("v-only iteration on W^T W == Algorithm 1's v")
 #   Press. `golub2013matrix`
 # - Miyato, Kataoka, Koyama and Yoshida (2018). *Spectral Normalization for Generative
 #   Adversarial Networks*. ICLR. `miyato2018spectral`
+
+# %% [markdown]
+# ## What's next
+#
+# [Lesson 04](04_spectral_norm.ipynb) turns that estimate into the spectral normalization layer
+# and reads its gradient.

@@ -621,8 +621,8 @@ for label, trace in traces.items():
 
 # %% [markdown]
 # **Claims.** Five iterations per update cut the mean lag of the hidden layers by more than a
-# fifth (by a third or more for most seeds); a five times smaller learning rate cuts it by
-# less than that. The lag is mostly the
+# fifth (by a third or more for most seeds); a five times smaller learning rate helps less
+# than the five iterations do: its mean lag stays above theirs. The lag is mostly the
 # crowded spectrum, not the size of the step. Its mean is a few percent, the order of the
 # paper's Fig. 9, with peaks above the 1.05 of that figure.
 
@@ -773,3 +773,9 @@ assert max(abs(b - b0) / b0 for b, b0 in budgets.values()) > 0.2, budgets
 #   Networks*. ICLR. `brock2017neural`
 # - Roy and Vetterli (2007). *The Effective Rank: A Measure of Effective Dimensionality*.
 #   EUSIPCO. `roy2007effective`
+
+# %% [markdown]
+# ## What's next
+#
+# [Lesson 06](06_regularizers.ipynb) sets SN beside the other ways to tame a discriminator:
+# orthonormal regularization, weight clipping and gradient penalties.

@@ -432,8 +432,9 @@ print(
 #    probability printed above is far from small): on these runs a jump of $\sigma_0$ says
 #    no more about a coming drop than a coin would. With SN on $D$ at the pushed rate not
 #    one drop was warned.
-# 4. In the pushed runs $G$'s layers, the ones BigGAN watched, jump only in the first 300
-#    updates, as the weights grow from their initialization; every later jump is $D$'s.
+# 4. In the pushed runs $G$'s layers (BigGAN watched both networks and saw $G$'s explode) jump
+#    only in the first 300 updates, as the weights grow from their initialization; every later
+#    jump is $D$'s.
 #
 # So on these small runs the early warning does not work. That is not a test of BigGAN's
 # finding: their collapse is a sudden, permanent failure of large models trained with batches
