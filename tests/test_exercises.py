@@ -739,7 +739,7 @@ def test_every_lesson_checks_its_exercises_and_shows_a_folded_solution():
     for number in range(1, 11):
         mine = [e for e in exercises.EXERCISES.values() if e.lesson == number]
         assert len(mine) >= 2, number
-        (source,) = (ROOT / "notebooks").glob(f"{number:02d}_*.py")
+        (source,) = (ROOT / "notebooks" / "py").glob(f"{number:02d}_*.py")
         text = source.read_text()
         assert text.count("from sngan_teach import exercises") == 1, source.name
         for exercise in mine:

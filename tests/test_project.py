@@ -20,6 +20,7 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
+TWINS = NOTEBOOKS / "py"  # the .py twins (jupytext.toml): notebooks/ lists each lesson once
 BOOK = tomllib.loads((ROOT / "book.toml").read_text())
 LESSONS = [lesson["file"] for lesson in BOOK["lessons"]]
 
@@ -56,7 +57,7 @@ MAIN_LESSON_LINES = 700
 def test_main_lesson_fits_one_sitting(name):
     """A main lesson keeps to one idea: its .py twin has at most 700 lines; engineering and
     tuning go to an appendix (A1_..., linked from where they left), which may be longer."""
-    lines = len((NOTEBOOKS / f"{name}.py").read_text().splitlines())
+    lines = len((TWINS / f"{name}.py").read_text().splitlines())
     assert lines <= MAIN_LESSON_LINES, f"{name}.py has {lines} lines (at most {MAIN_LESSON_LINES})"
 
 
@@ -91,7 +92,7 @@ def test_book_and_notebooks_folder_agree():
 
 @pytest.mark.parametrize("name", LESSONS)
 def test_pair_in_sync(name):
-    ipynb, py = NOTEBOOKS / f"{name}.ipynb", NOTEBOOKS / f"{name}.py"
+    ipynb, py = NOTEBOOKS / f"{name}.ipynb", TWINS / f"{name}.py"
     assert py.exists(), f"{py.name} (the jupytext twin of {ipynb.name}) is missing"
     assert cells(ipynb) == cells(py), (
         f"{ipynb.name} and {py.name} differ: run `python3 tasks.py sync`"
@@ -200,7 +201,7 @@ ORGANISATIONAL = re.compile(
 
 
 def _learner_facing_files() -> list[Path]:
-    files = sorted(NOTEBOOKS.glob("*.py"))
+    files = sorted(TWINS.glob("*.py"))
     files += sorted((ROOT / "sngan_teach").rglob("*.py"))
     files += sorted(p for p in (ROOT / "site").rglob("*") if p.is_file())
     files += [ROOT / "README.md", ROOT / "benchmarks" / "RESULTS.md"]
