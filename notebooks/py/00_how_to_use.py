@@ -24,7 +24,7 @@
 # paper can be checked that way: its CIFAR-10 and STL-10 scores come from GAN trainings of
 # hours on a GPU. Lesson 09 holds the code for those trainings and reads their results when
 # you have run them, and lessons 10 and 11 follow the idea past the paper. Engineering and
-# tuning studies that a lesson would be buried under live in appendices A1–A4, linked from the
+# tuning studies that a lesson would be buried under live in appendices A1–A5, linked from the
 # place they left. The section *What the series checks, and where* below lists which claim is
 # checked in which lesson, and which are not checked at all.
 #
@@ -309,9 +309,10 @@ display(Markdown("\n".join(rows)))
 # - **10–11: after the paper.** Class-conditional SN-GANs with a projection discriminator and
 #   SN in the generator (10); singular values as an early warning, and a check-up for any
 #   network (11).
-# - **A1–A4: appendices.** The SN layer under bf16 and `torch.compile` (after 04), tuning and
-#   timing the alternatives (after 06), the longer toy-GAN studies (after 07), and the
-#   engineering of fast, resumable CIFAR-10 runs (after 09).
+# - **A1–A5: appendices.** Warm starts and the SN layer under bf16 and `torch.compile` (after
+#   03–05), tuning and timing the alternatives (after 06), the longer toy-GAN studies (after
+#   07), the engineering of fast, resumable CIFAR-10 runs (after 09), and a Wasserstein critic
+#   trained with and without the constraint (after 02).
 #
 # Every lesson is listed in the book and exists next to this one:
 
@@ -333,7 +334,7 @@ assert {item["file"] for item in book["lessons"]} == lessons_here
 #   lower estimates on random and trained networks, and how loose it is.
 # - **03.** Power iteration, one step per update with $u$ kept between updates, tracks
 #   $\sigma(W)$ (Algorithm 1): convergence rates against the SVD, and a warm start on a
-#   drifting $W$.
+#   drifting $W$ (appendix A1).
 # - **04.** The layer $W/\sigma(W)$ and its gradient (eqs. 8–12): equal to PyTorch's layer,
 #   the gradient against autograd. For a convolution, $\sigma$ of the reshaped kernel differs
 #   from the operator norm (footnote 3): the operator norms of the paper's CIFAR-10

@@ -660,5 +660,6 @@ assert errors[-1] < 0.25 * errors[0]
 # The series ends here. The appendices hold the engineering and tuning that the main lessons
 # left out: [A1](A1_sn_layer_engineering.ipynb) (the SN layer under bf16, `torch.compile` and
 # `state_dict`), [A2](A2_regularizer_costs.ipynb) (what each regularizer costs per update),
-# [A3](A3_toy_gan_tuning.ipynb) (reaching every mode of the toy grid) and
-# [A4](A4_cifar10_engineering.ipynb) (fast, resumable CIFAR-10 runs).
+# [A3](A3_toy_gan_studies.ipynb) (every toy method under A–F, and every mode of the grid),
+# [A4](A4_cifar10_engineering.ipynb) (fast, resumable CIFAR-10 runs) and
+# [A5](A5_wasserstein_critic.ipynb) (a Wasserstein critic, with and without the constraint).
