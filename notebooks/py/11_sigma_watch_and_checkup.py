@@ -243,6 +243,35 @@ print(f"{within:.0%} of the {len(errors_all)} stored layers within 1 %")
 assert within >= 0.9
 
 # %% [markdown]
+# **Your turn.** Write `sigma0_step(W, v)`: the tracker's estimate after one power-iteration
+# step from the stored unit vector $v$, $u = Wv/\lVert Wv\rVert$ and $\sigma_0 \approx \lVert
+# W^\top u\rVert$, as a 0-d tensor, for a 2-D `W` of any shape. The next cell checks it on
+# matrices it draws itself and names a known mistake; `exercises.sigma0_step.hint()` gives a
+# hint, and the folded cell after the check holds a solution.
+
+# %%
+from sngan_teach import exercises  # checks the answers of the "your turn" exercises
+
+
+def sigma0_step(W, v):
+    """One step from v: u = W v / ||W v||, then sigma = ||W^T u||."""
+    ...  # your code here
+
+
+# %%
+accepted = exercises.sigma0_step.check(sigma0_step)
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution: normalise u before the second product; sigma is the norm, not its square.
+def sigma0_step_solution(W, v):
+    u = W @ v
+    return (W.T @ (u / u.norm())).norm()
+
+
+assert exercises.sigma0_step.check(sigma0_step_solution) is True
+
+# %% [markdown]
 # **Runs that collapse.** The stored runs include two pushed far past a sensible learning rate:
 # $\alpha = 0.05$, 50 times the stable one, without SN (`pushed_noSN`) and with SN on $D$
 # (`pushed_SN`). Scrub through training: left, $\sigma_0$ of every layer of $G$ (solid) and $D$
