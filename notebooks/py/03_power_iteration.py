@@ -254,9 +254,8 @@ from sngan_teach.power import (
 
 s_demo = torch.tensor([2.0, 1.0, 0.5])
 W_demo, U_demo, V_demo = matrix_with_spectrum(s_demo, 5, 4, generator=gen)
-torch.testing.assert_close(torch.linalg.svdvals(W_demo)[:3], s_demo.to(dtype))
-torch.testing.assert_close(W_demo @ V_demo[:, 0], 2.0 * U_demo[:, 0])
 print("singular values of U diag(s) V^T:", torch.linalg.svdvals(W_demo).numpy().round(12))
+print(f"|W v_1 - 2 u_1| = {(W_demo @ V_demo[:, 0] - 2.0 * U_demo[:, 0]).norm():.1e}")
 
 # %% [markdown]
 # `show_convergence(n_iterations, gap, shape, seed)` builds such a matrix with
