@@ -242,7 +242,7 @@ def cmd_book(extra: list[str]) -> None:
 
 def cmd_sync(extra: list[str]) -> None:
     ensure_env()
-    sources = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+    sources = [path.parent / "py" / f"{path.stem}.py" for path in lesson_notebooks()]
     run(venv_bin("ruff"), "format", *sources)
     run(venv_bin("jupytext"), "--sync", *sources)
     write_readme_table()

@@ -1,6 +1,6 @@
 """A check-up for any PyTorch network: the spectral facts of every Linear and conv layer.
 
-Introduced in lesson 10, which runs it on a conditional digits discriminator, on the CIFAR-10
+Introduced in lesson 11, which runs it on a conditional digits discriminator, on the CIFAR-10
 networks of lesson 09 and on a torchvision classifier, and explains each column. It gathers in
 one call what lessons 02-05 compute one at a time::
 
@@ -148,7 +148,7 @@ def checkup(
     seed: int = 0,
 ) -> dict:
     """Report the spectral facts of every Linear and conv layer of ``model`` and two bounds
-    on its Lipschitz constant (see the module docstring for each column). Lesson 10.
+    on its Lipschitz constant (see the module docstring for each column). Lesson 11.
 
     Args:
         model: any ``nn.Module`` with at least one Linear or convolution layer.

@@ -139,12 +139,13 @@ def train_classifier(seed: int = 0, n_epochs: int = 30, batch_size: int = 64) ->
         torch.manual_seed(seed)
         clf = DigitClassifier()
     opt = torch.optim.Adam(clf.parameters(), lr=1e-3)
-    for _ in range(n_epochs):
-        for idx in torch.randperm(len(x), generator=gen).split(batch_size):
-            loss = F.cross_entropy(clf(x[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+    with torch.enable_grad():  # also when the first score is asked for under torch.no_grad()
+        for _ in range(n_epochs):
+            for idx in torch.randperm(len(x), generator=gen).split(batch_size):
+                loss = F.cross_entropy(clf(x[idx]), y[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
     return clf.eval().requires_grad_(False)
 
 

@@ -1,7 +1,9 @@
 """The GAN training step and loop: ``n_dis`` discriminator updates, then one generator update.
 
-Introduced in lesson 07 (2-D toys on a CPU) and reused unchanged by lessons 08 and 10 (8x8
-digits) and lesson 09 (CIFAR-10 on a GPU). Nothing here knows about the data or the networks:
+Introduced in lesson 07 (2-D toys on a CPU) and reused unchanged by lesson 08 (8x8 digits)
+and by lesson 09 and its appendix A4 (CIFAR-10 on a GPU); the conditional GANs of lessons 10
+and 11 use their own loop, ``sngan_teach.conditional.train_conditional``. Nothing here knows
+about the data or the networks:
 
 - real batches come from a callable ``sample_real(batch_size) -> Tensor`` already on the device;
 - ``z ~ N(0, I)`` is drawn with an explicit ``torch.Generator`` (on the networks' device), so

@@ -38,6 +38,7 @@ __all__ = [
     "add_wn",
     "METHODS",
     "METHOD_LOSS",
+    "METHOD_NAMES",
     "CLIP_C",
     "GP_LAMBDA",
     "ORTHO_WEIGHT",
@@ -54,6 +55,9 @@ ORTHO_WEIGHT = 1.0  # orthonormal-penalty coefficient (not stated in the paper)
 # (non-saturating) loss, except the Wasserstein loss for weight clipping (WGAN) and the gradient
 # penalty (WGAN-GP).
 METHOD_LOSS = {"none": "ns", "sn": "ns", "wn": "ns", "ortho": "ns", "clip": "wgan", "gp": "wgan"}
+# How the lessons name each method in text, tables and legends.
+METHOD_NAMES = {"none": "no normalization", "sn": "SN", "wn": "WN", "clip": "weight clipping",
+                "ortho": "orthonormal", "gp": "WGAN-GP"}  # fmt: skip
 
 
 class WeightNorm(nn.Module):

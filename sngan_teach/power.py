@@ -1,7 +1,9 @@
 """Power iteration for the spectral norm (the paper's Algorithm 1) and its convergence curves.
 
-Introduced in lesson 03 ("Estimate the spectral norm with power iteration"); lesson 04 reuses
-:func:`power_iteration` inside the spectral-normalization layer.
+Introduced in lesson 03 ("Estimate the spectral norm with power iteration"). The
+spectral-normalization layer of lesson 04 (``sngan_teach.sn``) does not call
+:func:`power_iteration`: it runs its own step, in PyTorch's order (``u <- W v`` first, then
+``v <- W^T u``, with both vectors stored), half a step apart from Algorithm 1's chain.
 
 For a matrix ``W`` (``m x n``) with singular values ``sigma_1 >= sigma_2 >= ...`` and singular
 vectors ``u_i`` (length ``m``), ``v_i`` (length ``n``), one step of Algorithm 1 (Miyato et al.,

@@ -14,7 +14,7 @@ import numpy as np
 
 from sngan_teach.runtime import stored_result
 
-__all__ = ["read_rows", "mean_sd", "format_mean_sd", "tile"]
+__all__ = ["read_rows", "cell_values", "mean_sd", "format_mean_sd", "tile"]
 
 
 def read_rows(name: str, made_by: str, numbers: bool = False) -> list[dict]:
@@ -34,6 +34,24 @@ def read_rows(name: str, made_by: str, numbers: bool = False) -> list[dict]:
                 except (TypeError, ValueError):
                     pass
     return rows
+
+
+def cell_values(
+    rows: list[dict], metric: str, nan_as: float | None = None, **match: object
+) -> list[float]:
+    """The ``metric`` column, as floats, of every row whose columns equal ``match``: one cell
+    of a grid, a value per seed, in file order.
+
+    Columns are compared as text (``n_dis=5`` matches ``"5"``). The experiments store a NaN FID
+    for a run that diverged; with ``nan_as`` it reads as that number (say, the FID of an
+    untrained generator). ``ValueError`` when ``metric`` or a key of ``match`` is no column.
+    """
+    columns = set(rows[0]) if rows else set()
+    for name in (metric, *match):
+        if rows and name not in columns:
+            raise ValueError(f"no column {name!r} in the rows (columns: {sorted(columns)})")
+    picked = [float(r[metric]) for r in rows if all(str(r[k]) == str(v) for k, v in match.items())]
+    return [nan_as if nan_as is not None and math.isnan(x) else x for x in picked]
 
 
 def mean_sd(values: list[float]) -> tuple[float, float]:

@@ -15,7 +15,8 @@ results table ``experiments/toy_table.py`` reuses it.
 ``3 std`` of its nearest centre; a mode is *captured* if at least one high-quality sample is
 nearest to it. The divergence is the KL divergence ``KL(p || U) = sum_j p_j log(M p_j)`` from the
 mode histogram ``p`` of the high-quality samples to the uniform distribution ``U`` over the ``M``
-modes (the reverse KL that PacGAN's tables report, with the generated distribution first). It is
+modes, with the generated distribution first (PacGAN's tables report a "reverse KL" without its
+formula, and its code logs a Jensen-Shannon divergence, so this is not PacGAN's number). It is
 0 when every mode gets the same share and ``log M`` when one mode takes everything.
 
 **Discriminator methods**: every name of :data:`sngan_teach.methods.METHODS` (``"none"``,

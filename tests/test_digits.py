@@ -29,6 +29,7 @@ from sngan_teach.digits import (
     real_floor,
     real_sampler,
     sn_layer_sigmas,
+    train_classifier,
 )
 from sngan_teach.methods import METHODS
 
@@ -288,3 +289,10 @@ def test_train_digits_curve_changes_nothing_of_the_run():
     assert traced["curve"][-1]["digits_fid"] == plain["metrics"]["digits_fid"]
     with pytest.raises(ValueError, match="curve_every"):
         train_digits("sn", "D", 1, curve_every=-1, **kw)
+
+
+def test_a_classifier_trains_under_no_grad():
+    """The first score of a session trains the classifier; a caller's no_grad must not stop it."""
+    with torch.no_grad():
+        clf = train_classifier(seed=3, n_epochs=2)
+    assert classifier_accuracy(clf) > 0.5

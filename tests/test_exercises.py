@@ -30,6 +30,7 @@ from sngan_teach.exercises import (
     lesson08,
     lesson09,
     lesson10,
+    lesson11,
 )
 from sngan_teach.lipschitz import product_bound, spectral_norm_exact
 from sngan_teach.losses import hinge_loss_D, ns_loss_G
@@ -120,6 +121,7 @@ RIGHT = {
         torch.einsum("nf,f->n", phi, w) + b + torch.einsum("nf,nf->n", E[y], phi)
     ),
     "cbn_eval": cbn_with_torch_batch_norm,
+    "sigma0_step": lambda W, v: torch.linalg.vector_norm(W.T @ F.normalize(W @ v, dim=0)),
 }
 
 
@@ -363,7 +365,7 @@ def cbn_without_eps(h, y, gamma, beta, running_mean, running_var):
 
 
 M1, M2, M3, M4, M5, M6 = lesson01, lesson02, lesson03, lesson04, lesson05, lesson06
-M7, M8, M9, M10 = lesson07, lesson08, lesson09, lesson10
+M7, M8, M9, M10, M11 = lesson07, lesson08, lesson09, lesson10, lesson11
 WRONG = {
     "optimal_D": [
         (lambda q, p_G: p_G / (q + p_G), M1.Q_P_G_SWAPPED),
@@ -492,6 +494,10 @@ WRONG = {
     "cbn_eval": [
         (cbn_batch_statistics, M10.BATCH_STATISTICS),
         (cbn_without_eps, M10.NO_EPS),
+    ],
+    "sigma0_step": [
+        (lambda W, v: torch.linalg.matrix_norm(W @ v[:, None]), M11.BEFORE_THE_STEP),
+        (lambda W, v: (W.T @ W @ v).norm(), M11.U_NOT_NORMALISED),
     ],
 }
 WRONG_CASES = [
@@ -714,7 +720,7 @@ def test_progress_lists_the_lessons_checked_in_this_kernel(capsys):
     assert re.search(r"d_hinge_loss +\[ \] not checked yet", capsys.readouterr().out)
 
 
-@pytest.mark.parametrize("lesson", [0, 11, "x", True, 3.0])
+@pytest.mark.parametrize("lesson", [0, 12, "x", True, 3.0])
 def test_progress_refuses_what_is_not_a_lesson(lesson):
     with pytest.raises(ValueError, match="lesson must be"):
         exercises.progress(lesson)
@@ -739,7 +745,7 @@ def test_every_lesson_checks_its_exercises_and_shows_a_folded_solution():
     for number in range(1, 11):
         mine = [e for e in exercises.EXERCISES.values() if e.lesson == number]
         assert len(mine) >= 2, number
-        (source,) = (ROOT / "notebooks").glob(f"{number:02d}_*.py")
+        (source,) = (ROOT / "notebooks" / "py").glob(f"{number:02d}_*.py")
         text = source.read_text()
         assert text.count("from sngan_teach import exercises") == 1, source.name
         for exercise in mine:

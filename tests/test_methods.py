@@ -12,6 +12,7 @@ from torch.nn.utils import parametrize
 from sngan_teach._util import as_matrix, weight_layers
 from sngan_teach.methods import (
     METHOD_LOSS,
+    METHOD_NAMES,
     METHODS,
     WeightNorm,
     add_wn,
@@ -107,7 +108,7 @@ def test_weight_norm_bad_arguments():
 
 
 def test_every_method_has_a_loss_and_a_bad_name_is_named():
-    assert set(METHOD_LOSS) == set(METHODS)
+    assert set(METHOD_LOSS) == set(METHODS) == set(METHOD_NAMES)
     assert {m for m, loss in METHOD_LOSS.items() if loss == "wgan"} == {"clip", "gp"}
     assert check_method("sn") == "sn"
     for bad in ("spectral", None, 3):

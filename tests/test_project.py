@@ -20,6 +20,7 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
+TWINS = NOTEBOOKS / "py"  # the .py twins (jupytext.toml): notebooks/ lists each lesson once
 BOOK = tomllib.loads((ROOT / "book.toml").read_text())
 LESSONS = [lesson["file"] for lesson in BOOK["lessons"]]
 
@@ -36,10 +37,50 @@ def test_book_has_title_authors_and_well_formed_lessons():
     assert LESSONS, "book.toml lists no lessons"
     assert len(set(LESSONS)) == len(LESSONS), "a lesson is listed twice"
     for lesson in BOOK["lessons"]:
-        assert re.fullmatch(r"\d\d_[a-z0-9_]+", lesson["file"]), lesson["file"]
+        assert re.fullmatch(r"(\d\d|A\d)_[a-z0-9_]+", lesson["file"]), lesson["file"]
         assert lesson["title"] and lesson["summary"], lesson["file"]
-    numbers = [int(name[:2]) for name in LESSONS]
-    assert numbers == sorted(numbers), "book.toml must list the lessons in order"
+    main, appendices = [n for n in LESSONS if n[0].isdigit()], [n for n in LESSONS if n[0] == "A"]
+    assert LESSONS == main + appendices, "book.toml lists the appendices after the main lessons"
+    numbers = [int(name[:2]) for name in main]
+    assert numbers == list(range(len(main))), "book.toml must list the lessons 00, 01, ... in order"
+    assert [int(name[1]) for name in appendices] == list(range(1, len(appendices) + 1)), (
+        "appendices are A1, A2, ... in order"
+    )
+
+
+MAIN_LESSONS = [n for n in LESSONS if n[0].isdigit()]
+APPENDICES = [n for n in LESSONS if n[0] == "A"]
+MAIN_LESSON_LINES = 700
+
+
+@pytest.mark.parametrize("name", MAIN_LESSONS)
+def test_main_lesson_fits_one_sitting(name):
+    """A main lesson keeps to one idea: its .py twin has at most 700 lines; engineering and
+    tuning go to an appendix (A1_..., linked from where they left), which may be longer."""
+    lines = len((TWINS / f"{name}.py").read_text().splitlines())
+    assert lines <= MAIN_LESSON_LINES, f"{name}.py has {lines} lines (at most {MAIN_LESSON_LINES})"
+
+
+@pytest.mark.parametrize("name", MAIN_LESSONS)
+def test_main_lesson_ends_with_whats_next(name):
+    """Every main lesson ends with a short "What's next" pointing to the next lesson (the last
+    one, to the appendices); every appendix is linked from a main lesson."""
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    last = nb.cells[-1]
+    assert last.cell_type == "markdown" and "What's next" in last.source, (
+        f'{name} does not end with a "What\'s next" cell'
+    )
+    following = LESSONS[LESSONS.index(name) + 1] if name != MAIN_LESSONS[-1] else None
+    if following is not None:
+        assert f"{following}.ipynb" in last.source, f"{name}: What's next names no {following}"
+
+
+@pytest.mark.parametrize("name", APPENDICES)
+def test_appendix_is_linked_from_a_main_lesson(name):
+    linking = [
+        n for n in MAIN_LESSONS if f"({name}.ipynb" in (NOTEBOOKS / f"{n}.ipynb").read_text()
+    ]
+    assert linking, f"no main lesson links to {name}.ipynb"
 
 
 def test_book_and_notebooks_folder_agree():
@@ -51,7 +92,7 @@ def test_book_and_notebooks_folder_agree():
 
 @pytest.mark.parametrize("name", LESSONS)
 def test_pair_in_sync(name):
-    ipynb, py = NOTEBOOKS / f"{name}.ipynb", NOTEBOOKS / f"{name}.py"
+    ipynb, py = NOTEBOOKS / f"{name}.ipynb", TWINS / f"{name}.py"
     assert py.exists(), f"{py.name} (the jupytext twin of {ipynb.name}) is missing"
     assert cells(ipynb) == cells(py), (
         f"{ipynb.name} and {py.name} differ: run `python3 tasks.py sync`"
@@ -160,7 +201,7 @@ ORGANISATIONAL = re.compile(
 
 
 def _learner_facing_files() -> list[Path]:
-    files = sorted(NOTEBOOKS.glob("*.py"))
+    files = sorted(TWINS.glob("*.py"))
     files += sorted((ROOT / "sngan_teach").rglob("*.py"))
     files += sorted(p for p in (ROOT / "site").rglob("*") if p.is_file())
     files += [ROOT / "README.md", ROOT / "benchmarks" / "RESULTS.md"]
@@ -306,7 +347,7 @@ def test_lesson_references_resolve_and_cover_its_citations(name):
     )
 
 
-@pytest.mark.parametrize("name", [n for n in LESSONS if not n.startswith("00_")])
+@pytest.mark.parametrize("name", [n for n in MAIN_LESSONS if not n.startswith("00_")])
 def test_lesson_has_an_explore_figure_and_no_interact(name):
     """Every lesson from 01 on lets the reader move a control (sngan_teach.explore, which also
     works on the static site); ipywidgets.interact would leave a dead slider there."""

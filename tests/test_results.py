@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sngan_teach import results
-from sngan_teach.results import format_mean_sd, mean_sd, read_rows, tile
+from sngan_teach.results import cell_values, format_mean_sd, mean_sd, read_rows, tile
 
 
 def test_tile_equals_the_lessons_own_tilings():
@@ -47,3 +47,21 @@ def test_read_rows_strings_or_numbers(tmp_path, monkeypatch):
     assert rows[0] == {"method": "sn", "seed": 0.0, "fid": 1.5} and math.isnan(rows[1]["fid"])
     with pytest.raises(FileNotFoundError, match="make it"):
         results.read_rows("missing.csv", "make it")
+
+
+def test_cell_values_picks_one_cell_and_replaces_nan_on_request():
+    rows = [
+        {"method": "sn", "n_dis": "5", "seed": "0", "fid": "12.5"},
+        {"method": "sn", "n_dis": "1", "seed": "0", "fid": "80"},
+        {"method": "sn", "n_dis": "5", "seed": "1", "fid": "nan"},
+        {"method": "wn", "n_dis": "5", "seed": "0", "fid": "30"},
+    ]
+    assert cell_values(rows, "fid", nan_as=900.0, method="sn", n_dis=5) == [12.5, 900.0]
+    kept = cell_values(rows, "fid", method="sn", n_dis=5)
+    assert kept[0] == 12.5 and math.isnan(kept[1])
+    assert cell_values(rows, "fid", method="wn") == [30.0]
+    assert cell_values(rows, "fid", method="gp") == []
+    with pytest.raises(ValueError, match="'is'"):
+        cell_values(rows, "is", method="sn")
+    with pytest.raises(ValueError, match="'setting'"):
+        cell_values(rows, "fid", setting="A")

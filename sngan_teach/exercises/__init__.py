@@ -38,11 +38,12 @@ from . import (
     lesson08,
     lesson09,
     lesson10,
+    lesson11,
 )
 from ._core import Exercise
 
 _LESSONS = (lesson01, lesson02, lesson03, lesson04, lesson05)
-_LESSONS += (lesson06, lesson07, lesson08, lesson09, lesson10)
+_LESSONS += (lesson06, lesson07, lesson08, lesson09, lesson10, lesson11)
 EXERCISES: dict[str, Exercise] = {e.name: e for module in _LESSONS for e in module.EXERCISES}
 globals().update(EXERCISES)
 

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: ipynb,py:percent
+#     formats: ipynb,py//py:percent
 #     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
@@ -39,9 +39,11 @@
 #    drowned in noise or lose classes, under two classifiers.
 # 4. Decide whether one method is better than another by one rule (Welch's test on log FID,
 #    Holm's correction over a stated list, three verdicts), not from one run.
-# 5. Sweep $n_{\mathrm{dis}}$ like Fig. 11, and read the true $\sigma(\bar W)$ of every SN
-#    layer during training like Fig. 9.
-# 6. Rerun a few cells live and check that they land where the stored grid says.
+# 5. Rerun a few cells live and check that they land where the stored grid says.
+#
+# The grid's $n_{\mathrm{dis}}$ sweep (Fig. 11), the true $\sigma(\bar W)$ of every SN layer
+# during training (Fig. 9) and the median seeds' samples are in
+# [appendix A6](A6_digits_grid_details.ipynb).
 #
 # ## What you need
 #
@@ -70,13 +72,15 @@ from sngan_teach.digits import (
     make_D,
     make_G,
     real_floor,
+    sn_layer_sigmas,
     train_classifier,
 )
 from sngan_teach.explore import explore
 from sngan_teach.gan import SETTINGS, sample_z
-from sngan_teach.methods import METHOD_LOSS
-from sngan_teach.results import mean_sd, read_rows, tile
-from sngan_teach.runtime import base_seed, kernel_check, pick, seed_all, stored_result
+from sngan_teach.methods import METHOD_LOSS, METHOD_NAMES
+from sngan_teach.results import cell_values, mean_sd, read_rows, tile
+from sngan_teach.runtime import base_seed, kernel_check, pick, seed_all
+from sngan_teach.sn import spectral_norms
 from sngan_teach.stats import compare
 
 # %%
@@ -87,11 +91,7 @@ torch.set_num_threads(1)  # as every cell of the grid ran (small networks: one t
 
 made_by = "python experiments/robustness.py --jobs 2"  # resumes; --samples for the npz
 # its files: robustness.csv (every cell), robustness_sigma.csv (sigma(W_bar) of SN's layers)
-samples_path = stored_result("robustness_samples.npz", made_by)  # median seeds' samples, D-F
 METHODS = ("sn", "wn", "ortho", "clip", "gp", "none")  # the grid's order
-NAMES = {"sn": "SN", "wn": "WN", "ortho": "orthonormal", "clip": "weight clipping",
-         "gp": "WGAN-GP", "none": "no normalization"}  # fmt: skip
-burn_in = 100  # generator updates before sigma(W_bar) counts, as in the grid's summary
 
 live_setting = "E"  # the live subset: one setting ...
 live_methods = ["sn", "wn"]  # ... two methods ...
@@ -214,11 +214,59 @@ print(make_D("sn", GRID_KW["ch_D"]))
 print("sizes of every cell:", GRID_KW, "| generator updates:", GRID_STEPS)
 for method in METHODS:
     n_params = sum(p.numel() for p in make_D(method, GRID_KW["ch_D"]).parameters())
-    print(f"{NAMES[method]:>17}: loss {METHOD_LOSS[method]:>4}, D parameters {n_params}")
+    print(f"{METHOD_NAMES[method]:>17}: loss {METHOD_LOSS[method]:>4}, D parameters {n_params}")
 print("settings (Table 1):")
 for name, s in SETTINGS.items():
     print(f"  {name}: alpha {s['alpha']:g}, beta1 {s['beta1']}, beta2 {s['beta2']}, "
           f"n_dis {s['n_dis']}")  # fmt: skip
+
+# %% [markdown]
+# SN divides each weight by $\hat\sigma = u^\top W v$, the estimate from its two stored unit
+# vectors, so the spectral norm of the weight a layer uses, $\bar W = W / \hat\sigma$, is
+# $\sigma(W) / \hat\sigma \ge 1$ (lesson 05), not exactly 1.
+#
+# **Your turn.** Write `sigma_of_W_bar(W, u, v)`: that true spectral norm $\sigma(\bar W)$, the
+# number [appendix A6](A6_digits_grid_details.ipynb) records for every SN layer during training.
+# The next cell runs your function on inputs it draws itself and names a known mistake;
+# `exercises.sigma_of_W_bar.hint()` gives a hint, and the folded cell after it a solution.
+
+# %%
+from sngan_teach import exercises  # checks the answers of the "your turn" exercises
+
+
+def sigma_of_W_bar(W, u, v):
+    """sigma(W / (u^T W v)) for the layer's raw weight W and its vectors u, v."""
+    ...  # your code here
+
+
+# %%
+accepted = exercises.sigma_of_W_bar.check(sigma_of_W_bar)
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Solution: sigma(W / c) = sigma(W) / c for a number c > 0; it is >= 1 since u^T W v <= sigma(W).
+def sigma_of_W_bar_solution(W, u, v):
+    return torch.linalg.svdvals(W)[0] / (u @ W @ v)
+
+
+assert exercises.sigma_of_W_bar.check(sigma_of_W_bar_solution) is True
+
+# %% [markdown]
+# **Claim.** In the untrained SN discriminator every layer's $\sigma(\bar W)$ is at least 1
+# and below 1.25: each layer ran 15 power iterations when it was built.
+
+# %%
+sn_D = make_D("sn", GRID_KW["ch_D"])
+sigma_W_bar = {}
+for name, layer in sn_D.named_modules():
+    for p in spectral_norms(layer):
+        W = p.weight_matrix(layer.parametrizations.weight.original.detach())
+        sigma_W_bar[name] = sigma_of_W_bar_solution(W, p._u, p._v).item()
+recorded = sn_layer_sigmas(sn_D)  # what the grid's runs record every 50 generator updates
+print({name: round(x, 4) for name, x in sigma_W_bar.items()})
+assert sigma_W_bar.keys() == recorded.keys() and len(recorded) == 5
+assert all(abs(sigma_W_bar[k] - recorded[k]) < 1e-4 for k in recorded)
+assert all(1 - 1e-5 <= x < 1.25 for x in sigma_W_bar.values())
 
 # %% [markdown]
 # Every cell trains for the same number of generator updates, `GRID_STEPS`, as the paper trains
@@ -231,15 +279,11 @@ for name, s in SETTINGS.items():
 #
 # Read the CSV and reduce each cell (method, setting) to the mean and sample standard deviation
 # of its three seeds. A diverged run (a loss turned NaN or infinite) counts with the scores of a
-# generator that learned nothing: digits IS 1, classes 0, and an infinite FID.
+# generator that learned nothing: digits IS 1, classes 0, and the FID of Step 1's untrained
+# generator.
 
 
 # %%
-def fid_of(row):
-    fid = float(row["digits_fid"])
-    return fid if math.isfinite(fid) else math.inf
-
-
 rows = read_rows("robustness.csv", made_by)
 grid = [r for r in rows if int(r["n_dis"]) == SETTINGS[r["setting"]]["n_dis"]]
 sweep = [r for r in rows if r["setting"] == "D"]  # n_dis in {1, 2, 5, 10, 20} at D's Adam
@@ -248,11 +292,10 @@ print("generator updates per run:", sorted({int(r["steps"]) for r in rows}))
 print(f"CPU time of all runs: {sum(float(r['cpu_seconds']) for r in rows) / 60:.0f} minutes")
 
 
-def values(method, setting, metric, n_dis=None):
-    n_dis = SETTINGS[setting]["n_dis"] if n_dis is None else n_dis
-    picked = [r for r in rows if (r["method"], r["setting"], int(r["n_dis"])) ==
-              (method, setting, n_dis)]  # fmt: skip
-    return [fid_of(r) if metric == "digits_fid" else float(r[metric]) for r in picked]
+def values(method, setting, metric):
+    """`metric` of the three seeds of (method, setting) at the setting's own n_dis."""
+    n_dis, worst = SETTINGS[setting]["n_dis"], untrained["digits_fid"]  # a diverged run's FID
+    return cell_values(rows, metric, nan_as=worst, method=method, setting=setting, n_dis=n_dis)
 
 
 assert all(len(values(m, s, "digits_is")) == 3 for m in METHODS for s in SETTINGS)
@@ -261,7 +304,7 @@ assert {int(r["steps"]) for r in rows} == {GRID_STEPS}
 print(f"{'digits FID':>17} " + " ".join(f"{s:>15}" for s in SETTINGS))
 for method in METHODS:
     cells = [mean_sd(values(method, s, "digits_fid")) for s in SETTINGS]
-    print(f"{NAMES[method]:>17} " + " ".join(f"{m:7.1f} ± {sd:5.1f}" for m, sd in cells))
+    print(f"{METHOD_NAMES[method]:>17} " + " ".join(f"{m:7.1f} ± {sd:5.1f}" for m, sd in cells))
 
 # %% [markdown]
 # The figure shows the analogue of the paper's Figs. 1–2: one group of bars per setting, one
@@ -288,7 +331,9 @@ def draw_grid(score):
         means = [m if math.isfinite(m) else np.nan for m, _ in stats]
         sds = [sd if math.isfinite(sd) else 0.0 for _, sd in stats]
         x = np.arange(len(SETTINGS)) + (i - 2.5) * width
-        ax.bar(x, means, width, yerr=sds, capsize=2, color=colors[method], label=NAMES[method])
+        ax.bar(
+            x, means, width, yerr=sds, capsize=2, color=colors[method], label=METHOD_NAMES[method]
+        )
     if metric == "digits_fid":
         ax.set_yscale("log")
         ax.axhline(floor["digits_fid"], color="k", ls=":", lw=1, label="real digits (floor)")
@@ -301,51 +346,6 @@ def draw_grid(score):
 
 
 explore(draw_grid, score=list(METRICS))
-
-# %% [markdown]
-# ### Samples of the median seed
-#
-# Numbers hide what the samples look like. For settings D, E and F the script retrained the
-# median seed of every method (the seed whose digits FID is the middle one of three) and
-# stored 64 of the samples it scored. It retrained them on the machine that made the grid
-# (the same CPU, PyTorch build and one thread), where a run repeats to the last digit, so the
-# retrained FID must equal the one the CSV holds; the check below reads both from the files.
-
-# %%
-stored = np.load(samples_path)
-
-
-# %% [markdown]
-# The folded cell below draws the slider's figure, `draw_samples`: the stored samples of
-# each method at the chosen setting.
-
-
-# %% tags=["hide-input"] jupyter={"source_hidden": true}
-def draw_samples(setting):
-    fig, axes = plt.subplots(1, len(METHODS), figsize=(10, 2.3))
-    for ax, method in zip(axes, METHODS, strict=True):
-        x = stored[f"{method}_{setting}"]
-        ax.imshow(tile(x, 8, pad_value=-1), cmap="gray_r", vmin=-1, vmax=1)
-        fid = stored[f"{method}_{setting}_fid"][0]
-        ax.set(title=f"{NAMES[method]}\nFID {fid:.0f}", xticks=[], yticks=[])
-        ax.title.set_fontsize(8)
-    axes[0].set_ylabel(f"setting {setting}")
-    fig.suptitle(f"setting {setting}: 64 samples of each method's median seed", fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-explore(draw_samples, setting=["D", "E", "F"])
-
-# %%
-for setting in "DEF":
-    for method in METHODS:
-        csv_fid, retrained_fid = stored[f"{method}_{setting}_fid"]
-        seed_used = int(stored[f"{method}_{setting}_seed"])
-        fids = sorted(values(method, setting, "digits_fid"))
-        assert fid_of({"digits_fid": csv_fid}) == fids[1], (method, setting)  # the median seed
-        assert abs(csv_fid - retrained_fid) <= 1e-3 * max(1.0, csv_fid), (method, setting)
-print("every stored grid is its cell's median seed, and retraining reproduced its FID")
 
 # %% [markdown]
 # ## Step 4: who is better than whom, by one rule
@@ -372,7 +372,7 @@ def compare_sn(settings):
     Holm over this list); a dict keyed by (other, setting)."""
     pairs = {(o, st): (values("sn", st, "digits_fid"), values(o, st, "digits_fid"))
              for o in METHODS[1:] for st in settings}  # fmt: skip
-    judged = compare({f"SN vs {NAMES[o]} at {st}": ab for (o, st), ab in pairs.items()},
+    judged = compare({f"SN vs {METHOD_NAMES[o]} at {st}": ab for (o, st), ab in pairs.items()},
                      log=True, lower_is_better=True, worst=untrained["digits_fid"])  # fmt: skip
     return dict(zip(pairs, judged.values(), strict=True))
 
@@ -428,10 +428,8 @@ assert calls["gp", "F"].ratio > 8 and verdicts["gp", "F"] == "not resolved"
 # `exercises.z_better.hint()` gives a hint, `exercises.progress()` lists what you have solved,
 # and the folded cell after the check holds a solution.
 
+
 # %%
-from sngan_teach import exercises  # checks the answers of the "your turn" exercises
-
-
 def z_better(fids_a, fids_b):
     """(mean(b) - mean(a)) in standard errors of the difference of the two means."""
     ...  # your code here
@@ -452,225 +450,7 @@ def z_better_solution(fids_a, fids_b):
 assert exercises.z_better.check(z_better_solution) is True
 
 # %% [markdown]
-# ## Step 5: more discriminator steps per generator step (Fig. 11)
-#
-# Fig. 11 of the paper keeps setting D's $\alpha$, $\beta_1$, $\beta_2$ and varies
-# $n_{\mathrm{dis}} \in \{1, 2, 5, 10, 20\}$ for SN, WN and WGAN-GP, with the same number of
-# generator updates: WN's score falls as $n_{\mathrm{dis}}$ grows, SN's does not. The grid
-# holds the same sweep.
-
-# %%
-N_DIS = [1, 2, 5, 10, 20]
-SWEEP_METHODS = ["sn", "wn", "gp"]
-assert all(len(values(m, "D", "digits_is", n)) == 3 for m in SWEEP_METHODS for n in N_DIS)
-
-fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-for ax, (metric, label) in zip(axes, (("digits_is", "digits IS"), ("digits_fid", "digits FID")),
-                               strict=True):  # fmt: skip
-    for method in SWEEP_METHODS:
-        stats = [mean_sd(values(method, "D", metric, n)) for n in N_DIS]
-        ax.errorbar(N_DIS, [m for m, _ in stats], yerr=[sd for _, sd in stats], capsize=3,
-                    marker="o", color=colors[method], label=NAMES[method])  # fmt: skip
-    ax.set(xscale="log", xticks=N_DIS, xticklabels=N_DIS, xlabel="n_dis (setting D otherwise)",
-           ylabel=label, title=f"{label} vs n_dis (mean ± sd, 3 seeds)")  # fmt: skip
-axes[1].set_yscale("log")
-axes[0].legend(fontsize=8)
-fig.tight_layout()
-plt.show()
-
-for method in SWEEP_METHODS:
-    print(
-        f"{NAMES[method]:>8}: digits IS "
-        + ", ".join(
-            f"n_dis {n}: {mean_sd(values(method, 'D', 'digits_is', n))[0]:.2f}" for n in N_DIS
-        )
-    )
-
-# %% [markdown]
-# The rule's list for the sweep, stated first: for each of SN, WN and WGAN-GP, every
-# $n_{\mathrm{dis}}$ against the next smaller one (12 comparisons), and SN against WN and
-# against WGAN-GP at every $n_{\mathrm{dis}}$ (10), 22 in all, Holm over the 22.
-#
-# **What the sweep shows** (650 generator updates, setting D's Adam):
-#
-# 1. **The means follow Fig. 11's shape.** SN's geometric mean FID falls from
-#    $n_{\mathrm{dis}} = 1$ to 2, to 5 and to 10, and $n_{\mathrm{dis}} = 20$ is no worse than
-#    10. WN's rises past $n_{\mathrm{dis}} = 5$: every WN seed at 20 is worse than every WN seed
-#    at 5, its mean FID grows more than fivefold at 10 and at 20, and one seed at each collapses
-#    to a digits IS near 1.
-# 2. **Three seeds settle almost none of it.** Of the 22 comparisons the rule resolves one:
-#    WGAN-GP at $n_{\mathrm{dis}} = 2$ is better than at 1. WN's seeds spread over more than an
-#    order of magnitude at 10 and 20, so even its fivefold rise is not resolved.
-# 3. With one or two discriminator updates per generator update, SN's mean FID is three to
-#    four times WN's (not resolved either): 650 updates are too few for SN's discriminator
-#    there, as at settings B and C. Fig. 11 reports IS after 10,000 generator updates, read
-#    here from a figure; whether SN trails at small $n_{\mathrm{dis}}$ early in those runs it
-#    does not show.
-
-
-# %%
-pairs = {}
-for method in SWEEP_METHODS:
-    for more, fewer in zip(N_DIS[1:], N_DIS, strict=False):
-        pairs[f"{NAMES[method]} n_dis {more} vs {fewer}"] = (
-            values(method, "D", "digits_fid", more),
-            values(method, "D", "digits_fid", fewer),
-        )
-for other in ("wn", "gp"):
-    for n in N_DIS:
-        pairs[f"SN vs {NAMES[other]} at n_dis {n}"] = (
-            values("sn", "D", "digits_fid", n),
-            values(other, "D", "digits_fid", n),
-        )
-sweep_calls = compare(pairs, log=True, lower_is_better=True, worst=untrained["digits_fid"])
-for c in sweep_calls.values():
-    print(c)
-geo = {(m, n): math.exp(statistics.fmean(map(math.log, values(m, "D", "digits_fid", n))))
-       for m in SWEEP_METHODS for n in N_DIS}  # fmt: skip
-assert geo["sn", 1] > geo["sn", 2] > geo["sn", 5] > geo["sn", 10]
-assert sweep_calls["SN n_dis 20 vs 10"].ratio < 1.1
-wn = {n: values("wn", "D", "digits_fid", n) for n in N_DIS}
-assert min(wn[20]) > max(wn[5])
-assert statistics.fmean(wn[10]) > 5 * statistics.fmean(wn[5])
-assert statistics.fmean(wn[20]) > 5 * statistics.fmean(wn[5])
-assert (
-    min(values("wn", "D", "digits_is", 10)) < 1.5 and min(values("wn", "D", "digits_is", 20)) < 1.5
-)
-resolved = {k: c.verdict for k, c in sweep_calls.items() if c.verdict != "not resolved"}
-assert resolved == {"WGAN-GP n_dis 2 vs 1": "better"}, resolved
-assert all(3 < sweep_calls[f"SN vs WN at n_dis {n}"].ratio < 5 for n in (1, 2))
-
-# %% [markdown]
-# ## Step 6: how close to 1 is $\sigma(\bar W)$ during training (Fig. 9)
-#
-# For every SN run the script recorded, every 50 generator updates, the true largest singular
-# value of each layer's normalized weight $\bar W = W / \hat\sigma$ (by SVD, with $\hat\sigma$
-# the power-iteration estimate the layer divides by). Lesson 05 showed why it is never below 1:
-# $\hat\sigma = u^\top W v \le \sigma(W)$. The paper's Fig. 9 finds it within $[1, 1.05]$ on
-# CIFAR-10 at setting C. Move the slider through the settings.
-
-# %%
-sigma_rows = read_rows("robustness_sigma.csv", made_by)
-LAYERS = sorted({r["layer"] for r in sigma_rows}, key=lambda name: (name[0] != "c", name))
-
-
-# %% [markdown]
-# The folded cell below draws the slider's figure, `draw_sigma`: the median and range of
-# $\sigma(\bar W)$ of each layer over training, at the chosen setting.
-
-
-# %% tags=["hide-input"] jupyter={"source_hidden": true}
-def sigma_series(setting, layer, n_dis=None):
-    n_dis = SETTINGS[setting]["n_dis"] if n_dis is None else n_dis
-    picked = [r for r in sigma_rows if (r["setting"], int(r["n_dis"]), r["layer"]) ==
-              (setting, n_dis, layer)]  # fmt: skip
-    steps = sorted({int(r["step"]) for r in picked})
-    by_step = {s: [float(r["sigma"]) for r in picked if int(r["step"]) == s] for s in steps}
-    return steps, by_step
-
-
-def draw_sigma(setting):
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    for i, layer in enumerate(LAYERS):
-        steps, by_step = sigma_series(setting, layer)
-        med = [np.median(by_step[s]) for s in steps]
-        lo, hi = [min(by_step[s]) for s in steps], [max(by_step[s]) for s in steps]
-        ax.plot(steps, med, color=plt.cm.viridis(i / len(LAYERS)), label=layer)
-        ax.fill_between(steps, lo, hi, color=plt.cm.viridis(i / len(LAYERS)), alpha=0.2)
-    ax.axhspan(1.0, 1.05, color="grey", alpha=0.15, label="[1, 1.05]")
-    ax.axvline(burn_in, color="k", ls=":", lw=1)
-    s = SETTINGS[setting]
-    ax.set(xlabel="generator update", ylabel="sigma(W_bar), true (SVD)",
-           title=f"setting {setting} (alpha {s['alpha']:g}, n_dis {s['n_dis']}): "
-           "median and range over 3 seeds")  # fmt: skip
-    ax.legend(fontsize=7, ncol=3)
-    fig.tight_layout()
-    return fig
-
-
-explore(draw_sigma, setting=list(SETTINGS))
-
-
-# %%
-def after_burn_in(setting, layers=LAYERS):
-    """sigma(W_bar) of `layers` in the SN runs of `setting` (its own n_dis), after burn-in."""
-    return [float(r["sigma"]) for r in sigma_rows if r["setting"] == setting
-            and int(r["n_dis"]) == SETTINGS[setting]["n_dis"] and r["layer"] in layers
-            and int(r["step"]) > burn_in]  # fmt: skip
-
-
-all_sigma = [float(r["sigma"]) for r in sigma_rows]
-print(f"{len(all_sigma)} records, smallest sigma(W_bar) {min(all_sigma):.6f}")
-assert min(all_sigma) >= 1 - 1e-5  # never below 1: sigma_hat <= sigma(W)
-for setting in SETTINGS:
-    v = after_burn_in(setting)
-    share = sum(x <= 1.05 for x in v) / len(v)
-    print(
-        f"setting {setting} (alpha {SETTINGS[setting]['alpha']:g}): median "
-        f"{np.median(v):.3f}, max {max(v):.3f}, share within [1, 1.05] {share:.2f}"
-    )
-
-# %% [markdown]
-# **What $\sigma(\bar W)$ does here.**
-#
-# 1. It is never below 1, in any record of any run, as lesson 05 proved it cannot be.
-# 2. The dense output layer stays at 1: its weight is a single row, and one power-iteration
-#    step finds a single row's direction exactly.
-# 3. **The paper's $[1, 1.05]$ holds at A, B, C and F, not at D and E.** After the first 100
-#    updates the convolutions' $\sigma(\bar W)$ is within $[1, 1.05]$ in more than 80 % of the
-#    records at A, B and C (the paper's Fig. 9 uses C), in more than half at F, but in less
-#    than half at D and E. F has the same $\alpha = 10^{-3}$ as D and E, so the step size alone
-#    does not set the lag; lesson 05 found it comes mostly from a crowded top of the spectrum,
-#    which one power-iteration step per update cannot sort out. SN then divides by an
-#    underestimate: the product of the four convolutions' median $\sigma(\bar W)$ is about
-#    1.26 at D and 1.30 at E. (For convolutions that product is no bound on the network's
-#    Lipschitz constant anyway: lesson 04 showed that the reshaped kernel's spectral norm is
-#    not the convolution's.)
-
-# %%
-convs = [layer for layer in LAYERS if layer != "l4"]
-conv_share = {}
-for setting in SETTINGS:
-    v = after_burn_in(setting, convs)
-    conv_share[setting] = sum(x <= 1.05 for x in v) / len(v)
-print("convolutions, share of records within [1, 1.05]:",
-      {k: round(v, 2) for k, v in conv_share.items()})  # fmt: skip
-assert max(abs(float(r["sigma"]) - 1) for r in sigma_rows if r["layer"] == "l4") < 1e-4
-assert min(conv_share[s] for s in "ABC") > 0.8
-assert max(conv_share[s] for s in "DE") < 0.5 < conv_share["F"]
-product = {st: math.prod(np.median(after_burn_in(st, [c])) for c in convs) for st in "DEF"}
-print(
-    "product of the convolutions' median sigma(W_bar):",
-    {k: round(v, 3) for k, v in product.items()},
-)
-assert 1.2 < product["D"] < product["E"] < 1.35
-
-# %% [markdown]
-# **Your turn.** Write `sigma_of_W_bar(W, u, v)`: the true spectral norm of the weight an SN layer
-# uses, $\bar W = W / \hat\sigma$ with $\hat\sigma = u^\top W v$ from its stored unit vectors,
-# the number these records hold.
-
-
-# %%
-def sigma_of_W_bar(W, u, v):
-    """sigma(W / (u^T W v)) for the layer's raw weight W and its vectors u, v."""
-    ...  # your code here
-
-
-# %%
-accepted = exercises.sigma_of_W_bar.check(sigma_of_W_bar)
-
-
-# %% tags=["hide-input"] jupyter={"source_hidden": true}
-# Solution: sigma(W / c) = sigma(W) / c for a number c > 0; it is >= 1 since u^T W v <= sigma(W).
-def sigma_of_W_bar_solution(W, u, v):
-    return torch.linalg.svdvals(W)[0] / (u @ W @ v)
-
-
-assert exercises.sigma_of_W_bar.check(sigma_of_W_bar_solution) is True
-
-# %% [markdown]
-# ## Step 7: rerun cells live
+# ## Step 5: rerun cells live
 #
 # A stored table is only worth something if it can be made again, but "again" cannot mean "to
 # the last digit". The grid ran on one CPU model with one PyTorch build and one thread; another
@@ -697,8 +477,8 @@ for method in live_methods:
         run = train_digits(method, live_setting, GRID_STEPS, seed=s, progress=True, **GRID_KW)
         live[method, s] = run["metrics"] | {"cpu_seconds": run["cpu_seconds"]}
         fid = run["metrics"]["digits_fid"]
-        print(f"{NAMES[method]}, setting {live_setting}, seed {s}: live FID {fid:.1f}, stored "
-              f"seeds {[round(x, 1) for x in values(method, live_setting, 'digits_fid')]} "
+        print(f"{METHOD_NAMES[method]}, setting {live_setting}, seed {s}: live FID {fid:.1f}, "
+              f"stored seeds {[round(x, 1) for x in values(method, live_setting, 'digits_fid')]} "
               f"(geometric mean {math.exp(cell_log):.1f}), live IS "
               f"{run['metrics']['digits_is']:.2f}, {run['cpu_seconds']:.0f} s CPU")  # fmt: skip
         assert abs(math.log(fid) - cell_log) <= allowed, (method, s, fid)
@@ -733,11 +513,6 @@ assert calls["wn", live_setting].verdict == "not resolved" and calls["wn", live_
 #   orthonormal regularization better than SN at D; SN against WN and WGAN-GP is not resolved.
 # - The slow settings B and C learn nothing in 650 updates, and A is half way: this grid
 #   measures how fast methods start, not how robust they stay.
-# - Fig. 11's shape shows in the means (SN better with more discriminator steps, weight
-#   normalization worse and erratic past five), but three seeds resolve none of it.
-# - One power-iteration step per update keeps $\sigma(\bar W)$ within $[1, 1.05]$ in most
-#   records at A, B, C and F; at D and E it lags, and the product of the convolutions'
-#   medians reaches 1.26 and 1.30.
 # - Retrained cells land within the seed spread of the stored grid, on any machine and from
 #   any seed: the grid is a result anyone can remake, up to the spread it states.
 #
@@ -771,13 +546,13 @@ assert kept < raw and (len(raw), len(kept)) == (13, 8)
 for setting in SETTINGS:
     best_is = max(METHODS, key=lambda m: mean_sd(values(m, setting, "digits_is"))[0])
     best_fid = min(METHODS, key=lambda m: mean_sd(values(m, setting, "digits_fid"))[0])
-    print(f"setting {setting}: best IS {NAMES[best_is]}, best FID {NAMES[best_fid]}")
+    print(f"setting {setting}: best IS {METHOD_NAMES[best_is]}, best FID {METHOD_NAMES[best_fid]}")
     assert best_is == best_fid, setting
 
 # %% [markdown]
 # **3. One more cell.** Train SN at setting E with $n_{\mathrm{dis}} = 1$ for the grid's number
 # of generator updates (this lesson's seed) and compare it with SN at setting E ($n_{\mathrm{dis}}
-# = 5$): the grid's cell for quality, and the live run of Step 7 from the same seed for time
+# = 5$): the grid's cell for quality, and the live run of Step 5 from the same seed for time
 # (CPU seconds are comparable only on one machine). What does the fifth of the discriminator
 # updates cost in quality, and what does it save in time?
 
@@ -785,9 +560,9 @@ for setting in SETTINGS:
 # Solution: with one discriminator update per generator update the run costs about a quarter
 # of the CPU time, and the generator learns almost nothing in 650 updates: its digits FID is
 # more than ten times the grid's at n_dis = 5. At this length the discriminator's extra steps
-# are what makes the fast learning rate usable (Step 5 shows the same at setting D's Adam).
+# are what makes the fast learning rate usable (appendix A6 sweeps $n_{\mathrm{dis}}$ at D).
 one = train_digits("sn", "E", GRID_STEPS, seed=seed, n_dis=1, **GRID_KW)
-cpu_5 = live["sn", seed]["cpu_seconds"]  # n_dis = 5, same seed, this machine (Step 7)
+cpu_5 = live["sn", seed]["cpu_seconds"]  # n_dis = 5, same seed, this machine (Step 5)
 fid_5 = mean_sd(values("sn", "E", "digits_fid"))[0]
 print(f"n_dis 1: FID {one['metrics']['digits_fid']:.1f}, {one['cpu_seconds']:.1f} s CPU; "
       f"n_dis 5: FID {fid_5:.1f} (grid), {cpu_5:.1f} s CPU (live)")  # fmt: skip
@@ -812,3 +587,11 @@ assert one["cpu_seconds"] < 0.5 * cpu_5
 # - Brock, Lim, Ritchie and Weston (2017). *Neural Photo Editing with Introspective Adversarial
 #   Networks*. ICLR. `brock2017neural`
 # - Kingma and Ba (2015). *Adam: A Method for Stochastic Optimization*. ICLR. `kingma2015adam`
+
+# %% [markdown]
+# ## What's next
+#
+# [Lesson 09](09_cifar10.ipynb) trains the paper's SN-GAN on CIFAR-10 itself, on a GPU, and
+# scores it with the real IS and FID. The grid's $n_{\mathrm{dis}}$ sweep (Fig. 11), the true
+# $\sigma(\bar W)$ of every SN layer during training (Fig. 9) and the median seeds' samples are
+# in [appendix A6](A6_digits_grid_details.ipynb).

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: ipynb,py:percent
+#     formats: ipynb,py//py:percent
 #     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
@@ -203,12 +203,17 @@ print(f"JSD(q || p_G) = {jsd:.4f};  with p_G = q: V = {V_same:.6f},  -log 4 = {-
 # %% [markdown]
 # **Claim**: $V(G, D^*) = -\log 4 + 2\,\mathrm{JSD}(q \,\|\, p_G)$ (to $10^{-4}$); the
 # divergence of our two densities is positive, so $V(G, D^*) > -\log 4$; with $p_G = q$ the
-# value is $-\log 4$.
+# value is $-\log 4$ (printed above), and it is the maximum there: $D = 1/2$ beats the
+# discriminators that lean either way, as $D^*$ beats its own perturbations when $p_G \ne q$.
 
 # %%
 assert abs(V_star - (-log4 + 2 * jsd)) < 1e-4
 assert jsd > 0.01
-assert abs(V_same + log4) < 1e-4
+f_star_V = optimal_logit(log_q_V, log_p_G_V)
+for shift in (-0.5, 0.5):
+    const = torch.full_like(q_V, shift)
+    assert value(const, q_V, q_V, x_V) < V_same - 1e-2  # p_G = q: D = 1/2 is the best
+    assert value(f_star_V + shift, q_V, p_G_V, x_V) < V_star - 1e-2  # D* is the best
 
 # %% [markdown]
 # ## Step 2: train a discriminator and compare it with $D^*$
@@ -560,3 +565,9 @@ assert ((f_net_far - f_star_far).abs() > 1.0).all()
 #   *Generative Adversarial Nets*. NeurIPS. `goodfellow2014generative`
 # - Miyato, Kataoka, Koyama and Yoshida (2018). *Spectral Normalization for Generative
 #   Adversarial Networks*. ICLR. `miyato2018spectral`
+
+# %% [markdown]
+# ## What's next
+#
+# [Lesson 02](02_lipschitz.ipynb) bounds a network's Lipschitz constant by its layers' spectral
+# norms: the handle that keeps this gradient in check.
