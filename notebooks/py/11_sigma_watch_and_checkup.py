@@ -495,8 +495,8 @@ print(format_checkup(report_D))
 # $\hat\sigma = u^\top W v \le \sigma(W)$, so $\sigma(W / \hat\sigma) \ge 1$. It is not
 # exactly 1, and how far above 1 it sits depends on the run (another seed or another machine
 # gives another excess): one power-iteration step per update lags the moving weight (the
-# paper's Fig. 9, read in lesson 05 and appendix A6). That the excess is this lag and nothing else is
-# checked by letting the estimate catch up: on a copy of $D$, 200 more training-mode
+# paper's Fig. 9, read in lesson 05 and appendix A6). That the excess is this lag and nothing
+# else is checked by letting the estimate catch up: on a copy of $D$, 200 more training-mode
 # forwards with the weights frozen run 200 more power-iteration steps, and every layer's sigma
 # comes to 1 within $10^{-3}$. The operator norms of the convolutions are not 1: SN
 # normalizes the reshaped matrix, and a convolution that reuses its kernel at every position
