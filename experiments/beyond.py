@@ -29,12 +29,14 @@ Runs (``RUNS``), each with seeds ``0 .. --seeds - 1``:
 Every file is written once, at the end, beside the old one and then renamed over it, so an
 interrupted run leaves the old files whole; one run at a time writes a folder (a lock file
 beside ``beyond.csv``), and ``--summary`` refuses a ``beyond.csv`` that holds a (run, seed,
-step) twice.
+step) twice. ``--summary`` prints the mean +- sd of every run at the last step and then the
+verdicts of ``COMPARISONS``, the list lesson 10 judges by the one rule of
+:func:`sngan_teach.stats.compare` (Welch's test, Holm's correction over the whole list).
 
 Commands (from the repository root)::
 
     nice -n 5 .venv/bin/python experiments/beyond.py --jobs 2      # all runs, about 14 CPU min
-    .venv/bin/python experiments/beyond.py --summary              # mean +- sd at the last step
+    .venv/bin/python experiments/beyond.py --summary     # mean +- sd, the rule's verdicts
     .venv/bin/python experiments/beyond.py --quick --out-dir /tmp/beyond   # seconds, a smoke run
 """
 
@@ -80,6 +82,19 @@ SIGMA_FIELDS = ["run", "seed", "step", "net", "layer", "sigma"]
 SPECTRA_FIELDS = ["run", "seed", "net", "layer", "sigma", "eff_rank"]
 COST_FIELDS = ["run", "seed", "steps", "seconds", "cpu_seconds"]
 KEY = ("run", "seed", "step")
+SCORES = ("class_acc", "digits_is", "digits_fid")
+# Lesson 10's list, judged as one family: (a, b, score), "a vs b". The scores at the last step
+# (FID on the log scale, lower better; class accuracy and IS as they are, higher better), the
+# onset (first logged step with class accuracy >= ONSET_ACC; lower is sooner) and the effective
+# rank of G's dense layer l0 at the end (neither direction better: "better" reads "lower").
+COMPARISONS = [
+    *((a, b, score) for a, b in (("projection", "concat"), ("projection_snG", "projection"))
+      for score in SCORES),
+    ("projection_snG", "projection", "onset"),
+    ("projection", "projection_noSN", "onset"),
+    ("projection_snG", "projection", "l0 rank"),
+]  # fmt: skip
+ONSET_ACC = 0.5
 
 
 def grid_of(net_G):  # -> numpy uint8 array
@@ -198,6 +213,31 @@ def main_run(out_dir: Path, steps: int, seeds: int, runs: list[str], jobs: int, 
     )
 
 
+def judge(rows: list[dict], spectra_rows: list[dict]) -> dict:
+    """The verdicts of ``COMPARISONS`` on the rows of ``beyond.csv`` and ``beyond_spectra.csv``
+    (dicts of strings): :func:`sngan_teach.stats.compare` over the whole list."""
+    from sngan_teach.stats import compare
+
+    last = max(int(r["step"]) for r in rows)
+
+    def seeds_of(run: str, score: str) -> list[float]:
+        if score == "l0 rank":
+            return [float(r["eff_rank"]) for r in spectra_rows
+                    if (r["run"], r["net"], r["layer"]) == (run, "G", "l0")]  # fmt: skip
+        if score == "onset":
+            seeds = sorted({int(r["seed"]) for r in rows if r["run"] == run})
+            return [min((int(r["step"]) for r in rows if r["run"] == run and int(r["seed"]) == s
+                         and float(r["class_acc"]) >= ONSET_ACC), default=math.nan)
+                    for s in seeds]  # fmt: skip
+        return [float(r[score]) for r in rows if r["run"] == run and int(r["step"]) == last]
+
+    names = {c: f"{c[0]} vs {c[1]}, {c[2]}" for c in COMPARISONS}
+    pairs = {names[c]: (seeds_of(c[0], c[2]), seeds_of(c[1], c[2])) for c in COMPARISONS}
+    fid = {names[c]: c[2] == "digits_fid" for c in COMPARISONS}
+    lower = {names[c]: c[2] in ("digits_fid", "onset", "l0 rank") for c in COMPARISONS}
+    return compare(pairs, log=fid, lower_is_better=lower)
+
+
 def summary(out_dir: Path) -> None:
     rows = read_rows(out_dir / "beyond.csv", FIELDS, KEY)
     if not rows:
@@ -209,11 +249,23 @@ def summary(out_dir: Path) -> None:
         if not sel:
             continue
         parts = []
-        for key in ("class_acc", "digits_is", "digits_fid"):
+        for key in SCORES:
             values = [float(r[key]) for r in sel]
             sd = statistics.stdev(values) if len(values) > 1 else math.nan
             parts.append(f"{key} {statistics.mean(values):.3f} +- {sd:.3f}")
         print(f"{run:16s} n={len(sel)}  " + "  ".join(parts))
+    spectra = read_rows(
+        out_dir / "beyond_spectra.csv", SPECTRA_FIELDS, ("run", "seed", "net", "layer")
+    )
+    seeds = {run: len({r["seed"] for r in rows if r["run"] == run and int(r["step"]) == last})
+             for run in RUNS}  # fmt: skip
+    if not spectra or min(seeds[run] for c in COMPARISONS for run in c[:2]) < 2:
+        print("the rule's list needs beyond_spectra.csv and two seeds of every run it compares")
+        return
+    print(f"the rule (Welch; Holm over these {len(COMPARISONS)} comparisons; onset: first step "
+          f"with class accuracy >= {ONSET_ACC}; l0 rank: 'better' reads 'lower'):")  # fmt: skip
+    for c in judge(rows, spectra).values():
+        print(f"- {c}")
 
 
 def main(argv: list[str] | None = None) -> None:

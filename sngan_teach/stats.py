@@ -1,5 +1,5 @@
 """One rule for "method a is better than method b" over seeds, used by every lesson that ranks
-methods (07, 08, 10) and by the benchmark summaries.
+methods (07, 08, 10, A3) and by the benchmark summaries.
 
 A GAN run is one draw from a wide, skewed distribution: FIDs of one setting span orders of
 magnitude when a seed collapses. So, for each comparison of a pre-stated list:
@@ -19,6 +19,10 @@ magnitude when a seed collapses. So, for each comparison of a pre-stated list:
 
 A diverged run has no score: pass ``worst=`` (for FID, the score of an untrained generator) and
 it counts as that value; without ``worst`` a NaN raises ``ValueError``.
+
+One list may mix scores (say FID on the log scale, lower better, beside class accuracy as it is,
+higher better): give ``log``, ``lower_is_better`` and ``worst`` as dicts with one value per
+comparison, and Holm's correction still runs over the whole list.
 """
 
 from __future__ import annotations
@@ -116,29 +120,45 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return adjusted
 
 
+def _each(option: str, value, names) -> dict:
+    """``value`` for every name, or the dict ``value`` itself when it has exactly ``names``."""
+    if not isinstance(value, dict):
+        return dict.fromkeys(names, value)
+    if set(value) != set(names):
+        missing, extra = sorted(set(names) - set(value)), sorted(set(value) - set(names))
+        raise ValueError(f"{option} must name every comparison: missing {missing}, extra {extra}")
+    return value
+
+
 def compare(
     pairs: dict[str, tuple[Sequence[float], Sequence[float]]],
     *,
-    log: bool,
-    lower_is_better: bool,
-    worst: float | None = None,
+    log: bool | dict[str, bool],
+    lower_is_better: bool | dict[str, bool],
+    worst: float | None | dict[str, float | None] = None,
     alpha: float = ALPHA,
 ) -> dict[str, Comparison]:
     """Judge every ``name: (a_values, b_values)`` of the pre-stated list ``pairs`` by the rule
     of this module: Welch on the chosen scale, Holm over the whole list, a symmetric verdict
-    ("better" means ``a`` is better than ``b``)."""
+    ("better" means ``a`` is better than ``b``). ``log``, ``lower_is_better`` and ``worst``
+    hold for the whole list, or, as dicts keyed like ``pairs``, for each comparison."""
     if not isinstance(pairs, dict) or not pairs:
         raise ValueError("pairs must be a non-empty dict of name: (a_values, b_values)")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    tests = {name: welch(a, b, log=log, worst=worst) for name, (a, b) in pairs.items()}
+    logs = _each("log", log, pairs)
+    lower = _each("lower_is_better", lower_is_better, pairs)
+    worsts = _each("worst", worst, pairs)
+    tests = {
+        name: welch(a, b, log=logs[name], worst=worsts[name]) for name, (a, b) in pairs.items()
+    }
     adjusted = holm([t[3] for t in tests.values()])
     out = {}
     for (name, (diff, low, high, p)), p_holm in zip(tests.items(), adjusted, strict=True):
-        a_better = diff < 0 if lower_is_better else diff > 0
+        a_better = diff < 0 if lower[name] else diff > 0
         if p_holm < alpha and diff != 0:
             verdict = "better" if a_better else "worse"
         else:
             verdict = "not resolved"
-        out[name] = Comparison(name, diff, low, high, p, p_holm, verdict, log)
+        out[name] = Comparison(name, diff, low, high, p, p_holm, verdict, logs[name])
     return out

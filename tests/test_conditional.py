@@ -161,3 +161,13 @@ def test_beyond_summary_refuses_a_run_recorded_twice(tmp_path):
     twice = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert twice.returncode == 1
     assert "twice" in twice.stderr and "two runs wrote to it" in twice.stderr
+
+
+def test_beyond_summary_judges_lessons_ten_list_by_the_rule():
+    results = Path(__file__).resolve().parents[1] / "benchmarks/results"
+    done = subprocess.run([*BEYOND, "--summary", "--out-dir", str(results)], capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    verdicts = [line for line in done.stdout.splitlines() if line.startswith("- ")]
+    assert "Holm over these 9 comparisons" in done.stdout and len(verdicts) == 9
+    assert all(line.endswith("-> not resolved") for line in verdicts)  # the stored three seeds

@@ -75,3 +75,24 @@ def test_bad_input_names_the_argument():
         compare({}, log=False, lower_is_better=True)
     with pytest.raises(ValueError, match="alpha"):
         compare({"x": ([1, 2], [3, 4])}, log=False, lower_is_better=True, alpha=0)
+
+
+def test_one_list_may_mix_scales_and_directions_and_holm_runs_over_all_of_it():
+    fid_a, fid_b = [40.0, 45.0, 70.0], [130.0, 150.0, 170.0]
+    acc_a, acc_b = [0.99, 0.98, 0.94], [0.86, 0.95, 0.85]
+    mixed = compare({"fid": (fid_a, fid_b), "acc": (acc_a, acc_b)},
+                    log={"fid": True, "acc": False},
+                    lower_is_better={"fid": True, "acc": False})  # fmt: skip
+    fid = compare({"fid": (fid_a, fid_b)}, log=True, lower_is_better=True)["fid"]
+    acc = compare({"acc": (acc_a, acc_b)}, log=False, lower_is_better=False)["acc"]
+    assert mixed["fid"].p == pytest.approx(fid.p) and mixed["acc"].p == pytest.approx(acc.p)
+    assert mixed["fid"].ratio == pytest.approx(fid.ratio) and not mixed["acc"].log
+    assert mixed["fid"].p_holm == pytest.approx(holm([fid.p, acc.p])[0])
+    assert mixed["acc"].estimate > 0 and mixed["fid"].estimate < 0  # both favour a
+    with pytest.raises(ValueError, match="log must name every comparison"):
+        compare({"fid": (fid_a, fid_b), "acc": (acc_a, acc_b)}, log={"fid": True},
+                lower_is_better=True)  # fmt: skip
+    nan_b = [130.0, float("nan"), 170.0]
+    counted = compare({"fid": (fid_a, nan_b), "acc": (acc_a, acc_b)}, log=True,
+                      lower_is_better=True, worst={"fid": 500.0, "acc": None})  # fmt: skip
+    assert counted["fid"].estimate < fid.estimate  # the diverged run counts as FID 500

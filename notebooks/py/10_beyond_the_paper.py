@@ -32,7 +32,8 @@
 #    an inner product, and why the class embedding needs spectral normalization too.
 # 2. Train a class-conditional SN-GAN on the digits, show a 10 × 10 grid whose row $r$ asks for
 #    digit $r$, and measure with a classifier how often the digit asked for is the one drawn;
-#    compare with the older concatenation discriminator, over three seeds.
+#    compare with the older concatenation discriminator over three seeds, by one statistical
+#    rule, and read what three seeds can and cannot resolve.
 # 3. Put SN on the generator as well and read what it changes in $G$'s singular values and in
 #    the proxy scores.
 #
@@ -70,6 +71,7 @@ from sngan_teach.explore import explore
 from sngan_teach.results import format_mean_sd, read_rows, tile
 from sngan_teach.runtime import base_seed, kernel_check, pick, seed_all, stored_result
 from sngan_teach.sn import add_sn, spectral_norm
+from sngan_teach.stats import compare
 
 # %%
 kernel_check()  # a one-line warning when this is not the kernel Python (sngan-teach)
@@ -476,36 +478,27 @@ fig.suptitle(f"Stored runs, seed 0, after {last_step:.0f} updates (row = request
 plt.show()
 
 # %% [markdown]
-# **Claims.** (1) The projection discriminator beats concatenation on all three scores, each by
-# more than one pooled standard deviation of the three seeds (the margins are printed below,
-# in those units; with three seeds a margin near 2 is suggestive, not proof). With
-# concatenation the mean class accuracy over the seeds stays under 90 % (one seed gets above
-# it: the per-seed values are printed). (2) The classes appear sooner with SN: the
-# first measurement at which at least half the samples show the requested digit comes earlier
-# with SN on $D$ than without it, and earlier still with SN on $G$ as well, in every seed.
+# **Which differences do three seeds resolve?** This lesson judges every comparison of two
+# variants by the rule of lesson 08, `sngan_teach.stats.compare`: Welch's t-test on the seeds,
+# Holm's correction over a list stated before the results, and one of three verdicts applied
+# the same way in both directions, **better**, **worse** or **not resolved**. The list, nine
+# comparisons on the stored runs (three seeds each), `a` against `b`:
+#
+# 1. projection D against concatenation D (both with SN, $G$ plain), at the last update:
+#    class accuracy, digits IS, digits FID;
+# 2. SN in $D$ and $G$ against SN in $D$ only (Step 5), the same three scores;
+# 3. the *onset*, the first measurement at which at least half the samples show the requested
+#    digit (lower is sooner): SN in $D$ and $G$ against SN in $D$ only, and SN in $D$ against
+#    no SN;
+# 4. the effective rank of $G$'s dense first layer (Step 5), SN in $G$ against $G$ plain;
+#    neither direction is better, so here "better" reads "lower".
+#
+# FID is compared on the log scale (the estimate is a ratio of geometric means); class
+# accuracy, IS (between 1 and 10), the onset (an update count within 1500) and the effective
+# rank are bounded and compared as they are (the estimate is a difference of means).
 
 
 # %%
-def margin(a: str, b: str, key: str, sign: int) -> float:
-    """(mean_a - mean_b) * sign in units of the pooled sd of the two runs' seeds."""
-    va, vb = final[a][key], final[b][key]
-    pooled = math.sqrt((statistics.variance(va) + statistics.variance(vb)) / 2)
-    return sign * (statistics.mean(va) - statistics.mean(vb)) / pooled
-
-
-margins = {
-    key: margin("projection", "concat", key, sign)
-    for key, sign in (("class_acc", 1), ("digits_is", 1), ("digits_fid", -1))
-}
-print("projection over concatenation, in pooled sd:", {k: round(v, 2) for k, v in margins.items()})
-print(
-    "class accuracy with concatenation, per seed:",
-    [round(a, 3) for a in final["concat"]["class_acc"]],
-)
-assert all(m > 1 for m in margins.values())
-assert statistics.mean(final["concat"]["class_acc"]) < 0.9
-
-
 def first_half_right(run: str, seed_: int) -> float:
     return next(
         r["step"]
@@ -518,9 +511,54 @@ onset = {
     run: [first_half_right(run, s) for s in range(beyond.SEEDS)]
     for run in ("projection_snG", "projection", "projection_noSN")
 }
+rank_l0 = {
+    run: [
+        r["eff_rank"] for r in spectra_csv if (r["run"], r["net"], r["layer"]) == (run, "G", "l0")
+    ]
+    for run in ("projection", "projection_snG")
+}
+family = {}  # (a, b, score): (a's seeds, b's seeds, log scale, lower is better)
+for a, b in (("projection", "concat"), ("projection_snG", "projection")):
+    for key in ("class_acc", "digits_is", "digits_fid"):
+        fid = key == "digits_fid"
+        family[a, b, key] = (final[a][key], final[b][key], fid, fid)
+for a, b in (("projection_snG", "projection"), ("projection", "projection_noSN")):
+    family[a, b, "onset"] = (onset[a], onset[b], False, True)
+snG, plain = "projection_snG", "projection"
+family[snG, plain, "l0 rank"] = (rank_l0[snG], rank_l0[plain], False, True)
+names = {k: f"{labels[k[0]]} vs {labels[k[1]]}, {k[2]}" for k in family}
+judged = compare(
+    {names[k]: f[:2] for k, f in family.items()},
+    log={names[k]: f[2] for k, f in family.items()},
+    lower_is_better={names[k]: f[3] for k, f in family.items()},
+)
+calls = dict(zip(family, judged.values(), strict=True))
+for c in calls.values():
+    print(c)
 print("first update with class accuracy >= 0.5, per seed:", onset)
+
+# %% [markdown]
+# **What the rule says about Step 4.** (1) **Projection against concatenation is not resolved
+# on any of the three scores.** Every estimate favours projection: its geometric mean FID is
+# about a third of concatenation's, its class accuracy and IS are higher. The FID alone would
+# pass one test at 5 %, but not Holm's correction over the nine comparisons: three seeds a
+# variant cannot settle it. With concatenation the mean class accuracy over the seeds stays
+# under 90 % (one seed gets above it). (2) **The onset is not resolved either.** In each of the
+# three stored seeds the classes appear sooner with SN on $D$ than without it, and sooner
+# still with SN on $G$ as well (the onsets are printed above), yet neither comparison
+# survives Holm's correction. The whole list, in fact, resolves nothing.
+
+# %%
+concat_calls = [calls["projection", "concat", k] for k in ("class_acc", "digits_is", "digits_fid")]
+assert all(c.verdict == "not resolved" for c in concat_calls)
+assert concat_calls[0].estimate > 0 and concat_calls[1].estimate > 0  # higher accuracy and IS
+assert concat_calls[2].ratio < 0.4 and concat_calls[2].p < 0.05 < concat_calls[2].p_holm
+assert statistics.mean(final["concat"]["class_acc"]) < 0.9 < max(final["concat"]["class_acc"])
 assert max(onset["projection_snG"]) < min(onset["projection"])
 assert max(onset["projection"]) < min(onset["projection_noSN"])
+assert calls["projection_snG", "projection", "onset"].verdict == "not resolved"
+assert calls["projection", "projection_noSN", "onset"].verdict == "not resolved"
+assert {c.verdict for c in calls.values()} == {"not resolved"}  # nine of nine
 
 # %% [markdown]
 # ## Step 5: spectral normalization in the generator too
@@ -562,11 +600,13 @@ for layer in g_plain:
 # **Claims.** (1) Without SN, $G$'s layers end with $\sigma$ well above 1 (the table's left
 # column); with SN every one of them is 1 to within 1 %: $G$'s weights move slowly enough that
 # one power-iteration step per update keeps up. (2) The shape of the spectra of the
-# (transposed) convolutions hardly moves: their effective ranks change by less than 10 %; the
-# dense first layer's effective rank is lower with SN, by more than two pooled sd. (3) The
-# final scores do not improve: none of class accuracy, digits IS and FID is better with SN
-# in $G$ by as much as one pooled sd. At this scale SN in $G$ buys speed early on (Step 4's
-# onsets), not a better end point.
+# (transposed) convolutions hardly moves: their mean effective ranks differ by less than
+# 10 %. The dense first layer's effective rank is lower with SN in every stored seed, yet the
+# rule does not resolve that difference. (3) **SN in $G$ against $G$ plain is not resolved on
+# any final score**, in either direction: the estimates all lean towards the plain $G$ (lower
+# accuracy and IS with SN in $G$, a geometric mean FID about 1.5 times as high), but their
+# intervals reach well past no difference. At this scale the data cannot tell whether SN in
+# $G$ helps or hurts the end point.
 
 # %%
 assert all(min(v["sigma"]) > 1.2 for v in g_plain.values())
@@ -574,31 +614,34 @@ assert all(abs(x - 1) < 0.01 for v in g_sn.values() for x in v["sigma"])
 for layer in ("dc1", "dc2", "c3"):
     plain_rank = statistics.mean(g_plain[layer]["eff_rank"])
     assert abs(statistics.mean(g_sn[layer]["eff_rank"]) - plain_rank) < 0.1 * plain_rank, layer
-l0_plain, l0_sn = g_plain["l0"]["eff_rank"], g_sn["l0"]["eff_rank"]
-l0_pooled = math.sqrt((statistics.variance(l0_plain) + statistics.variance(l0_sn)) / 2)
-print(
-    f"dense layer l0: effective rank lower with SN by "
-    f"{(statistics.mean(l0_plain) - statistics.mean(l0_sn)) / l0_pooled:.1f} pooled sd"
-)
-assert statistics.mean(l0_plain) - statistics.mean(l0_sn) > 2 * l0_pooled
-sn_g_margins = {
-    key: margin("projection_snG", "projection", key, 1)
-    for key in ("class_acc", "digits_is", "digits_fid")
+l0_call = calls["projection_snG", "projection", "l0 rank"]
+print(l0_call)
+assert max(rank_l0["projection_snG"]) < min(rank_l0["projection"])
+assert l0_call.estimate < 0 and l0_call.verdict == "not resolved"
+sn_g_calls = {
+    k: calls["projection_snG", "projection", k] for k in ("class_acc", "digits_is", "digits_fid")
 }
-print("SN in G minus G plain, in pooled sd:", {k: round(v, 2) for k, v in sn_g_margins.items()})
-better = (sn_g_margins["class_acc"], sn_g_margins["digits_is"], -sn_g_margins["digits_fid"])
-assert all(m < 1 for m in better)  # higher accuracy and IS, lower FID, count as better
+for c in sn_g_calls.values():
+    print(c)
+assert all(c.verdict == "not resolved" for c in sn_g_calls.values())
+assert sn_g_calls["class_acc"].estimate < 0 and sn_g_calls["digits_is"].estimate < 0
+assert 1.3 < sn_g_calls["digits_fid"].ratio < 1.6
+assert all(c.low < 0 < c.high for c in sn_g_calls.values())  # each interval holds no change
+
 # %% [markdown]
 # ## Summary
 #
 # - **Projection.** With the label entering through $\langle e_y, \phi(x)\rangle$ and SN on
 #   every layer *and on the embedding* (without it, scaling the embedding breaks $D$'s bound),
 #   a small conditional SN-GAN draws the requested digit in at least 90 % of its samples
-#   after 1500 updates in every seed, and beats a concatenation discriminator on class
-#   accuracy, digits IS and FID by more than one pooled sd.
-# - **SN in G.** It pins every layer of $G$ at $\sigma = 1$, leaves the effective ranks of
-#   the (transposed) convolutions within 10 % (the dense layer's drops), and makes the classes
-#   appear sooner; after 1500 updates the scores are no better with it than without.
+#   after 1500 updates in every seed.
+# - **One rule, nine comparisons.** Judged by Welch's test with Holm's correction over the
+#   stated list, three seeds resolve none of them. The estimates favour projection over
+#   concatenation on all three scores (a geometric mean FID a third as high), and SN makes the
+#   classes appear sooner in every stored seed, but each of these is not resolved.
+# - **SN in G.** It pins every layer of $G$ at $\sigma = 1$ and leaves the effective ranks of
+#   the (transposed) convolutions within 10 %. Whether it helps or hurts the final scores is
+#   not resolved (the estimates lean towards the plain $G$).
 #
 # ## Exercises
 #
