@@ -433,7 +433,10 @@ torch.testing.assert_close(on_device, x @ x, rtol=1e-3, atol=1e-3)
 # repeats a run exactly, but another machine adds different round-off (it may use other vector
 # instructions, or add numbers in another order), and training a GAN amplifies that difference
 # into another trajectory, as another seed would. So a number a lesson prints from a training
-# run can differ on your machine; the lesson says how far it may.
+# run can differ on your machine; the lesson says how far it may. Where lessons rank methods over
+# seeds (08, 10 and appendix A3), one rule decides, `sngan_teach.stats.compare`, stated in
+# [lesson 08](08_robustness.ipynb)'s Step 4: $\log$ FID, Welch's test, Holm's correction over a
+# list of comparisons stated first, and three verdicts: better, worse or not resolved.
 #
 # This lesson is running with:
 

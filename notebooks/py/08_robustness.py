@@ -45,10 +45,10 @@
 # ## What you need
 #
 # Lessons 04 (the SN layer), 05 (weight normalization, and why $\sigma(\bar W) \ge 1$) and 06
-# (the alternatives); lesson 07 introduced the training loop and the settings. No GPU. Full
-# mode retrains four cells of the grid (about 45 s of CPU time each) and takes about three
-# minutes on a 2-core CPU. The lesson reads the CSV files that `experiments/robustness.py` wrote:
-# the grid (144 runs, about an hour on two cores) and the long runs (90 runs, about 5 CPU hours).
+# (the alternatives); lesson 07 introduced the training loop and the settings. No GPU. Full mode
+# retrains four cells (about 45 s of CPU time each), about three minutes on a 2-core CPU, and
+# reads what `experiments/robustness.py` wrote: the grid (144 runs, 1.8 CPU hours) and the long
+# runs (96 runs, 6.1 CPU hours).
 
 # %%
 import math
@@ -267,11 +267,10 @@ assert all(abs(sigma_W_bar[k] - recorded[k]) < 1e-4 for k in recorded)
 assert all(1 - 1e-5 <= x < 1.25 for x in sigma_W_bar.values())
 
 # %% [markdown]
-# Every cell trains for the same number of generator updates, `GRID_STEPS`, as the paper trains
-# every setting for 100,000; with $n_{\mathrm{dis}} = 5$ that is five times as many
-# discriminator updates. The number is what an hour of two CPU cores buys for the whole grid,
-# and it is short: at the slow settings ($\alpha \le 2\cdot 10^{-4}$) it may not be enough to
-# learn anything, and the grid will say so.
+# Every cell trains for `GRID_STEPS` generator updates (the paper: 100,000 at every setting), five
+# times as many discriminator updates at $n_{\mathrm{dis}} = 5$: what an hour of two CPU cores
+# buys for the grid, short enough that the slow settings ($\alpha \le 2\cdot 10^{-4}$) may learn
+# nothing, which the grid will say.
 #
 # ## Step 3: the grid, with error bars
 #
@@ -306,10 +305,7 @@ for method in METHODS:
 # The figure shows the analogue of the paper's Figs. 1–2: one group of bars per setting, one
 # bar per method, the bar at the mean over seeds and the whisker one standard deviation. Move
 # the slider to switch between the three scores (digits FID on a log scale: lower is better).
-
-# %% [markdown]
-# The folded cell below draws the slider's figure, `draw_grid`: mean ± sd of the chosen score
-# for each setting and method.
+# The folded cell below draws it (`draw_grid`).
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
 METRICS = {"digits IS (higher is better)": "digits_is",
@@ -327,9 +323,8 @@ def draw_grid(score):
         means = [m if math.isfinite(m) else np.nan for m, _ in stats]
         sds = [sd if math.isfinite(sd) else 0.0 for _, sd in stats]
         x = np.arange(len(SETTINGS)) + (i - 2.5) * width
-        ax.bar(
-            x, means, width, yerr=sds, capsize=2, color=colors[method], label=METHOD_NAMES[method]
-        )
+        ax.bar(x, means, width, yerr=sds, capsize=2, color=colors[method],
+               label=METHOD_NAMES[method])  # fmt: skip
     if metric == "digits_fid":
         ax.set_yscale("log")
         ax.axhline(floor["digits_fid"], color="k", ls=":", lw=1, label="real digits (floor)")
@@ -392,11 +387,9 @@ for c in calls.values():
 #    eighth of SN's, not resolved either.
 
 # %%
-for setting in "BC":
-    for method in METHODS:
-        m_is, m_fid = mean_sd(values(method, setting, "digits_is"))[0], mean_sd(
-            values(method, setting, "digits_fid"))[0]  # fmt: skip
-        assert m_is < 2.5 and m_fid > 500, (method, setting, m_is, m_fid)
+slow_grid = [(mean_sd(values(m, st, "digits_is"))[0], mean_sd(values(m, st, "digits_fid"))[0])
+             for st in "BC" for m in METHODS]  # fmt: skip
+assert all(i < 2.5 and f > 500 for i, f in slow_grid), slow_grid
 sn_is = {st: mean_sd(values("sn", st, "digits_is"))[0] for st in "ADE"}
 assert 4 < sn_is["A"] < min(sn_is["D"], sn_is["E"]), sn_is  # A gets going, half way
 verdicts = {key: c.verdict for key, c in calls.items()}
@@ -412,12 +405,10 @@ assert calls["gp", "F"].ratio > 8 and verdicts["gp", "F"] == "not resolved"
 # **Your turn.** Write `z_better(fids_a, fids_b)` returning how many standard errors of the
 # difference $a$'s mean digits FID lies below $b$'s,
 # $(\bar F_b - \bar F_a) / \sqrt{s_a^2/n_a + s_b^2/n_b}$, for two lists of finite FIDs (any
-# numbers of seeds, sample standard deviations). It is the statistic of Welch's test, the
-# heart of the rule (on log FID there); write it from the formula.
-# The next cell runs your function on inputs it draws itself (several shapes, seeds and
-# dtypes), says what is wrong and names the mistake when it is a known one;
-# `exercises.z_better.hint()` gives a hint, `exercises.progress()` lists what you have solved,
-# and the folded cell after the check holds a solution.
+# numbers of seeds, sample standard deviations): the statistic of Welch's test, the heart of
+# the rule (on log FID there). The next cell checks your function on inputs it draws itself and
+# names a known mistake; `exercises.z_better.hint()` gives a hint, `exercises.progress()` lists
+# what you have solved, and the folded cell after the check holds a solution.
 
 
 # %%
@@ -445,10 +436,11 @@ assert exercises.z_better.check(z_better_solution) is True
 #
 # The paper's point is what happens after the start. So the same script ran settings D, E and
 # F, where the paper's differences live, for 3000 generator updates: five seeds for the paper's
-# contenders (SN, WN, orthonormal, WGAN-GP), three for clipping and no normalization; and
-# setting A as long with one seed per method. Every 100 generator updates each run scored 1000
-# samples, and at the end a second digit classifier, trained from another seed, scored the
-# final samples again.
+# contenders (SN, WN, orthonormal, WGAN-GP), three for clipping and no normalization; setting A
+# as long, and the slow settings C and B for 15000 updates at $n_{\mathrm{dis}} = 1$ (as many
+# discriminator updates as A's), one seed per method. Every 100 generator updates each run
+# scored 1000 samples, and at the end a second digit classifier, trained from another seed,
+# scored the final samples again.
 
 # %%
 long_rows = read_rows("robustness_long.csv", made_by_long)
@@ -494,7 +486,7 @@ def draw_curves(setting):
     return fig
 
 
-explore(draw_curves, setting=["D", "E", "F", "A"])
+explore(draw_curves, setting=["D", "E", "F", "A", "C", "B"])
 
 # %% [markdown]
 # **Claim.** The curves show when things go wrong. Without normalization the generator is at
@@ -516,6 +508,19 @@ for m, st in [("none", "D"), ("none", "E"), ("none", "F"), ("wn", "F")]:
     assert when <= 1000 and final > 1.5 * best, (m, st)
 assert all(best_final[m, st][2] < 1.5 * best_final[m, st][0] for m in ("sn", "gp") for st in "DEF")
 assert max(long_values("wn", "F", "digits_is")) < 1.5
+
+# %% [markdown]
+# **Claim.** Given time, every method learns at the slow settings: after 15000 updates at C and
+# B every digits IS is above 5.5 (after 650, below 2.5), clipping's FID the worst at both. One
+# seed each: a first look, not a verdict by the rule.
+
+# %%
+slow = {(m, st, k): cell_values(long_rows, k, method=m, setting=st, steps=15000)
+        for m in METHODS for st in "CB" for k in ("digits_is", "digits_fid")}  # fmt: skip
+print({key: round(v[0], 2) for key, v in slow.items()})
+assert all(len(v) == 1 for v in slow.values())
+assert all(slow[m, st, "digits_is"][0] > 5.5 for m in METHODS for st in "CB")
+assert all(max(METHODS, key=lambda m: slow[m, st, "digits_fid"][0]) == "clip" for st in "CB")
 
 # %% [markdown]
 # **One robustness number per method.** The paper's Figs. 1–2 ask how a method fares across
@@ -580,15 +585,12 @@ assert all(0.05 < long_calls[k].p_holm < 0.07 for k in [("wn", "D"), ("clip", "F
 # %% [markdown]
 # ## Step 6: rerun cells live
 #
-# A stored table is only worth something if it can be made again, but not "to the last digit":
-# another machine, PyTorch build or thread count adds other round-off, which training a GAN
-# amplifies into another trajectory, as another seed would. So a rerun is asked to land where one
-# more seed of the same cell would. FID spans three orders of magnitude and its spread grows with
-# it, so the comparison is on $\log$ FID: the standard deviation of $\log$ FID between the seeds
-# of a cell, pooled over every cell of settings D–F (18 cells, 36 degrees of freedom), is the
-# spread $s$; a rerun must lie within $4 s \sqrt{1 + 1/3}$ of its cell's mean $\log$ FID over the
-# three stored seeds (4, not 2 or 3: runs that collapse give the spread a heavy tail). The cell
-# below retrains cells from this lesson's seeds.
+# A stored table is worth something only if it can be made again, but not "to the last digit":
+# another machine, PyTorch build or thread count adds round-off that training amplifies into
+# another trajectory, as another seed would. So a rerun must land where one more seed of its cell
+# would: with $s$ the sd of $\log$ FID between a cell's seeds, pooled over the 18 cells of D–F
+# (36 degrees of freedom), within $4 s \sqrt{1 + 1/3}$ of the cell's mean $\log$ FID over its
+# three stored seeds (4, not 2 or 3: collapsing runs give the spread a heavy tail).
 
 # %%
 cells_DEF = [[math.log(x) for x in values(m, st, "digits_fid")] for m in METHODS for st in "DEF"]
@@ -610,12 +612,10 @@ for method in live_methods:
         assert abs(math.log(fid) - cell_log) <= allowed, (method, s, fid)
 
 # %% [markdown]
-# **Claim.** The live runs land within the seed spread of their stored cells (checked above,
-# run by run), and at setting E SN's digits FID is below WN's for every seed run here. (The
-# stored cells are far apart: SN's three seeds end at FID 15 to 29, WN's at 77 to 104, a
-# difference of about 1.4 in $\log$ FID against a spread of about 0.3 per run, so the order
-# holds for any seed, not only for the stored ones; with three seeds and twenty comparisons
-# the rule of Step 4 still leaves the cell comparison not resolved.)
+# **Claim.** The live runs land within the seed spread of their stored cells (checked above),
+# and at E SN's digits FID is below WN's for every seed run here: the stored seeds end at 15 to
+# 29 (SN) and 77 to 104 (WN), about 1.4 apart in $\log$ FID against a spread of about 0.3 per
+# run, though with three seeds and twenty comparisons the rule leaves the cells not resolved.
 
 # %%
 for s in live_seeds:
@@ -633,9 +633,9 @@ assert calls["wn", live_setting].verdict == "not resolved" and calls["wn", live_
 # - One rule decides every comparison: Welch's test on log FID, Holm's correction over a list
 #   stated first, three symmetric verdicts. After 650 updates it resolves little (B and C
 #   learn nothing yet): SN beats clipping and no normalization, orthonormal beats SN at D.
-# - After 3000 updates at D–F, SN beats no normalization everywhere, clipping at D and E and
-#   WN at E and F (where WN collapses); WGAN-GP beats SN at F and is the steadiest method,
-#   unlike the paper's; the second classifier gives the same verdicts.
+# - After 3000 updates at D–F, SN beats no normalization everywhere, clipping at D and E and WN
+#   at E and F (where WN collapses); WGAN-GP beats SN at F and is the steadiest, unlike in the
+#   paper; a second classifier agrees. After 15000, every method learns at B and C (one seed).
 # - Retrained cells land within the seed spread of the stored grid, on any machine and from
 #   any seed: the grid is a result anyone can remake, up to the spread it states.
 #
