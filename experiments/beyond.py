@@ -133,9 +133,11 @@ def run_one(run: str, seed: int, steps: int, log_every: int = LOG_EVERY, n_eval:
     rows, sigma_rows, grids = [], [], {}
     vectors = {"G": {}, "D": {}}
 
-    def callback(step: int, row: dict) -> None:
-        row.update(evaluate_conditional(net_G, n_eval, seed=1))
-        rows.append({"run": run, "seed": seed, **row})
+    def callback(step: int, history: list) -> None:
+        losses = {k: history[-1][k] for k in ("step", "loss_D", "loss_G")}
+        rows.append(
+            {"run": run, "seed": seed, **losses, **evaluate_conditional(net_G, n_eval, seed=1)}
+        )
         for net_name, net in (("G", net_G), ("D", net_D)):
             for layer, sigma in top_sigmas(net, vectors[net_name]).items():
                 sigma_rows.append(
@@ -146,16 +148,20 @@ def run_one(run: str, seed: int, steps: int, log_every: int = LOG_EVERY, n_eval:
             if run in TRACE_RUNS or step == steps:
                 grids[step] = grid_of(net_G)
 
-    log = train_conditional(
-        net_G,
-        net_D,
-        steps,
-        setting=spec["setting"],
-        seed=seed,
-        batch_size=BATCH_SIZE,
-        log_every=log_every,
-        callback=callback,
-    )
+    t0, c0 = time.perf_counter(), time.process_time()
+    try:
+        train_conditional(
+            net_G,
+            net_D,
+            steps,
+            setting=spec["setting"],
+            seed=seed,
+            batch_size=BATCH_SIZE,
+            log_every=log_every,
+            callback=callback,
+        )
+    except FloatingPointError as err:  # the rows logged so far are kept
+        print(f"{run} seed {seed}: {err}")
     spectra_rows = []
     for net_name, net in (("G", net_G), ("D", net_D)):
         for layer, s in layer_singular_values(net).items():
@@ -163,10 +169,8 @@ def run_one(run: str, seed: int, steps: int, log_every: int = LOG_EVERY, n_eval:
                 {"run": run, "seed": seed, "net": net_name, "layer": layer,
                  "sigma": float(s[0]), "eff_rank": effective_rank(s)}
             )  # fmt: skip
-    cost = {"run": run, "seed": seed, "steps": steps, "seconds": log["seconds"],
-            "cpu_seconds": log["cpu_seconds"]}  # fmt: skip
-    if log["diverged_at"] is not None:
-        print(f"{run} seed {seed}: a loss turned non-finite at step {log['diverged_at']}")
+    cost = {"run": run, "seed": seed, "steps": steps, "seconds": time.perf_counter() - t0,
+            "cpu_seconds": time.process_time() - c0}  # fmt: skip
     return rows, sigma_rows, spectra_rows, cost, grids
 
 

@@ -1,5 +1,5 @@
 """Class-conditional GANs on the 8x8 digits: conditional batch norm, a projection and a
-concatenation discriminator, their training loop, and a cheap log of every layer's sigma.
+concatenation discriminator, their training run, and a cheap log of every layer's sigma.
 
 Introduced in lesson 10 ("after the paper"), which writes the projection discriminator and
 conditional batch norm inline first and checks them equal to the classes here;
@@ -14,8 +14,9 @@ conditional batch norm inline first and checks them equal to the classes here;
   of :class:`sngan_teach.digits.DigitsDiscriminator` (Miyato and Koyama 2018, eq. 3).
 - :class:`ConcatDiscriminator`: the older way, the one-hot label concatenated to the input as
   ten constant channels and again to phi(x) before the last dense layer.
-- :func:`train_conditional`: ``n_dis`` discriminator updates on (image, label) pairs, fake
-  labels drawn uniformly, then one generator update (hinge loss by default).
+- :func:`train_conditional`: the digits run of :func:`sngan_teach.gan.train` with labels:
+  ``n_dis`` discriminator updates on (image, label) pairs, fake labels drawn uniformly, then
+  one generator update (hinge loss by default).
 - :func:`top_sigmas`: the largest singular value of every Linear/conv/embedding weight, from the
   SN layer's stored ``u, v`` where it has them, else from one power-iteration step per call on a
   vector kept between calls (BigGAN's way of watching sigma_0 during training).
@@ -24,7 +25,6 @@ conditional batch norm inline first and checks them equal to the classes here;
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 
 import torch
@@ -42,9 +42,9 @@ from sngan_teach.digits import (
     digits_is,
     init_normal,
     load_digits_split,
+    real_sampler,
 )
-from sngan_teach.gan import SETTINGS, sample_z
-from sngan_teach.losses import get_loss
+from sngan_teach.gan import get_setting, make_optimizers, sample_z, train
 from sngan_teach.sn import add_sn, estimated_sigma, spectral_norm, spectral_norms
 
 __all__ = [
@@ -280,10 +280,11 @@ def train_conditional(
     loss: str = "hinge",
     batch_size: int = 64,
     log_every: int = 50,
-    callback: Callable[[int, dict], None] | None = None,
+    callback: Callable[[int, list[dict[str, float]]], None] | None = None,
     progress: bool = False,
-) -> dict:
-    """Train a conditional pair for ``n_steps`` generator updates; return the log.
+) -> list[dict[str, float]]:
+    """Train a conditional pair on the digits for ``n_steps`` generator updates with
+    :func:`sngan_teach.gan.train` (``n_classes=10``); return its history.
 
     Each iteration: ``n_dis`` discriminator updates, each on ``batch_size`` real pairs
     ``(x, y)`` drawn with replacement from the training split and as many fakes
@@ -291,58 +292,20 @@ def train_conditional(
     ``loss_D(D(x, y), D(G(z, y'), y'))``; then one generator update on ``batch_size`` fresh
     ``(z, y')``, minimizing ``loss_G(D(G(z, y'), y'))``. Adam with ``alpha, beta1, beta2`` of
     ``setting`` (a key of :data:`sngan_teach.gan.SETTINGS` or a dict with those keys and
-    ``n_dis``). Every random draw comes from ``seed``.
+    ``n_dis``; ``ValueError`` otherwise). Every random draw comes from ``seed``.
 
-    Every ``log_every`` steps (and after the last) ``log["steps"]`` gets the step and both
-    losses, then ``callback(step, row)`` runs (add metrics to ``row`` there). A loss that turns
-    NaN/inf stops training: ``log["diverged_at"]`` holds that step (else None).
-    Returns ``{"steps": [...], "diverged_at", "seconds", "cpu_seconds"}``.
+    Every ``log_every`` steps (and after the last) the history gets a row (the step and the
+    losses) and ``callback(step, history)`` runs. A loss that turns NaN/inf raises
+    ``FloatingPointError`` naming the step.
     """
-    hyper = dict(SETTINGS[setting]) if isinstance(setting, str) else dict(setting)
+    hyper = get_setting(setting)
     check_positive("n_steps", n_steps)
-    check_positive("batch_size", batch_size)
     check_positive("log_every", log_every)
-    loss_fn_D, loss_fn_G = get_loss(loss)
-    betas = (hyper["beta1"], hyper["beta2"])
-    opt_G = torch.optim.Adam(net_G.parameters(), lr=hyper["alpha"], betas=betas)
-    opt_D = torch.optim.Adam(net_D.parameters(), lr=hyper["alpha"], betas=betas)
     x_train, y_train = load_digits_split()[:2]
     gen = torch.Generator().manual_seed(seed)
-
-    def fakes(n: int) -> tuple[Tensor, Tensor]:
-        y = torch.randint(N_CLASSES, (n,), generator=gen)
-        return sample_z(n, net_G.z_dim, gen), y
-
-    log: dict = {"steps": [], "diverged_at": None}
-    t0, c0 = time.perf_counter(), time.process_time()
-    from tqdm.auto import tqdm
-
-    for step in tqdm(range(1, n_steps + 1), disable=not progress, desc="train", unit="step"):
-        for _ in range(int(hyper["n_dis"])):
-            idx = torch.randint(len(x_train), (batch_size,), generator=gen)
-            z, y_fake = fakes(batch_size)
-            with torch.no_grad():
-                x_fake = net_G(z, y_fake)
-            d_out = net_D(torch.cat([x_train[idx], x_fake]), torch.cat([y_train[idx], y_fake]))
-            loss_D = loss_fn_D(*d_out.split(batch_size))
-            opt_D.zero_grad(set_to_none=True)
-            loss_D.backward()
-            opt_D.step()
-        z, y_fake = fakes(batch_size)
-        net_D.requires_grad_(False)
-        loss_G = loss_fn_G(net_D(net_G(z, y_fake), y_fake))
-        opt_G.zero_grad(set_to_none=True)
-        loss_G.backward()
-        opt_G.step()
-        net_D.requires_grad_(True)
-        if step % log_every == 0 or step == n_steps:
-            row = {"step": step, "loss_D": loss_D.item(), "loss_G": loss_G.item()}
-            if not (math.isfinite(row["loss_D"]) and math.isfinite(row["loss_G"])):
-                log["diverged_at"] = step
-                break
-            if callback is not None:
-                callback(step, row)
-            log["steps"].append(row)
-    log["seconds"] = time.perf_counter() - t0
-    log["cpu_seconds"] = time.process_time() - c0
-    return log
+    return train(
+        net_G, net_D, *make_optimizers(net_G, net_D, hyper), real_sampler(x_train, gen, y_train),
+        n_steps, z_dim=net_G.z_dim, generator=gen, n_classes=N_CLASSES, loss=loss,
+        n_dis=int(hyper["n_dis"]), batch_size_D=batch_size, batch_size_G=batch_size,
+        log_every=log_every, callback=callback, callback_every=log_every, progress=progress,
+    )  # fmt: skip

@@ -85,16 +85,20 @@ def load_digits_split() -> tuple[Tensor, Tensor, Tensor, Tensor]:
     return tuple(t.clone() for t in _load_split())  # type: ignore[return-value]
 
 
-def real_sampler(x: Tensor, generator: torch.Generator):
+def real_sampler(x: Tensor, generator: torch.Generator, labels: Tensor | None = None):
     """``sample_real(n)`` for :func:`sngan_teach.gan.train`: ``n`` rows of ``x`` drawn with
-    replacement using ``generator``."""
+    replacement using ``generator``; given ``labels`` (one per row of ``x``), the pair
+    ``(x[i], labels[i])`` for a class-conditional run (``train(..., n_classes=...)``)."""
     if not isinstance(x, Tensor) or x.dim() < 2 or len(x) < 1:
         raise ValueError(f"x must be a non-empty batch tensor, got {type(x).__name__}")
     if not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    if labels is not None and (not isinstance(labels, Tensor) or labels.shape != x.shape[:1]):
+        raise ValueError(f"labels must be a tensor of {len(x)} labels, one per row of x")
 
-    def sample_real(n: int) -> Tensor:
-        return x[torch.randint(len(x), (n,), generator=generator)]
+    def sample_real(n: int) -> Tensor | tuple[Tensor, Tensor]:
+        idx = torch.randint(len(x), (n,), generator=generator)
+        return x[idx] if labels is None else (x[idx], labels[idx])
 
     return sample_real
 

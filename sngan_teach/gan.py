@@ -1,11 +1,12 @@
 """The GAN training step and loop: ``n_dis`` discriminator updates, then one generator update.
 
 Introduced in lesson 07 (2-D toys on a CPU) and reused unchanged by lesson 08 (8x8 digits)
-and by lesson 09 and its appendix A4 (CIFAR-10 on a GPU); the conditional GANs of lessons 10
-and 11 use their own loop, ``sngan_teach.conditional.train_conditional``. Nothing here knows
-about the data or the networks:
+by lesson 09 and its appendix A4 (CIFAR-10 on a GPU), and by the class-conditional GANs of
+lessons 10 and 11 (``n_classes``). Nothing here knows about the data or the networks:
 
 - real batches come from a callable ``sample_real(batch_size) -> Tensor`` already on the device;
+  with ``n_classes`` it returns ``(x, y)``, fake labels are drawn uniformly, and the networks
+  are called as ``G(z, y)`` and ``D(x, y)``;
 - ``z ~ N(0, I)`` is drawn with an explicit ``torch.Generator`` (on the networks' device), so
   saving ``generator.get_state()`` together with the step counter resumes a run exactly;
 - the loss is a name in :data:`sngan_teach.losses.LOSSES` or a ``(loss_D, loss_G)`` pair;
@@ -24,6 +25,7 @@ uses ``batch_size_G`` fake samples (default 128).
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from collections.abc import Callable
@@ -96,6 +98,11 @@ def _autocast(device: torch.device, dtype: torch.dtype | None):
     return torch.autocast(device_type=device.type, dtype=dtype, enabled=dtype is not None)
 
 
+def _call(net: nn.Module, x: Tensor, y: Tensor | None) -> Tensor:
+    """``net(x)``, or ``net(x, y)`` for a class-conditional network given labels ``y``."""
+    return net(x) if y is None else net(x, y)
+
+
 def d_step(
     net_G: nn.Module,
     net_D: nn.Module,
@@ -109,20 +116,29 @@ def d_step(
     after_D_step: Callable[[nn.Module], None] | None = None,
     autocast_dtype: torch.dtype | None = None,
     joint_D_call: bool = True,
+    y_real: Tensor | None = None,
+    y_fake: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """One discriminator update on ``real`` and ``G(z)``; returns ``(loss_D, penalty)`` detached.
 
     With ``joint_D_call`` the discriminator sees ``cat(real, fake)`` in one call (one power
     iteration per update for spectral norm); switch it off for a D with batch statistics.
+    With labels ``y_real`` and ``y_fake`` (both or neither) the update is class-conditional:
+    ``D(real, y_real)`` against ``D(G(z, y_fake), y_fake)``.
     """
+    if (y_real is None) != (y_fake is None):
+        raise ValueError("y_real and y_fake must be given together (or neither)")
     with torch.no_grad(), _autocast(real.device, autocast_dtype):
-        fake = net_G(z)
+        fake = _call(net_G, z, y_fake)
     fake = fake.to(real.dtype)
     with _autocast(real.device, autocast_dtype):
         if joint_D_call:
-            d_real, d_fake = net_D(torch.cat([real, fake])).float().split([len(real), len(fake)])
+            y = None if y_real is None else torch.cat([y_real, y_fake])
+            d_out = _call(net_D, torch.cat([real, fake]), y).float()
+            d_real, d_fake = d_out.split([len(real), len(fake)])
         else:
-            d_real, d_fake = net_D(real).float(), net_D(fake).float()
+            d_real = _call(net_D, real, y_real).float()
+            d_fake = _call(net_D, fake, y_fake).float()
     loss_D = loss_fn_D(d_real, d_fake)
     if penalty is not None:
         pen = penalty(net_D, real, fake, generator)
@@ -144,15 +160,17 @@ def g_step(
     loss_fn_G: LossG,
     *,
     autocast_dtype: torch.dtype | None = None,
+    y: Tensor | None = None,
 ) -> Tensor:
-    """One generator update on ``loss_G(D(G(z)))``; returns ``loss_G`` detached.
+    """One generator update on ``loss_G(D(G(z)))``, or ``loss_G(D(G(z, y), y))`` given labels
+    ``y``; returns ``loss_G`` detached.
 
     ``net_D``'s parameters are frozen during the backward pass (no wasted gradients).
     """
     net_D.requires_grad_(False)
     try:
         with _autocast(z.device, autocast_dtype):
-            d_fake = net_D(net_G(z)).float()
+            d_fake = _call(net_D, _call(net_G, z, y), y).float()
         loss_G = loss_fn_G(d_fake)
         opt_G.zero_grad(set_to_none=True)
         loss_G.backward()
@@ -224,8 +242,14 @@ def _check_step_args(
     z_dim: int,
     autocast_dtype: object,
     ema_decay: float,
+    n_classes: int | None,
+    penalty: object,
 ) -> None:
     check_int("n_dis", n_dis, 1)
+    if n_classes is not None:
+        check_int("n_classes", n_classes, 1)
+        if penalty is not None:
+            raise ValueError("penalty is not supported with n_classes (class-conditional runs)")
     check_int("batch_size_D", batch_size_D, 1)
     check_int("batch_size_G", batch_size_G, 1)
     check_int("z_dim", z_dim, 1)
@@ -258,6 +282,7 @@ def train_step(
     joint_D_call: bool = True,
     ema_G: nn.Module | None = None,
     ema_decay: float = 0.9999,
+    n_classes: int | None = None,
 ) -> dict[str, Tensor]:
     """One iteration of the GAN game: ``n_dis`` updates of ``net_D``, then one of ``net_G``.
 
@@ -265,29 +290,35 @@ def train_step(
     ``G(z)``, and minimizes ``loss_D + penalty``; the G update draws ``batch_size_G`` codes and
     minimizes ``loss_G``. With ``ema_G``, the moving average of G's weights is updated after.
 
+    With ``n_classes`` the game is class-conditional: ``sample_real(n)`` returns ``(x, y)``,
+    each batch of fakes gets labels drawn uniformly from ``0 .. n_classes - 1`` with
+    ``generator`` (before its ``z``), and the networks are called as ``G(z, y)``, ``D(x, y)``.
+
     Returns ``{"loss_D", "loss_G", "penalty"}`` as detached 0-d tensors (the last D update's);
     nothing here calls ``.item()``, so on a GPU the step never waits for the device.
     """
-    _check_step_args(generator, n_dis, batch_size_D, batch_size_G, z_dim, autocast_dtype, ema_decay)
+    _check_step_args(generator, n_dis, batch_size_D, batch_size_G, z_dim, autocast_dtype,
+                     ema_decay, n_classes, penalty)  # fmt: skip
     loss_fn_D, loss_fn_G = get_loss(loss)
+
+    def labels(n: int) -> Tensor | None:
+        if n_classes is None:
+            return None
+        return torch.randint(n_classes, (n,), generator=generator, device=generator.device)
+
     for _ in range(n_dis):
-        real = sample_real(batch_size_D)
+        real, y_real = sample_real(batch_size_D), None
+        if n_classes is not None:
+            real, y_real = real
+        y_fake = labels(batch_size_D)
         z = sample_z(batch_size_D, z_dim, generator)
-        loss_D, pen = d_step(
-            net_G,
-            net_D,
-            opt_D,
-            real,
-            z,
-            loss_fn_D,
-            generator=generator,
-            penalty=penalty,
-            after_D_step=after_D_step,
-            autocast_dtype=autocast_dtype,
-            joint_D_call=joint_D_call,
-        )
+        loss_D, pen = d_step(net_G, net_D, opt_D, real, z, loss_fn_D, generator=generator,
+                             penalty=penalty, after_D_step=after_D_step,
+                             autocast_dtype=autocast_dtype, joint_D_call=joint_D_call,
+                             y_real=y_real, y_fake=y_fake)  # fmt: skip
+    y = labels(batch_size_G)
     z = sample_z(batch_size_G, z_dim, generator)
-    loss_G = g_step(net_G, net_D, opt_G, z, loss_fn_G, autocast_dtype=autocast_dtype)
+    loss_G = g_step(net_G, net_D, opt_G, z, loss_fn_G, autocast_dtype=autocast_dtype, y=y)
     if ema_G is not None:
         update_ema(ema_G, net_G, ema_decay)
     return {"loss_D": loss_D, "loss_G": loss_G, "penalty": pen}
@@ -325,26 +356,20 @@ def train(
     sample_real: Callable[[int], Tensor],
     n_steps: int,
     *,
-    z_dim: int,
-    generator: torch.Generator,
-    loss: str | tuple[LossD, LossG] = "hinge",
-    n_dis: int = 1,
-    batch_size_D: int = 64,
-    batch_size_G: int = 128,
-    penalty: Penalty | None = None,
-    after_D_step: Callable[[nn.Module], None] | None = None,
-    autocast_dtype: torch.dtype | None = None,
-    joint_D_call: bool = True,
-    ema_G: nn.Module | None = None,
-    ema_decay: float = 0.9999,
     lr_decay: bool = False,
     start_step: int = 0,
     log_every: int = 100,
     callback: Callable[[int, list[dict[str, float]]], None] | None = None,
     callback_every: int = 0,
     progress: bool = True,
+    **step_options: object,
 ) -> list[dict[str, float]]:
     """Run :func:`train_step` from ``start_step`` until ``n_steps`` generator updates are done.
+
+    ``step_options`` are :func:`train_step`'s keyword arguments (``z_dim`` and ``generator``,
+    which it needs, then ``loss``, ``n_dis``, the batch sizes, ``penalty``, ``n_classes``, ...),
+    passed on unchanged: a missing or unknown name is a ``TypeError`` before the first step, and
+    :func:`train_step` checks the values.
 
     - Every ``log_every`` steps (and at the end) the losses are read once from the device,
       checked for NaN/inf (``FloatingPointError`` names the step and the loss), appended to the
@@ -363,6 +388,7 @@ def train(
     check_int("start_step", start_step, 0)
     check_int("log_every", log_every, 1)
     check_int("callback_every", callback_every, 0)
+    inspect.signature(train_step).bind(net_G, net_D, opt_G, opt_D, sample_real, **step_options)
     if start_step > n_steps:
         raise ValueError(f"start_step must be <= n_steps ({n_steps}), got {start_step}")
     for opt in (opt_G, opt_D):
@@ -376,25 +402,7 @@ def train(
             for opt in (opt_G, opt_D):
                 for group in opt.param_groups:
                     group["lr"] = linear_lr(step, n_steps, group["initial_lr"])
-        losses = train_step(
-            net_G,
-            net_D,
-            opt_G,
-            opt_D,
-            sample_real,
-            z_dim=z_dim,
-            generator=generator,
-            loss=loss,
-            n_dis=n_dis,
-            batch_size_D=batch_size_D,
-            batch_size_G=batch_size_G,
-            penalty=penalty,
-            after_D_step=after_D_step,
-            autocast_dtype=autocast_dtype,
-            joint_D_call=joint_D_call,
-            ema_G=ema_G,
-            ema_decay=ema_decay,
-        )
+        losses = train_step(net_G, net_D, opt_G, opt_D, sample_real, **step_options)
         done = step + 1
         if done % log_every == 0 or done == n_steps:
             check_finite(losses, done)

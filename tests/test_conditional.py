@@ -113,20 +113,24 @@ def test_class_accuracy_of_real_digits():
 
 
 def test_train_conditional_logs_and_is_reproducible():
-    def run() -> dict:
+    def run() -> list[dict]:
         net_G, net_D = make_cond_pair(seed=0, ch_G=4, ch_D=4)
         seen = []
-        log = train_conditional(
-            net_G, net_D, 5, seed=0, batch_size=8, log_every=2, callback=lambda s, r: seen.append(s)
+        history = train_conditional(
+            net_G, net_D, 5, seed=0, batch_size=8, log_every=2, callback=lambda s, h: seen.append(s)
         )
-        assert seen == [2, 4, 5] and log["diverged_at"] is None
-        return log
+        assert seen == [2, 4, 5]
+        return history
 
     first, second = run(), run()
-    assert [r["step"] for r in first["steps"]] == [2, 4, 5]
-    assert first["steps"] == second["steps"]
+    assert [r["step"] for r in first] == [2, 4, 5]
+    assert [(r["loss_D"], r["loss_G"]) for r in first] == [
+        (r["loss_D"], r["loss_G"]) for r in second
+    ]
     with pytest.raises(ValueError, match="n_steps"):
         train_conditional(*make_cond_pair(ch_G=4, ch_D=4), 0)
+    with pytest.raises(ValueError, match="setting"):
+        train_conditional(*make_cond_pair(ch_G=4, ch_D=4), 2, setting="Z")
 
 
 def test_evaluate_conditional_scores_and_handles_a_diverged_generator():

@@ -10,6 +10,7 @@ from torch import nn
 from sngan_teach.gan import (
     SETTINGS,
     check_finite,
+    d_step,
     linear_lr,
     make_optimizers,
     recompute_bn_stats,
@@ -241,6 +242,54 @@ def test_train_rejects_bad_arguments():
         train(*run[:5], 3, z_dim=Z_DIM, generator=run[5], log_every=0, progress=False)
     with pytest.raises(ValueError, match="n_dis must be >= 1, got 0"):
         train(*run[:5], 3, z_dim=Z_DIM, generator=run[5], n_dis=0, progress=False)
+
+
+def test_train_refuses_a_missing_or_unknown_step_option_before_any_step():
+    run = make_run()
+    before = [p.clone() for p in run[0].parameters()]
+    with pytest.raises(TypeError, match="bogus"):
+        train(*run[:5], 3, z_dim=Z_DIM, generator=run[5], bogus=1, progress=False)
+    with pytest.raises(TypeError, match="z_dim"):
+        train(*run[:5], 3, generator=run[5], progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(before, run[0].parameters(), strict=True))
+
+
+class Labelled(nn.Module):
+    """A network of (input, label) that records the labels it is called with."""
+
+    def __init__(self, n_in, n_out, n_classes=3):
+        super().__init__()
+        self.lin, self.n_classes, self.seen = nn.Linear(n_in + n_classes, n_out), n_classes, []
+
+    def forward(self, x, y):
+        self.seen.append(y.clone())
+        return self.lin(torch.cat([x, nn.functional.one_hot(y, self.n_classes).float()], 1))
+
+
+def test_conditional_train_step_feeds_real_and_drawn_labels():
+    torch.manual_seed(0)
+    net_G, net_D = Labelled(Z_DIM, 2), Labelled(2, 1)
+    opt_G, opt_D = make_optimizers(net_G, net_D, "C")
+    gen = torch.Generator().manual_seed(0)
+
+    def sample_real(n):  # every real sample has label 2
+        return torch.randn(n, 2, generator=gen), torch.full((n,), 2)
+
+    kw = dict(z_dim=Z_DIM, generator=gen, n_classes=3, n_dis=2, batch_size_D=4, batch_size_G=6)
+    train_step(net_G, net_D, opt_G, opt_D, sample_real, **kw)
+    assert [len(y) for y in net_G.seen] == [4, 4, 6] and [len(y) for y in net_D.seen] == [8, 8, 6]
+    for y_G, y_D in zip(net_G.seen, net_D.seen, strict=True):  # D judges fakes with G's labels
+        assert torch.equal(y_D[-len(y_G) :], y_G) and 0 <= int(y_G.min()) <= int(y_G.max()) < 3
+    assert all(torch.equal(y[:4], torch.full((4,), 2)) for y in net_D.seen[:2])  # the real labels
+    assert len(torch.cat(net_G.seen).unique()) > 1  # fake labels are drawn, not fixed
+    with pytest.raises(ValueError, match="penalty"):
+        train_step(net_G, net_D, opt_G, opt_D, sample_real, **kw, penalty=lambda *a: 0)
+    with pytest.raises(ValueError, match="n_classes"):
+        train_step(net_G, net_D, opt_G, opt_D, sample_real, **kw | {"n_classes": 0})
+    with pytest.raises(ValueError, match="y_real and y_fake"):
+        x, y = sample_real(4)
+        d_step(net_G, net_D, opt_D, x, torch.randn(4, Z_DIM), lambda r, f: r.mean(), generator=gen,
+               y_real=y)  # fmt: skip
 
 
 def test_train_history_and_callback_steps():

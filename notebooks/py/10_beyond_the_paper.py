@@ -346,13 +346,12 @@ sigma_E = [torch.linalg.matrix_norm(E_raw.detach(), ord=2).item()]  # sigma(E), 
 live = []
 
 
-def measure(step: int, row: dict) -> None:
-    row.update(evaluate_conditional(net_G, n_eval, seed=seed + 1))
-    live.append(row)
+def measure(step: int, history: list) -> None:
+    live.append(history[-1] | evaluate_conditional(net_G, n_eval, seed=seed + 1))
 
 
 t0, c0 = time.perf_counter(), time.process_time()
-log = train_conditional(
+train_conditional(
     net_G,
     net_D,
     n_steps,

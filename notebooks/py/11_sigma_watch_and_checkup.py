@@ -121,7 +121,7 @@ net_D.train()
 live_sigmas, sigma_vectors = [], {"G": {}, "D": {}}
 
 
-def measure(step: int, row: dict) -> None:
+def measure(step: int, history: list) -> None:
     for name, net in (("G", net_G), ("D", net_D)):
         for layer, sigma in top_sigmas(net, sigma_vectors[name]).items():
             live_sigmas.append({"step": step, "net": name, "layer": layer, "sigma": sigma})
