@@ -185,10 +185,6 @@ ax.set(xlabel="power-iteration step k", ylabel="relative error of σ estimate",
 plt.show()
 
 # %% [markdown]
-# The estimate converges to the largest singular value, and the normalized matrix has
-# spectral norm 1:
-
-# %% [markdown]
 # The estimate converges to the largest singular value, and the package's layer
 # (`sngan_teach.sn.spectral_norm`, built in lesson 04), run for the same number of steps on the
 # same $W$, gives a weight of spectral norm 1:
@@ -483,10 +479,13 @@ print(f"matrix {d_out}x{d_in}, {n_power_iterations} power-iteration steps")
 #    reach the same $\sigma$?
 
 # %% [markdown]
-# **Solution 1.** Once the top direction dominates, the error of $\sigma$ shrinks by a
-# factor $r^4$ per step, $r = \sigma_2/\sigma_1$, so like $r^{4k}$ (lesson 03 derives it).
-# We measure the ratio of consecutive errors at the last step before round-off sets in
-# (errors above $10^{-13}$, a hundred times the round-off) and compare it with $r^4$.
+# **Solution 1.** Once the top direction dominates, the error of $\sigma$ shrinks per step by
+# a factor that approaches $r^4$, $r = \sigma_2/\sigma_1$, from below: each other direction
+# $i$ adds a term that shrinks like $(\sigma_i/\sigma_1)^{4k}$, faster than $r^{4k}$ (lesson
+# 03 derives it). We measure the ratio of consecutive errors at the last step before round-off
+# sets in (errors above $10^{-13}$, a hundred times the round-off) and compare it with $r^4$.
+# On 3000 random matrices of the quick size and 300 of the full size, built like this one, it
+# lay between $0.50\,r^4$ and $1.004\,r^4$ (median $0.95\,r^4$ and $0.90\,r^4$).
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
 errors = np.array([abs(s - sigma_exact) / sigma_exact for s in estimates])
@@ -497,7 +496,7 @@ last = int(np.flatnonzero(errors > 1e-13)[-1])  # index of the last error above 
 ratio = errors[last] / errors[last - 1]
 print(f"sigma_2/sigma_1 = r = {r:.3f}, r^4 = {r**4:.4f}; steps to 1e-6: {steps_needed}")
 print(f"error ratio per step at k = {last + 1}: {ratio:.4f} = {ratio / r**4:.2f} r^4")
-assert 0.8 * r**4 <= ratio <= 1.25 * r**4
+assert 0.4 * r**4 <= ratio <= 1.02 * r**4  # the measured range, 0.50 to 1.004, with a margin
 
 # %% [markdown]
 # **Solution 2.** Yes: any start with a component along the top left singular vector converges.
