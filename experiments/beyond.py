@@ -102,15 +102,13 @@ def grid_of(net_G):  # -> numpy uint8 array
     as uint8 of shape (10, 10, 8, 8)."""
     import torch
 
+    from sngan_teach._util import eval_mode
     from sngan_teach.gan import sample_z
 
     y = torch.arange(10).repeat_interleave(10)
     z = sample_z(100, net_G.z_dim, torch.Generator().manual_seed(2))
-    was_training = net_G.training
-    net_G.eval()
-    with torch.no_grad():
+    with eval_mode(net_G), torch.no_grad():
         x = net_G(z, y)
-    net_G.train(was_training)
     x = torch.nan_to_num(x, nan=-1.0).clamp(-1, 1)
     return ((x + 1) * 127.5).round().to(torch.uint8).view(10, 10, 8, 8).numpy()
 

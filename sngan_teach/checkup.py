@@ -53,6 +53,7 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import _SpectralNorm as TorchSpectralNorm
 from torch.nn.utils.spectral_norm import SpectralNorm as OldTorchSpectralNorm
 
+from sngan_teach._util import eval_mode, weight_layers
 from sngan_teach.sn import SpectralNorm, conv_operator_norm
 from sngan_teach.spectra import effective_rank, layer_singular_values
 
@@ -177,26 +178,22 @@ def checkup(
         raise ValueError(f"n_iterations must be an int >= 1, got {n_iterations!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    layers = [
-        (name, m)
-        for name, m in model.named_modules()
-        if isinstance(m, nn.Linear | nn.modules.conv._ConvNd)
-    ]
+    layers = weight_layers(model)
     if not layers:
         raise ValueError(f"model {type(model).__name__} has no Linear or convolution layer")
-    flags = {m: m.training for m in model.modules()}
     input_shapes: dict[nn.Module, tuple[int, ...]] = {}
 
     def remember_shape(module: nn.Module, args: tuple) -> None:
         input_shapes.setdefault(module, tuple(args[0].shape[1:]))
 
     hooks = [m.register_forward_pre_hook(remember_shape) for _, m in layers]
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(x, *rest)
-        for hook in hooks:
-            hook.remove()
+    with eval_mode(model):
+        try:
+            with torch.no_grad():
+                model(x, *rest)
+        finally:
+            for hook in hooks:
+                hook.remove()
         spectra = layer_singular_values(model)
         gen = torch.Generator().manual_seed(seed)
         rows = []
@@ -223,11 +220,6 @@ def checkup(
                 }
             )
         norms = jacobian_norms(model, (x, *rest), n_iterations, generator=gen)
-    finally:
-        for hook in hooks:
-            hook.remove()
-        for m, flag in flags.items():
-            m.training = flag
     return {
         "layers": rows,
         "product_bound": math.prod(row["op_norm"] for row in rows),

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sngan_teach._util import check_positive
+from sngan_teach._util import WEIGHT_LAYERS, as_matrix, check_module, check_positive, eval_mode
 from sngan_teach.digits import (
     N_CLASSES,
     DigitsDiscriminator,
@@ -186,12 +186,12 @@ def make_cond_pair(
     return net_G, net_D
 
 
-def _weight_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
+def _watched_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Every Linear/convolution layer and every spectrally normalized embedding, in order."""
     return [
         (name, m)
         for name, m in model.named_modules()
-        if isinstance(m, nn.Linear | nn.modules.conv._ConvNd)
-        or (isinstance(m, nn.Embedding) and spectral_norms(m, "weight"))
+        if isinstance(m, WEIGHT_LAYERS) or (isinstance(m, nn.Embedding) and spectral_norms(m))
     ]
 
 
@@ -207,19 +207,15 @@ def top_sigmas(model: nn.Module, vectors: dict[str, Tensor]) -> dict[str, float]
     axis first), with ``v`` kept in ``vectors`` between calls (seeded from the layer name the
     first time), so over training the estimate tracks sigma_0 the way SN's own iteration does.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    check_module("model", model)
     if not isinstance(vectors, dict):
         raise TypeError(f"vectors must be a dict, got {type(vectors).__name__}")
     out = {}
-    for name, m in _weight_modules(model):
-        if spectral_norms(m, "weight"):
+    for name, m in _watched_layers(model):
+        if spectral_norms(m):
             out[name] = float(estimated_sigma(m))
             continue
-        W = m.weight.detach().double()
-        if isinstance(m, nn.modules.conv._ConvTransposeNd):
-            W = W.movedim(1, 0)
-        W = W.flatten(1)
+        W = as_matrix(m.weight.detach().double(), m)
         if name not in vectors:
             gen = torch.Generator().manual_seed(sum(map(ord, name)))
             vectors[name] = F.normalize(
@@ -254,13 +250,8 @@ def evaluate_conditional(net_G: nn.Module, n: int = 1000, seed: int = 1) -> dict
     sample gives ``0, 1, nan``. The training flag is restored."""
     y = eval_labels(n)
     z = sample_z(n, net_G.z_dim, torch.Generator().manual_seed(seed))
-    was_training = net_G.training
-    net_G.eval()
-    try:
-        with torch.no_grad():
-            x = net_G(z, y)
-    finally:
-        net_G.train(was_training)
+    with eval_mode(net_G), torch.no_grad():
+        x = net_G(z, y)
     if not torch.isfinite(x).all():
         return {"class_acc": 0.0, "digits_is": 1.0, "digits_fid": math.nan}
     return {

@@ -42,12 +42,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.utils import parametrize
 
-from sngan_teach._util import check_positive
+from sngan_teach._util import check_module, check_positive
 from sngan_teach.methods import apply_method
 from sngan_teach.metrics import fid_from_features, inception_score_from_logits
-from sngan_teach.sn import SpectralNorm, estimated_sigma
+from sngan_teach.sn import estimated_sigma, spectral_norms
 
 N_CLASSES = 10
 N_HELD_OUT = 600  # held-out digits: the classifier's test set and the FID reference
@@ -347,13 +346,10 @@ def sn_layer_sigmas(model: nn.Module) -> dict[str, float]:
     diverged run), before any SVD: ``experiments.digits_grid.train_digits`` scores such a run
     as diverged.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    check_module("model", model)
     out = {}
     for name, m in model.named_modules():
-        if not parametrize.is_parametrized(m, "weight"):
-            continue
-        sns = [p for p in m.parametrizations["weight"] if isinstance(p, SpectralNorm)]
+        sns = spectral_norms(m)
         if not sns:
             continue
         with torch.no_grad():

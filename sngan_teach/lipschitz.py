@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import nn
 
+from sngan_teach._util import eval_mode
+
 __all__ = [
     "spectral_norm_exact",
     "conv_unfold_factor",
@@ -189,7 +191,6 @@ def product_bound(model: nn.Module, *, conv: str = "matrix") -> float:
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     if conv not in CONV_MODES:
         raise ValueError(f"conv must be one of {CONV_MODES}, got {conv!r}")
-    modes = {m: m.training for m in model.modules()}
     layers = list(chain_layers(model))
     # Dropout's mode matters to the bound, so judge it in the mode the caller left it in.
     for layer in layers:
@@ -197,13 +198,8 @@ def product_bound(model: nn.Module, *, conv: str = "matrix") -> float:
             layer_lipschitz(layer, conv)
     if not layers:
         return 1.0
-    model.eval()
-    try:
-        with torch.no_grad():
-            factors = [layer_lipschitz(layer, conv) for layer in layers]
-    finally:
-        for m, training in modes.items():
-            m.training = training
+    with eval_mode(model), torch.no_grad():
+        factors = [layer_lipschitz(layer, conv) for layer in layers]
     return math.prod(factors)
 
 

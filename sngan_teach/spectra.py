@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import torch
 from torch import Tensor, nn
 
-from .regularizers import as_matrix, weight_layers
+from sngan_teach._util import as_matrix, eval_mode, weight_layers
 
 __all__ = [
     "layer_singular_values",
@@ -43,26 +43,20 @@ def layer_singular_values(model: nn.Module) -> dict[str, Tensor]:
     layers = weight_layers(model)
     if not layers:
         raise ValueError(f"model {type(model).__name__} has no Linear or convolution layer")
-    flags = {m: m.training for m in model.modules()}
-    model.eval()
-    try:
-        out = {}
-        with torch.no_grad():
-            for name, m in layers:
-                W = m.weight.detach()
-                where = f"layer {name!r} ({type(m).__name__.removeprefix('Parametrized')})"
-                if W.numel() == 0:
-                    raise ValueError(f"{where} has a weight of shape {tuple(W.shape)}, no entries")
-                if not bool(torch.isfinite(W).all()):
-                    bad = int((~torch.isfinite(W)).sum())
-                    raise ValueError(
-                        f"{where} has {bad} of {W.numel()} weight entries NaN or inf "
-                        "(a diverged run?): its singular values are undefined"
-                    )
-                out[name] = torch.linalg.svdvals(as_matrix(W, m).double()).cpu()
-    finally:
-        for m, flag in flags.items():
-            m.training = flag
+    out = {}
+    with eval_mode(model), torch.no_grad():
+        for name, m in layers:
+            W = m.weight.detach()
+            where = f"layer {name!r} ({type(m).__name__.removeprefix('Parametrized')})"
+            if W.numel() == 0:
+                raise ValueError(f"{where} has a weight of shape {tuple(W.shape)}, no entries")
+            if not bool(torch.isfinite(W).all()):
+                bad = int((~torch.isfinite(W)).sum())
+                raise ValueError(
+                    f"{where} has {bad} of {W.numel()} weight entries NaN or inf "
+                    "(a diverged run?): its singular values are undefined"
+                )
+            out[name] = torch.linalg.svdvals(as_matrix(W, m).double()).cpu()
     return out
 
 
