@@ -3,7 +3,8 @@
 A lesson's checks must hold for every ``SNGAN_SEED`` and every machine. This script runs each
 lesson as a reader would (nbconvert, one thread), for every combination asked for, keeps going
 past a failing cell so that one run lists every failing check, and writes one JSON line per run
-(appended, so a sweep can be resumed). ``--table`` prints the pass table (lesson x seed).
+(appended, with the commit it ran on; ``--resume`` skips the runs already recorded).
+``--table`` prints the pass table (lesson x seed).
 
     .venv/bin/python tools/seed_sweep.py --budget quick --seeds 0-9 --cpu default,native
     .venv/bin/python tools/seed_sweep.py --budget full --seeds 0-2 --cpu default,native
@@ -57,6 +58,17 @@ def errors_of(notebook: Path) -> list[str]:
     return found
 
 
+def commit() -> str:
+    """The checked-out commit (with ``+`` when the working tree has changes)."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True,
+                              text=True).stdout.strip()  # fmt: skip
+
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return git("rev-parse", "--short", "HEAD") + ("+" if dirty else "")
+
+
 def run_one(lesson: str, seed: int, cpu: str, budget: str, keep: Path | None = None) -> dict:
     env = os.environ | {"SNGAN_SEED": str(seed), "SNGAN_BUDGET": budget, "OMP_NUM_THREADS": "1"}
     env.pop("ATEN_CPU_CAPABILITY", None)
@@ -77,7 +89,7 @@ def run_one(lesson: str, seed: int, cpu: str, budget: str, keep: Path | None = N
             keep.mkdir(parents=True, exist_ok=True)
             out.replace(keep / f"{lesson}.{budget}.{cpu}.s{seed}.ipynb")
     return dict(lesson=lesson, seed=seed, cpu=cpu, budget=budget, ok=not errors, errors=errors,
-                seconds=round(time.time() - start, 1))  # fmt: skip
+                seconds=round(time.time() - start, 1), commit=commit())  # fmt: skip
 
 
 def table(records: list[dict]) -> str:
@@ -105,6 +117,7 @@ def main() -> None:
     ap.add_argument("--record", type=Path, default=RECORD)
     ap.add_argument("--keep", type=Path, default=None, help="keep the executed notebooks here")
     ap.add_argument("--table", action="store_true", help="print the pass table and stop")
+    ap.add_argument("--resume", action="store_true", help="skip the runs already recorded")
     args = ap.parse_args()
     if args.table:
         records = [json.loads(line) for line in args.record.read_text().splitlines() if line]
@@ -119,6 +132,10 @@ def main() -> None:
         chosen = [name for name in chosen if name[:2] in wanted]
     jobs = [(ls, s, c, args.budget) for c in args.cpu.split(",") for s in seeds(args.seeds)
             for ls in chosen]  # fmt: skip
+    if args.resume and args.record.exists():
+        done = {(r["lesson"], r["seed"], r["cpu"], r["budget"])
+                for r in map(json.loads, args.record.read_text().splitlines()) if r}  # fmt: skip
+        jobs = [job for job in jobs if job not in done]
     args.record.parent.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(args.jobs) as pool, args.record.open("a") as record:
         for result in pool.map(lambda job: run_one(*job, keep=args.keep), jobs):
