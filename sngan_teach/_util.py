@@ -35,12 +35,14 @@ def check_positive(name: str, value: object) -> int:
     return check_int(name, value, 1)
 
 
-def check_number(name: str, value: object) -> float:
+def check_number(name: str, value: object, positive: bool = True) -> float:
     """``value`` as a float: ``TypeError`` unless it is a real number (not a bool);
-    ``ValueError`` unless it is finite and > 0."""
+    ``ValueError`` unless it is finite (and > 0, unless ``positive=False``)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    if not (value > 0 and math.isfinite(value)):
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if positive and not value > 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
     return float(value)
 

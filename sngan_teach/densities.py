@@ -55,21 +55,13 @@ def _as_float_tensor(x: torch.Tensor | Sequence[float] | float, name: str) -> to
         ) from err
 
 
-def _check_finite(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return float(value)
-
-
 def gaussian_log_prob(x: torch.Tensor, mean: float, std: float) -> torch.Tensor:
     """Log density of N(mean, std^2) at every entry of ``x``.
 
     log N(x; mu, s^2) = -(x - mu)^2 / (2 s^2) - log s - log sqrt(2 pi).
     """
     x = _as_float_tensor(x, "x")
-    mean = _check_finite(mean, "mean")
+    mean = check_number("mean", mean, positive=False)
     std = check_number("std", std)
     return -0.5 * ((x - mean) / std) ** 2 - math.log(std) - _LOG_SQRT_2PI
 
@@ -77,7 +69,7 @@ def gaussian_log_prob(x: torch.Tensor, mean: float, std: float) -> torch.Tensor:
 def _mixture_params(
     means: Sequence[float], stds: Sequence[float], weights: Sequence[float] | None
 ) -> tuple[list[float], list[float], list[float]]:
-    means = [_check_finite(m, "means[i]") for m in means]
+    means = [check_number("means[i]", m, positive=False) for m in means]
     stds = [check_number("stds[i]", s) for s in stds]
     if len(means) == 0:
         raise ValueError("means must hold at least one component, got an empty sequence")
@@ -173,7 +165,7 @@ def logit_gradient(gap: float, std: float, x: torch.Tensor) -> torch.Tensor:
     In closed form f*(x) = (gap^2 - 2 gap x) / (2 std^2), so the gradient is -gap / std^2 at
     every x; the tests and lesson 01 check autograd against that.
     """
-    gap = _check_finite(gap, "gap")
+    gap = check_number("gap", gap, positive=False)
     std = check_number("std", std)
     x = _as_float_tensor(x, "x").detach().clone().requires_grad_(True)
     f = optimal_logit(gaussian_log_prob(x, 0.0, std), gaussian_log_prob(x, gap, std))
@@ -189,7 +181,7 @@ def separation_curves(gap: float, std: float = 0.5, n_points: int = 401) -> dict
     d f*/dx (by autograd). As ``gap / std`` grows the supports separate: D* becomes a step,
     f* a steeper line and |grad f*| = gap / std^2 grows without bound.
     """
-    gap = _check_finite(gap, "gap")
+    gap = check_number("gap", gap, positive=False)
     std = check_number("std", std)
     if isinstance(n_points, bool) or not isinstance(n_points, int):
         raise TypeError(f"n_points must be an int, got {type(n_points).__name__}")

@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sngan_teach._util import check_module, check_positive
+from sngan_teach._util import check_generator, check_module, check_positive
 from sngan_teach.methods import apply_method
 from sngan_teach.metrics import fid_from_features, inception_score_from_logits
 from sngan_teach.sn import estimated_sigma, spectral_norms
@@ -88,12 +88,15 @@ def real_sampler(x: Tensor, generator: torch.Generator, labels: Tensor | None = 
     """``sample_real(n)`` for :func:`sngan_teach.gan.train`: ``n`` rows of ``x`` drawn with
     replacement using ``generator``; given ``labels`` (one per row of ``x``), the pair
     ``(x[i], labels[i])`` for a class-conditional run (``train(..., n_classes=...)``)."""
-    if not isinstance(x, Tensor) or x.dim() < 2 or len(x) < 1:
-        raise ValueError(f"x must be a non-empty batch tensor, got {type(x).__name__}")
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-    if labels is not None and (not isinstance(labels, Tensor) or labels.shape != x.shape[:1]):
-        raise ValueError(f"labels must be a tensor of {len(x)} labels, one per row of x")
+    if not isinstance(x, Tensor):
+        raise TypeError(f"x must be a Tensor, got {type(x).__name__}")
+    if x.dim() < 2 or len(x) < 1:
+        raise ValueError(f"x must be a non-empty batch tensor, got shape {tuple(x.shape)}")
+    check_generator(generator)
+    if labels is not None and not isinstance(labels, Tensor):
+        raise TypeError(f"labels must be a Tensor or None, got {type(labels).__name__}")
+    if labels is not None and labels.shape != x.shape[:1]:
+        raise ValueError(f"labels must hold {len(x)} labels, one per row of x")
 
     def sample_real(n: int) -> Tensor | tuple[Tensor, Tensor]:
         idx = torch.randint(len(x), (n,), generator=generator)

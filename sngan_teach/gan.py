@@ -33,7 +33,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from sngan_teach._util import check_int
+from sngan_teach._util import check_generator, check_int
 from sngan_teach.losses import LossD, LossG, get_loss
 
 # Paper Table 1: Adam's learning rate alpha, beta1, beta2 and the number of D updates per G update.
@@ -89,8 +89,7 @@ def sample_z(n: int, z_dim: int, generator: torch.Generator) -> Tensor:
     """``n`` latent codes ``z ~ N(0, I)`` of size ``z_dim``, on the generator's device."""
     check_int("n", n, 0)
     check_int("z_dim", z_dim, 1)
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    check_generator(generator)
     return torch.randn(n, z_dim, generator=generator, device=generator.device)
 
 
@@ -215,8 +214,7 @@ def recompute_bn_stats(
     check_int("z_dim", z_dim, 1)
     check_int("n_batches", n_batches, 1)
     check_int("batch_size", batch_size, 2)
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    check_generator(generator)
     bns = [m for m in net_G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not bns:
         return
@@ -253,8 +251,7 @@ def _check_step_args(
     check_int("batch_size_D", batch_size_D, 1)
     check_int("batch_size_G", batch_size_G, 1)
     check_int("z_dim", z_dim, 1)
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    check_generator(generator)
     if autocast_dtype not in (None, torch.bfloat16, torch.float16):
         raise ValueError(
             f"autocast_dtype must be None, torch.bfloat16 or torch.float16, got {autocast_dtype}"

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import nn
 
-from sngan_teach._util import eval_mode
+from sngan_teach._util import check_generator, check_int, check_number, eval_mode
 
 __all__ = [
     "spectral_norm_exact",
@@ -269,20 +269,9 @@ def lipschitz_lower_estimate(
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     x = _check_points(x)
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int):
-        raise TypeError(f"n_steps must be an int, got {type(n_steps).__name__}")
-    if n_steps < 0:
-        raise ValueError(f"n_steps must be >= 0, got {n_steps}")
-    if (
-        isinstance(lr, bool)
-        or not isinstance(lr, int | float)
-        or not (math.isfinite(lr) and lr > 0)
-    ):
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(
-            f"generator must be a torch.Generator or None, got {type(generator).__name__}"
-        )
+    check_int("n_steps", n_steps, 0)
+    check_number("lr", lr)
+    check_generator(generator, allow_none=True)
 
     best = input_gradient_norms(f, x).max().item()
     if n_steps == 0:

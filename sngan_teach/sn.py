@@ -18,7 +18,7 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import _SpectralNorm as TorchSpectralNorm
 from torch.nn.utils.spectral_norm import SpectralNorm as OldTorchSpectralNorm
 
-from sngan_teach._util import check_int
+from sngan_teach._util import check_generator, check_int
 
 __all__ = [
     "SpectralNorm",
@@ -332,10 +332,7 @@ def spectral_norm(
         )
     check_int("n_power_iterations", n_power_iterations, 1)
     _check_eps(eps)
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(
-            f"generator must be a torch.Generator or None, got {type(generator).__name__}"
-        )
+    check_generator(generator, allow_none=True)
     if not weight.is_meta and weight.numel() and not bool(weight.detach().any()):
         raise ValueError(
             f"{type(module).__name__}.{name} is all zeros: sigma(W) = 0 and W / sigma is "
