@@ -206,6 +206,7 @@ class Run:
     """The objects one CIFAR-10 training run starts from, made by :func:`build_run`."""
 
     recipe: dict[str, object]  # a copy of the recipe it was built from
+    device: torch.device  # where the networks, the images and gen_z live
     net_G: nn.Module
     net_D: nn.Module  # normalized as recipe["norm"] says
     ema_G: nn.Module | None  # a copy of net_G when recipe["ema"] > 0, else None
@@ -283,6 +284,7 @@ def build_run(
     lr, betas, fused = recipe["alpha"], (recipe["beta1"], recipe["beta2"]), fast or None
     return Run(
         recipe=dict(recipe),
+        device=device,
         net_G=net_G,
         net_D=net_D,
         ema_G=copy.deepcopy(net_G) if recipe["ema"] > 0 else None,
