@@ -50,14 +50,13 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sngan_teach import cifar, metrics
+from sngan_teach import cifar, metrics, runtime
 from sngan_teach.checkpoint import Checkpointer, latest_step, load_checkpoint
 from sngan_teach.gan import recompute_bn_stats, sample_z, train
 from sngan_teach.recipes import PUBLISHED, build_run, get_recipe
@@ -69,10 +68,9 @@ kernel_check()  # a one-line warning when this is not the kernel Python (sngan-t
 seed = base_seed()  # $SNGAN_SEED (default 0); every other seed derives from it
 gen = seed_all(seed)
 device = default_device()
-ROOT = Path.cwd().resolve().parent if Path.cwd().name == "notebooks" else Path.cwd().resolve()
+ROOT = runtime.ROOT  # the repository, which holds runs/ and benchmarks/results/
 WORK = ROOT / "runs" / "A4_cifar10_engineering"  # everything this notebook writes (git-ignored)
 RUNS = ROOT / "runs" / "cifar10"  # where scripts/train_cifar10.py writes the long runs
-STORED = ROOT / "benchmarks" / "results"  # the stored small run (cifar_small_run.py)
 
 z_dim = 128  # d_z, z ~ N(0, I)
 demo = get_recipe("fast-cnn")  # the inline demo's recipe: it has an EMA and a decay to check
@@ -142,7 +140,7 @@ for name in run_names:
             f"{who}: IS {s['is_paper']:.2f} ± {s['is_paper_sd']:.2f}, FID 10k/5k "
             f"{s['fid_paper']:.1f}, FID 50k/50k {s['fid_all']:.1f}"
         )
-check_file = STORED / "gpu_check.json"
+check_file = runtime.RESULTS_DIR / "gpu_check.json"  # stored by benchmarks/gpu_check.sh
 if check_file.exists():
     report = json.loads(check_file.read_text())
     for arch in ("standard", "resnet"):
