@@ -88,8 +88,8 @@ from sngan_teach import checkpoint, cifar, metrics  # noqa: E402
 from sngan_teach.checkpoint import Checkpointer  # noqa: E402
 from sngan_teach.gan import SETTINGS, recompute_bn_stats, train  # noqa: E402
 from sngan_teach.models import Z_DIM, build_models  # noqa: E402
-from sngan_teach.recipes import MAX_SEED, RECIPES, Run, build_run  # noqa: E402
-from sngan_teach.runtime import default_device  # noqa: E402
+from sngan_teach.recipes import RECIPES, Run, build_run  # noqa: E402
+from sngan_teach.runtime import MAX_SEED, default_device  # noqa: E402
 
 # Flags whose default comes from the recipe (argparse default None: "not given").
 RECIPE_FLAGS = ["arch", "loss", "norm", "alpha", "beta1", "beta2", "n_dis", "batch_d"]

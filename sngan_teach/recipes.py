@@ -48,6 +48,7 @@ from sngan_teach._util import check_int, check_number
 from sngan_teach.cifar import DeviceSampler
 from sngan_teach.methods import add_wn
 from sngan_teach.models import Z_DIM, build_models
+from sngan_teach.runtime import MAX_SEED
 from sngan_teach.sn import add_sn
 
 # Every value of a recipe, with its provenance in ``source``. Keys are the training script's
@@ -191,7 +192,6 @@ def get_recipe(name: str) -> dict[str, object]:
     return dict(RECIPES[name])
 
 
-MAX_SEED = 2**63 - 1  # the largest seed of a run (its generators take seed + 1 ... seed + 5)
 # The normalization of D that a recipe's "norm" names.
 NORMS: dict[str, Callable[[nn.Module], nn.Module]] = {
     "sn": add_sn,
