@@ -579,6 +579,8 @@ def resume_state(args: argparse.Namespace, out: Path, data: dict) -> tuple[Path,
 
 
 def run(args: argparse.Namespace, out: Path) -> int:
+    """Train the run ``args`` describes in ``out`` (locked by ``main``), resuming from its newest
+    checkpoint, then score it; returns the exit code (0, or 3 for NaN or inf in training)."""
     device = torch.device(args.device) if args.device else default_device()
     samples = own_folder(out / "samples")
     images, data = load_data(dry_run_data(out) if args.dry_run else args.data, args.download)
