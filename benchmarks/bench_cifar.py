@@ -44,10 +44,9 @@ if str(ROOT) not in sys.path:
 from sngan_teach import cifar  # noqa: E402
 from sngan_teach.gan import train_step  # noqa: E402
 from sngan_teach.losses import get_loss  # noqa: E402
-from sngan_teach.models import Z_DIM, build_models  # noqa: E402
-from sngan_teach.recipes import get_recipe  # noqa: E402
+from sngan_teach.models import Z_DIM  # noqa: E402
+from sngan_teach.recipes import build_run, get_recipe  # noqa: E402
 from sngan_teach.runtime import default_device  # noqa: E402
-from sngan_teach.sn import add_sn  # noqa: E402
 
 LOOPS = ("fast", "eager", "plain")
 
@@ -68,23 +67,14 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _nets(recipe: dict, slim: int, seed: int) -> tuple[torch.nn.Module, torch.nn.Module]:
-    torch.manual_seed(seed)  # same seed: same weights and the same SN vectors u, v
-    net_G, net_D = build_models(recipe["arch"], slim)
-    add_sn(net_D)
-    return net_G, net_D
-
-
 def plain_loop(
     recipe: dict, slim: int, images: torch.Tensor, device: torch.device, seed: int = 0
 ) -> Callable[[], float]:
-    """The plain reference: returns ``step()`` doing one G update the common eager way."""
-    net_G, net_D = _nets(recipe, slim, seed)
-    net_G.to(device)
-    net_D.to(device)
-    betas = (recipe["beta1"], recipe["beta2"])
-    opt_G = torch.optim.Adam(net_G.parameters(), lr=recipe["alpha"], betas=betas)
-    opt_D = torch.optim.Adam(net_D.parameters(), lr=recipe["alpha"], betas=betas)
+    """The plain reference: returns ``step()`` doing one G update the common eager way, from
+    the networks and Adam (for-each on CUDA) of ``build_run``'s eager run; its sampler is left
+    unused: this loop reads a DataLoader."""
+    run = build_run(recipe, images, seed=seed, device=device, fast=False, slim=slim)
+    net_G, net_D, opt_G, opt_D = run.net_G, run.net_D, run.opt_G, run.opt_D
     loss_fn_D, loss_fn_G = get_loss(recipe["loss"])
     batch_d, batch_g = recipe["batch_d"], recipe["batch_g"]
     data = torch.utils.data.TensorDataset(cifar.to_float(images))
@@ -126,24 +116,18 @@ def lesson_loop(
     mode: str = "none",
     seed: int = 0,
 ) -> dict:
-    """Lesson 07's ``train_step`` on a ``DeviceSampler``: the ``eager`` loop (``fast=False``:
-    fp32, no compile) or the ``fast`` one (``fast=True``: on CUDA bf16 autocast, channels-last
-    and fused Adam; ``torch.compile`` with ``mode`` unless ``"none"``).
+    """Lesson 07's ``train_step`` on the run that ``build_run`` makes for the training script:
+    the ``eager`` loop (``fast=False``: fp32, no compile) or the ``fast`` one (``fast=True``:
+    on CUDA bf16 autocast, channels-last and fused Adam; ``torch.compile`` with ``mode`` unless
+    ``"none"``).
 
-    Returns ``{"step", "net_G", "net_D", "opt_G", "opt_D", "sampler"}``; ``step()`` runs one
-    generator update and returns its losses as detached tensors. The same ``seed`` gives the
-    same weights, SN vectors, real batches and z in both loops.
+    Returns ``{"step", "net_G", "net_D", "opt_G", "opt_D"}``; ``step()`` runs one generator
+    update and returns its losses as detached tensors. The same ``seed`` gives the same
+    weights, SN vectors, real batches and z in both loops.
     """
     cuda = device.type == "cuda"
-    net_G, net_D = _nets(recipe, slim, seed)
-    memory = torch.channels_last if fast and cuda else torch.contiguous_format
-    net_G.to(device, memory_format=memory)
-    net_D.to(device, memory_format=memory)
-    betas, fused = (recipe["beta1"], recipe["beta2"]), fast and cuda
-    opt_G = torch.optim.Adam(net_G.parameters(), lr=recipe["alpha"], betas=betas, fused=fused)
-    opt_D = torch.optim.Adam(net_D.parameters(), lr=recipe["alpha"], betas=betas, fused=fused)
-    sampler = cifar.DeviceSampler(images, device, seed=seed + 1, channels_last=fast and cuda)
-    gen_z = torch.Generator(device=device).manual_seed(seed + 2)
+    run = build_run(recipe, images, seed=seed, device=device, fast=fast and cuda, slim=slim)
+    net_G, net_D, opt_G, opt_D = run.net_G, run.net_D, run.opt_G, run.opt_D
     run_G, run_D = net_G, net_D
     if fast and mode != "none":
         run_G, run_D = torch.compile(net_G, mode=mode), torch.compile(net_D, mode=mode)
@@ -151,7 +135,7 @@ def lesson_loop(
 
     def step() -> dict[str, torch.Tensor]:
         return train_step(
-            run_G, run_D, opt_G, opt_D, sampler, z_dim=Z_DIM, generator=gen_z,
+            run_G, run_D, opt_G, opt_D, run.sampler, z_dim=Z_DIM, generator=run.gen_z,
             loss=recipe["loss"], n_dis=recipe["n_dis"], batch_size_D=recipe["batch_d"],
             batch_size_G=recipe["batch_g"], autocast_dtype=autocast,
         )  # fmt: skip

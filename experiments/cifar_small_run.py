@@ -37,42 +37,28 @@ if str(ROOT) not in sys.path:  # run as a script: python experiments/NAME.py
 
 from sngan_teach import cifar  # noqa: E402
 from sngan_teach.gan import train  # noqa: E402
-from sngan_teach.methods import add_wn  # noqa: E402
-from sngan_teach.models import Z_DIM, build_models  # noqa: E402
-from sngan_teach.recipes import get_recipe  # noqa: E402
+from sngan_teach.models import Z_DIM  # noqa: E402
+from sngan_teach.recipes import Run, build_run, get_recipe  # noqa: E402
 from sngan_teach.runtime import RESULTS_DIR  # noqa: E402
-from sngan_teach.sn import add_sn  # noqa: E402
 from sngan_teach.spectra import layer_singular_values  # noqa: E402
 
 GRID_STEPS = [0, 25, 50, 100, 200, 300, 500, 700, 1000]
 
 
-def make_run(norm: str, slim: int, n_images: int, seed: int) -> dict:
-    """Networks, optimizers, sampler and z generator of the run (same seed: same start)."""
-    recipe = get_recipe("paper-cnn")
-    torch.manual_seed(seed)
-    net_G, net_D = build_models(recipe["arch"], slim)
-    (add_sn if norm == "sn" else add_wn)(net_D)
-    betas = (recipe["beta1"], recipe["beta2"])
+def make_run(norm: str, slim: int, n_images: int, seed: int) -> Run:
+    """``build_run`` of ``paper-cnn`` with ``norm`` on D, on the CPU, over ``n_images`` stand-in
+    images (same seed: same start)."""
     images = torch.from_numpy(cifar.fixture_images(n_images, seed=seed)[0])
-    return {
-        "recipe": recipe,
-        "net_G": net_G,
-        "net_D": net_D,
-        "opt_G": torch.optim.Adam(net_G.parameters(), lr=recipe["alpha"], betas=betas),
-        "opt_D": torch.optim.Adam(net_D.parameters(), lr=recipe["alpha"], betas=betas),
-        "sampler": cifar.DeviceSampler(images, "cpu", seed=seed + 1),
-        "z": torch.Generator().manual_seed(seed + 2),
-        "fixed_z": torch.randn(32, Z_DIM, generator=torch.Generator().manual_seed(seed + 3)),
-    }
+    recipe = get_recipe("paper-cnn") | {"norm": norm}
+    return build_run(recipe, images, seed=seed, device="cpu", fast=False, slim=slim, n_fixed=32)
 
 
-def run_steps(run: dict, n_steps: int, start_step: int = 0, callback=None, every: int = 0):
+def run_steps(run: Run, n_steps: int, start_step: int = 0, callback=None, every: int = 0):
     """Train ``run`` from ``start_step`` to ``n_steps`` with the recipe; returns the history."""
-    r = run["recipe"]
+    r = run.recipe
     return train(
-        run["net_G"], run["net_D"], run["opt_G"], run["opt_D"], run["sampler"], n_steps,
-        z_dim=Z_DIM, generator=run["z"], loss=r["loss"], n_dis=r["n_dis"],
+        run.net_G, run.net_D, run.opt_G, run.opt_D, run.sampler, n_steps,
+        z_dim=Z_DIM, generator=run.gen_z, loss=r["loss"], n_dis=r["n_dis"],
         batch_size_D=r["batch_d"], batch_size_G=r["batch_g"], lr_decay=r["lr_decay"],
         start_step=start_step, log_every=10, callback=callback, callback_every=every,
         progress=sys.stderr.isatty(),
@@ -80,10 +66,10 @@ def run_steps(run: dict, n_steps: int, start_step: int = 0, callback=None, every
 
 
 @torch.no_grad()
-def grid(run: dict) -> np.ndarray:
+def grid(run: Run) -> np.ndarray:
     """G(fixed_z) in eval mode, as uint8 (32, 3, 32, 32)."""
-    net = run["net_G"].eval()
-    x = cifar.to_uint8(net(run["fixed_z"])).numpy()
+    net = run.net_G.eval()
+    x = cifar.to_uint8(net(run.fixed_z)).numpy()
     net.train()
     return x
 
@@ -103,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     run = make_run(args.norm, args.slim, args.n_images, args.seed)
     grid_steps = [s for s in GRID_STEPS if s <= args.steps]
     grids, sigma_steps, sigmas = [grid(run)], [0], []
-    init = layer_singular_values(run["net_D"])
+    init = layer_singular_values(run.net_D)
     layers = list(init)
     sigmas.append([float(init[k][0]) for k in layers])
 
@@ -113,14 +99,14 @@ def main(argv: list[str] | None = None) -> None:
         if step in grid_steps:
             grids.append(grid(run))
         if step % args.sigma_every == 0:
-            s = layer_singular_values(run["net_D"])
+            s = layer_singular_values(run.net_D)
             sigma_steps.append(step)
             sigmas.append([float(s[k][0]) for k in layers])
 
     t0 = time.perf_counter()
     history = run_steps(run, args.steps, callback=callback, every=1)
     seconds = time.perf_counter() - t0
-    final = layer_singular_values(run["net_D"])
+    final = layer_singular_values(run.net_D)
     config = {
         "recipe": "paper-cnn", "norm": args.norm, "slim": args.slim, "steps": args.steps,
         "n_images": args.n_images, "seed": args.seed, "data": "stand-in (fixture_images)",

@@ -67,7 +67,6 @@ the way; the message names the error), 130 stopped with Ctrl-C.
 from __future__ import annotations
 
 import argparse
-import copy
 import errno
 import io
 import json
@@ -76,6 +75,7 @@ import os
 import stat
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -87,11 +87,9 @@ if str(ROOT) not in sys.path:
 from sngan_teach import checkpoint, cifar, metrics  # noqa: E402
 from sngan_teach.checkpoint import Checkpointer  # noqa: E402
 from sngan_teach.gan import SETTINGS, recompute_bn_stats, train  # noqa: E402
-from sngan_teach.methods import add_wn  # noqa: E402
 from sngan_teach.models import Z_DIM, build_models  # noqa: E402
-from sngan_teach.recipes import RECIPES  # noqa: E402
-from sngan_teach.runtime import default_device  # noqa: E402
-from sngan_teach.sn import add_sn  # noqa: E402
+from sngan_teach.recipes import RECIPES, Run, build_run  # noqa: E402
+from sngan_teach.runtime import MAX_SEED, default_device  # noqa: E402
 
 # Flags whose default comes from the recipe (argparse default None: "not given").
 RECIPE_FLAGS = ["arch", "loss", "norm", "alpha", "beta1", "beta2", "n_dis", "batch_d"]
@@ -113,7 +111,9 @@ MAY_CHANGE_ON_RESUME = {
     "ckpt_every", "sample_every", "eval_fake", "eval_real", "no_eval", "stand_in", "progress",
 }  # fmt: skip
 DEVICE_TYPES = ("cpu", "cuda", "mps")  # where the script can train
-MAX_SEED = 2**63 - 1
+# Flags that must be >= 1.
+POSITIVE_FLAGS = ("steps", "batch_d", "batch_g", "n_dis", "log_every", "ckpt_every")
+POSITIVE_FLAGS += ("sample_every",)
 # Bytes held per image scored: the uint8 image, and with Inception its 2048 pool features and
 # 1008 logits as float64 (the stand-in's features are tiny).
 IMAGE_BYTES, INCEPTION_BYTES = 3 * 32 * 32, 8 * (2048 + 1008)
@@ -215,72 +215,122 @@ def apply_recipe(args: argparse.Namespace) -> None:
 
 def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse, through ``p.error`` (exit 2), everything that would fail later in the run."""
-    for name in ("steps", "batch_d", "batch_g", "n_dis", "log_every", "ckpt_every", "sample_every"):
-        if getattr(args, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if not 0 <= args.seed <= MAX_SEED:
-        p.error(f"--seed must be in 0..{MAX_SEED} (2**63 - 1), got {args.seed}")
-    if not 0 <= args.ema < 1:
-        p.error(f"--ema must be in [0, 1), got {args.ema}")
-    alpha_ok = 0 < args.alpha < math.inf
-    if not alpha_ok or not 0 <= args.beta1 < 1 or not 0 <= args.beta2 < 1:
-        p.error(
-            f"--alpha must be finite and > 0 and --beta1, --beta2 in [0, 1), got {args.alpha}, "
-            f"{args.beta1}, {args.beta2}"
+    try:
+        check_counts({name: getattr(args, name) for name in POSITIVE_FLAGS})
+        check_optimizer(args.seed, args.ema, args.alpha, args.beta1, args.beta2)
+        device = check_device(args.device)
+        check_out(Path(args.out))
+        check_step_memory(device, args.arch, args.slim, args.batch_d, args.batch_g)
+        if not args.no_eval:
+            check_eval_memory(args.eval_fake, args.eval_real, args.stand_in)
+        if not (args.no_eval or args.stand_in or args.download):
+            inception_weights(args.inception_weights, download=False)
+    except RunError as err:
+        p.error(str(err))
+
+
+def check_counts(counts: dict[str, int]) -> None:
+    """``RunError`` naming the first flag of ``counts`` (its name with ``_``) below 1."""
+    for name, value in counts.items():
+        if value < 1:
+            raise RunError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+
+
+def check_optimizer(seed: int, ema: float, alpha: float, beta1: float, beta2: float) -> None:
+    """``RunError`` for a seed, EMA decay or Adam setting that ``build_run`` would refuse."""
+    if not 0 <= seed <= MAX_SEED:
+        raise RunError(f"--seed must be in 0..{MAX_SEED} (2**63 - 1), got {seed}")
+    if not 0 <= ema < 1:
+        raise RunError(f"--ema must be in [0, 1), got {ema}")
+    if not 0 < alpha < math.inf or not 0 <= beta1 < 1 or not 0 <= beta2 < 1:
+        raise RunError(
+            f"--alpha must be finite and > 0 and --beta1, --beta2 in [0, 1), got {alpha}, "
+            f"{beta1}, {beta2}"
         )
-    if args.device is not None:
-        try:
-            device = torch.device(args.device)
-        except RuntimeError:
-            device = None
-        if device is None or device.type not in DEVICE_TYPES:
-            p.error(f"--device must be cpu, cuda, cuda:N or mps, got {args.device!r}")
-        if device.type == "cuda" and not torch.cuda.is_available():
-            p.error(f"--device {args.device}: PyTorch sees no CUDA GPU here; use --device cpu")
-        if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-            p.error(f"--device {args.device}: there are {torch.cuda.device_count()} GPUs")
-        if device.type == "mps" and not torch.backends.mps.is_available():
-            p.error(f"--device {args.device}: MPS is not available here; use --device cpu")
-    out = Path(args.out)
+
+
+def check_device(name: str | None) -> torch.device:
+    """The device ``--device name`` trains on (None: ``default_device()``); ``RunError`` for a
+    name that is not cpu, cuda, cuda:N or mps, or a device that is not here."""
+    if name is None:
+        return default_device()
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in DEVICE_TYPES:
+        raise RunError(f"--device must be cpu, cuda, cuda:N or mps, got {name!r}")
+    problem = device_problem(device)
+    if problem:
+        raise RunError(f"--device {name}: {problem}")
+    return device
+
+
+def device_problem(device: torch.device) -> str | None:
+    """Why ``device`` cannot be used here (with what to do), or None."""
+    if device.type == "cuda" and not torch.cuda.is_available():
+        return "PyTorch sees no CUDA GPU here; use --device cpu"
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        return f"there are {torch.cuda.device_count()} GPUs"
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        return "MPS is not available here; use --device cpu"
+    return None
+
+
+def check_out(out: Path) -> None:
+    """``RunError`` unless the folder ``out`` exists or can be made, and can be written."""
     if out.exists() and not out.is_dir():
-        p.error(f"--out {out} is a file; give a folder")
+        raise RunError(f"--out {out} is a file; give a folder")
     parent = next(a for a in (out, *out.parents) if a.exists())
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        p.error(f"--out {out}: cannot create or write a folder under {parent}")
-    device = torch.device(args.device) if args.device else default_device()
+        raise RunError(f"--out {out}: cannot create or write a folder under {parent}")
+
+
+def check_step_memory(
+    device: torch.device, arch: str, slim: int, batch_d: int, batch_g: int
+) -> None:
+    """``RunError`` when one training step needs more memory than ``device`` has."""
     memory = memory_bytes(device)
-    step_bytes = training_step_bytes(args)
+    step_bytes = training_step_bytes(arch, slim, batch_d, batch_g)
     if memory is not None and step_bytes > memory:
-        p.error(
-            f"--batch-d {args.batch_d} / --batch-g {args.batch_g}: a training step needs at "
-            f"least {step_bytes / 1e9:.1f} GB, more than the {memory / 1e9:.1f} GB of "
-            f"{device.type}; lower them"
+        raise RunError(
+            f"--batch-d {batch_d} / --batch-g {batch_g}: a training step needs at least "
+            f"{step_bytes / 1e9:.1f} GB, more than the {memory / 1e9:.1f} GB of {device.type}; "
+            "lower them"
         )
-    if args.no_eval:
-        return
-    if args.eval_fake < 1 or args.eval_real < 1:
-        p.error(f"--eval-fake and --eval-real must be >= 1, got {args.eval_fake}, {args.eval_real}")
+
+
+def check_eval_memory(eval_fake: int, eval_real: int, stand_in: bool) -> None:
+    """``RunError`` for scoring sizes below 1, too small for the protocol, or too large for the
+    memory here."""
+    if eval_fake < 1 or eval_real < 1:
+        raise RunError(f"--eval-fake and --eval-real must be >= 1, got {eval_fake}, {eval_real}")
     host = memory_bytes(torch.device("cpu"))
-    per_image = IMAGE_BYTES + (0 if args.stand_in else INCEPTION_BYTES)
-    eval_bytes = per_image * (args.eval_fake + min(args.eval_real, CIFAR10_TRAIN_IMAGES))
+    per_image = IMAGE_BYTES + (0 if stand_in else INCEPTION_BYTES)
+    eval_bytes = per_image * (eval_fake + min(eval_real, CIFAR10_TRAIN_IMAGES))
     if host is not None and eval_bytes > host:
-        p.error(
-            f"--eval-fake {args.eval_fake}: scoring them needs at least {eval_bytes / 1e9:.1f} "
-            f"GB, more than the {host / 1e9:.1f} GB of memory here; lower --eval-fake (the "
-            "paper's protocol uses 50000) or add --no-eval"
+        raise RunError(
+            f"--eval-fake {eval_fake}: scoring them needs at least {eval_bytes / 1e9:.1f} GB, "
+            f"more than the {host / 1e9:.1f} GB of memory here; lower --eval-fake (the paper's "
+            "protocol uses 50000) or add --no-eval"
         )
     try:
-        metrics.check_eval_sizes(
-            args.eval_fake, args.eval_real, **eval_sizes(args.eval_fake, args.eval_real)
-        )
+        metrics.check_eval_sizes(eval_fake, eval_real, **eval_sizes(eval_fake, eval_real))
     except ValueError as err:
-        p.error(f"--eval-fake {args.eval_fake} / --eval-real {args.eval_real} too small: {err}")
-    if args.stand_in or args.download:
-        return
+        raise RunError(
+            f"--eval-fake {eval_fake} / --eval-real {eval_real} too small: {err}"
+        ) from None
+
+
+def inception_weights(path: str | None, download: bool) -> Path:
+    """The Inception weights file for IS/FID (``--inception-weights``, else the environment or
+    torch hub's cache; fetched when ``download``), checked; ``RunError`` with what to do."""
     try:
-        metrics.get_inception_weights(args.inception_weights)
+        return metrics.get_inception_weights(path, download=download)
     except (metrics.InceptionWeightsUnavailable, metrics.InceptionWeightsInvalid) as err:
-        p.error(f"{str(getattr(err, 'problem', err)).rstrip('.')}. {WEIGHTS_ADVICE}")
+        raise RunError(
+            f"{str(getattr(err, 'problem', err)).rstrip('.')}. {WEIGHTS_ADVICE}"
+        ) from None
 
 
 def memory_bytes(device: torch.device) -> int | None:
@@ -293,11 +343,11 @@ def memory_bytes(device: torch.device) -> int | None:
         return None
 
 
-def training_step_bytes(args: argparse.Namespace) -> int:
+def training_step_bytes(arch: str, slim: int, batch_d: int, batch_g: int) -> int:
     """A lower bound of the memory one training step takes: the outputs of every convolution
     and linear layer, which autograd keeps for the backward pass, at 2 bytes a number (bf16),
     for ``2 * batch_d`` images through D (real and fake) or ``batch_g`` through G and D."""
-    net_G, net_D = build_models(args.arch, args.slim)
+    net_G, net_D = build_models(arch, slim)
     sizes: list[int] = []  # numbers in each layer output, for one image
     for net in (net_G, net_D):
         for m in net.modules():
@@ -308,7 +358,7 @@ def training_step_bytes(args: argparse.Namespace) -> int:
         per_G = sum(sizes)
         net_D(fake)
         per_D = sum(sizes) - per_G
-    return 2 * max(2 * args.batch_d * per_D, args.batch_g * (per_G + per_D))
+    return 2 * max(2 * batch_d * per_D, batch_g * (per_G + per_D))
 
 
 def run_config(args: argparse.Namespace, data: dict) -> dict:
@@ -529,133 +579,32 @@ def resume_state(args: argparse.Namespace, out: Path, data: dict) -> tuple[Path,
 
 
 def run(args: argparse.Namespace, out: Path) -> int:
+    """Train the run ``args`` describes in ``out`` (locked by ``main``), resuming from its newest
+    checkpoint, then score it; returns the exit code (0, or 3 for NaN or inf in training)."""
     device = torch.device(args.device) if args.device else default_device()
-    cuda = device.type == "cuda"
     samples = own_folder(out / "samples")
-
-    # ---- data: the whole training set on the device as uint8 ----
-    data_root = args.data
-    if args.dry_run:
-        data_root = out / "fixture"
-        own_folder(own_folder(data_root) / cifar.BASE_FOLDER)
-        cifar.write_cifar10_fixture(data_root, n_per_batch=20, n_test=10)
-    try:
-        images, _ = cifar.load_cifar10(data_root, download=args.download)
-        data = cifar.fingerprint(data_root)
-    except (cifar.CIFAR10NotFoundError, cifar.CIFAR10CorruptError) as err:
-        raise RunError(
-            f"{err.problem}. Pass --data DIR (the folder that holds {cifar.BASE_FOLDER}) or set "
-            f"${cifar.ENV_DIR}; add --download to fetch CIFAR-10 when online; or try the script "
-            "on a small stand-in with --dry-run."
-        ) from None
+    images, data = load_data(dry_run_data(out) if args.dry_run else args.data, args.download)
     found = resume_state(args, out, data)
-    weights = None
-    if not args.no_eval and not args.stand_in:  # resolved (and downloaded) before training
-        try:
-            weights = metrics.get_inception_weights(args.inception_weights, download=args.download)
-        except (metrics.InceptionWeightsUnavailable, metrics.InceptionWeightsInvalid) as err:
-            raise RunError(
-                f"{str(getattr(err, 'problem', err)).rstrip('.')}. {WEIGHTS_ADVICE}"
-            ) from None
-    torch.manual_seed(args.seed)
-    if cuda:
-        torch.backends.cuda.matmul.allow_tf32 = True  # training only; evaluation turns it off
-        torch.backends.cudnn.allow_tf32 = True
-        torch.backends.cudnn.benchmark = True
-    n_real = min(args.eval_real, images.shape[0])
+    weights = None  # resolved (and downloaded) before training; None: the stand-in or no scores
+    if not (args.no_eval or args.stand_in):
+        weights = inception_weights(args.inception_weights, args.download)
     if not args.no_eval:
-        try:
-            metrics.check_eval_sizes(args.eval_fake, n_real, **eval_sizes(args.eval_fake, n_real))
-        except ValueError as err:
-            raise RunError(
-                f"the data has {images.shape[0]} images, too few for IS/FID ({err}); "
-                "lower --eval-real and --eval-fake, or add --no-eval"
-            ) from None
-    sampler = cifar.DeviceSampler(images, device, seed=args.seed + 1, channels_last=cuda)
-
-    # ---- models, normalization of D, optimizers ----
-    net_G, net_D = build_models(args.arch, args.slim)
-    if args.norm == "sn":
-        add_sn(net_D)
-    elif args.norm == "wn":
-        add_wn(net_D)
-    memory = torch.channels_last if cuda else torch.contiguous_format
-    net_G.to(device, memory_format=memory)
-    net_D.to(device, memory_format=memory)
-    ema_G = copy.deepcopy(net_G) if args.ema > 0 else None
-    betas = (args.beta1, args.beta2)
-    opt_G = torch.optim.Adam(net_G.parameters(), lr=args.alpha, betas=betas, fused=cuda)
-    opt_D = torch.optim.Adam(net_D.parameters(), lr=args.alpha, betas=betas, fused=cuda)
-    gen_z = torch.Generator(device=device).manual_seed(args.seed + 2)
-    fixed_z = torch.randn(64, Z_DIM, generator=torch.Generator().manual_seed(args.seed + 3))
-
-    modules = {"net_G": net_G, "net_D": net_D} | ({"ema_G": ema_G} if ema_G else {})
-    optimizers = {"opt_G": opt_G, "opt_D": opt_D}
-    generators = {"z": gen_z, "real": sampler.generator}
-    start, history = 0, []
-    if found is not None:
-        path, state = found
-        try:
-            start = checkpoint.restore(state, modules, optimizers, generators)
-        except checkpoint.CheckpointError as err:
-            raise RunError(
-                f"{path} does not fit this run: {err}. Move it away, or pass another --out, "
-                "to start a fresh run"
-            ) from None
-        history = list(state["history"])
-        print(f"resuming from step {start} ({path})")
-    config = run_config(args, data) | {
-        "recipe_source": RECIPES[args.recipe]["source"],
-        "device_name": device_name(device),
-    }
-    write_json(out / "config.json", config, indent=2)
+        check_enough_images(images.shape[0], args.eval_fake, args.eval_real)
+    parts = start_run(recipe_of(args), images, device, args.seed, args.slim)
+    start, history = restore(parts, found)
+    config = run_config(args, data)
+    source = {"recipe_source": RECIPES[args.recipe]["source"], "device_name": device_name(device)}
+    write_json(out / "config.json", config | source, indent=2)
     saver = Checkpointer(
-        out, modules, optimizers, generators, keep=2,
-        extra={"arch": args.arch, "config": run_config(args, data)},
+        out, parts.modules, parts.optimizers, parts.generators, keep=2,
+        extra={"arch": args.arch, "config": config},
     )  # fmt: skip
-
-    compile_mode = (
-        args.compile if args.compile != "auto" else ("reduce-overhead" if cuda else "none")
-    )
-    run_G, run_D = net_G, net_D
-    if compile_mode != "none":
-        run_G = torch.compile(net_G, mode=compile_mode)
-        run_D = torch.compile(net_D, mode=compile_mode)
-    autocast = torch.bfloat16 if cuda and not args.no_bf16 else None
-
-    def sample_grid(step: int) -> None:
-        net = ema_G if ema_G is not None else net_G
-        if ema_G is not None:  # the EMA's own BN statistics (own generator: training RNG intact)
-            recompute_bn_stats(ema_G, z_dim=Z_DIM, generator=bn_generator(device, args.seed))
-        was = net.training
-        net.eval()
-        with torch.no_grad():
-            save_grid(net(fixed_z.to(device)), samples / f"step_{step:08d}.png")
-        net.train(was)
-
-    def callback(step: int, rows: list[dict[str, float]]) -> None:
-        if step % args.sample_every == 0 or step == args.steps:
-            sample_grid(step)
-        if step % args.ckpt_every == 0 or step == args.steps:
-            saver(step, history + rows)
-            write_json(out / "history.json", history + rows)
-
-    sample_real = sampler
-    if args.dequantize:  # noise drawn by the sampler's own generator: resumes stay exact
-        sample_real = lambda n: dequantize(sampler(n), sampler.generator)  # noqa: E731
+    sample_grid = grid_writer(parts, samples, args.seed)
     if start == 0:
         sample_grid(0)
     t0 = time.perf_counter()
     try:
-        rows = train(
-            run_G, run_D, opt_G, opt_D, sample_real, args.steps,
-            z_dim=Z_DIM, generator=gen_z, loss=args.loss, n_dis=args.n_dis,
-            batch_size_D=args.batch_d, batch_size_G=args.batch_g, autocast_dtype=autocast,
-            ema_G=ema_G, ema_decay=args.ema if ema_G is not None else 0.0,
-            lr_decay=args.lr_decay, start_step=start, log_every=args.log_every,
-            callback=callback, callback_every=math.gcd(args.ckpt_every, args.sample_every),
-            progress=args.progress or sys.stderr.isatty(),
-        )  # fmt: skip
+        rows = train_run(args, parts, start, history, saver, sample_grid, out / "history.json")
     except FloatingPointError as err:
         print(
             f"error: {err}. Training stopped; the last good checkpoint is {saver.latest()}.",
@@ -668,22 +617,148 @@ def run(args: argparse.Namespace, out: Path) -> int:
     rate = (args.steps - start) / seconds if args.steps > start else float("nan")
     print(f"trained {args.steps - start} generator updates in {seconds:.1f} s ({rate:.2f}/s)")
 
-    # the row of the paper's Table 2 this run is the model of (none for a recipe not the paper's)
-    paper_row = (
-        PAPER_ROW.get((args.arch, args.loss, args.norm)) if args.recipe != "fast-cnn" else None
-    )
+    row = paper_row(args.recipe, args.arch, args.loss, args.norm)
     results = {
         "recipe": args.recipe, "arch": args.arch, "loss": args.loss, "norm": args.norm,
         "steps": args.steps,
         "device": device_name(device), "train_seconds": seconds, "updates_per_second": rate,
-        "paper_row": paper_row, "paper": metrics.PAPER_TABLE2.get(paper_row or ""),
+        "paper_row": row, "paper": metrics.PAPER_TABLE2.get(row or ""),
         "extractor": None, "scores": None, "torch_fidelity": None, "note": "",
     }  # fmt: skip
     if not args.no_eval:
-        results.update(evaluate_run(args, modules, images, device, weights))
+        results.update(evaluate_run(args, parts.modules, images, device, weights))
     write_json(out / "results.json", results, indent=2)
     print(json.dumps({k: results[k] for k in ("extractor", "scores", "note")}, indent=2))
     return 0
+
+
+def dry_run_data(out: Path) -> Path:
+    """Write the dry run's small stand-in in CIFAR-10's format into ``out/fixture``; its root."""
+    root = out / "fixture"
+    own_folder(own_folder(root) / cifar.BASE_FOLDER)
+    cifar.write_cifar10_fixture(root, n_per_batch=20, n_test=10)
+    return root
+
+
+def load_data(root: str | Path | None, download: bool) -> tuple[torch.Tensor, dict]:
+    """The training images (uint8) under ``root`` (None: ``$SNGAN_CIFAR10_DIR``) and their
+    fingerprint (``cifar.fingerprint``); ``RunError`` saying where to find them."""
+    try:
+        images, _ = cifar.load_cifar10(root, download=download)
+        return images, cifar.fingerprint(root)
+    except (cifar.CIFAR10NotFoundError, cifar.CIFAR10CorruptError) as err:
+        raise RunError(
+            f"{err.problem}. Pass --data DIR (the folder that holds {cifar.BASE_FOLDER}) or set "
+            f"${cifar.ENV_DIR}; add --download to fetch CIFAR-10 when online; or try the script "
+            "on a small stand-in with --dry-run."
+        ) from None
+
+
+def check_enough_images(n_images: int, eval_fake: int, eval_real: int) -> None:
+    """``RunError`` when ``n_images`` training images are too few for IS/FID at these sizes."""
+    n_real = min(eval_real, n_images)
+    try:
+        metrics.check_eval_sizes(eval_fake, n_real, **eval_sizes(eval_fake, n_real))
+    except ValueError as err:
+        raise RunError(
+            f"the data has {n_images} images, too few for IS/FID ({err}); "
+            "lower --eval-real and --eval-fake, or add --no-eval"
+        ) from None
+
+
+def recipe_of(args: argparse.Namespace) -> dict[str, object]:
+    """The recipe this command trains: its ``--recipe`` row with the flags given applied."""
+    return {key: getattr(args, key) for key in RECIPE_FLAGS}
+
+
+def start_run(
+    recipe: dict, images: torch.Tensor, device: torch.device, seed: int, slim: int
+) -> Run:
+    """``build_run``, fast (fused Adam, channels-last) on CUDA, where TF32 is allowed too
+    (for training only: evaluation turns it off)."""
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    return build_run(recipe, images, seed=seed, device=device, fast=cuda, slim=slim)
+
+
+def restore(parts: Run, found: tuple[Path, dict] | None) -> tuple[int, list[dict]]:
+    """Load ``found`` (``resume_state``'s checkpoint) into ``parts``: ``(step, history)``,
+    ``(0, [])`` for a fresh run; ``RunError`` when the checkpoint does not fit."""
+    if found is None:
+        return 0, []
+    path, state = found
+    try:
+        start = checkpoint.restore(state, parts.modules, parts.optimizers, parts.generators)
+    except checkpoint.CheckpointError as err:
+        raise RunError(
+            f"{path} does not fit this run: {err}. Move it away, or pass another --out, "
+            "to start a fresh run"
+        ) from None
+    print(f"resuming from step {start} ({path})")
+    return start, list(state["history"])
+
+
+def grid_writer(parts: Run, samples: Path, seed: int) -> Callable[[int], None]:
+    """``write(step)``: the fixed-z grid, as ``samples/step_XXXXXXXX.png``, of the EMA (after
+    recomputing its own BN statistics with a generator of its own, so the training RNG stays
+    intact) when there is one, else of G."""
+    net = parts.ema_G if parts.ema_G is not None else parts.net_G
+
+    def write(step: int) -> None:
+        if parts.ema_G is not None:
+            recompute_bn_stats(parts.ema_G, z_dim=Z_DIM, generator=bn_generator(parts.device, seed))
+        was = net.training
+        net.eval()
+        with torch.no_grad():
+            save_grid(net(parts.fixed_z.to(parts.device)), samples / f"step_{step:08d}.png")
+        net.train(was)
+
+    return write
+
+
+def train_run(
+    args: argparse.Namespace, parts: Run, start: int, history: list[dict], saver: Checkpointer,
+    sample_grid: Callable[[int], None], history_file: Path,
+) -> list[dict]:  # fmt: skip
+    """Lesson 07's ``train`` from step ``start`` to ``--steps`` with the training flags of
+    ``args`` (compiled on CUDA unless ``--compile none``, bf16 unless ``--no-bf16``), a sample
+    grid every ``--sample-every`` steps and a checkpoint and ``history_file`` every
+    ``--ckpt-every`` steps and at the end; returns the new rows of the history."""
+
+    def callback(step: int, rows: list[dict[str, float]]) -> None:
+        if step % args.sample_every == 0 or step == args.steps:
+            sample_grid(step)
+        if step % args.ckpt_every == 0 or step == args.steps:
+            saver(step, history + rows)
+            write_json(history_file, history + rows)
+
+    cuda = parts.device.type == "cuda"
+    mode = args.compile if args.compile != "auto" else ("reduce-overhead" if cuda else "none")
+    run_G, run_D = parts.net_G, parts.net_D
+    if mode != "none":
+        run_G, run_D = torch.compile(run_G, mode=mode), torch.compile(run_D, mode=mode)
+    sample_real = parts.sampler
+    if args.dequantize:  # noise drawn by the sampler's own generator: resumes stay exact
+        sample_real = lambda n: dequantize(parts.sampler(n), parts.sampler.generator)  # noqa: E731
+    return train(
+        run_G, run_D, parts.opt_G, parts.opt_D, sample_real, args.steps,
+        z_dim=Z_DIM, generator=parts.gen_z, loss=args.loss, n_dis=args.n_dis,
+        batch_size_D=args.batch_d, batch_size_G=args.batch_g,
+        autocast_dtype=torch.bfloat16 if cuda and not args.no_bf16 else None,
+        ema_G=parts.ema_G, ema_decay=args.ema, lr_decay=args.lr_decay, start_step=start,
+        log_every=args.log_every, callback=callback,
+        callback_every=math.gcd(args.ckpt_every, args.sample_every),
+        progress=args.progress or sys.stderr.isatty(),
+    )  # fmt: skip
+
+
+def paper_row(recipe: str, arch: str, loss: str, norm: str) -> str | None:
+    """The row of the paper's Table 2 that this run is the model of (None for a recipe that is
+    not the paper's, or a combination the table does not have)."""
+    return None if recipe == "fast-cnn" else PAPER_ROW.get((arch, loss, norm))
 
 
 def dequantize(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

@@ -11,7 +11,9 @@ import pytest
 import torch
 
 from sngan_teach.gan import SETTINGS
-from sngan_teach.recipes import PUBLISHED, RECIPES, get_recipe
+from sngan_teach.models import Z_DIM, build_models
+from sngan_teach.recipes import PUBLISHED, RECIPES, build_run, get_recipe
+from sngan_teach.sn import add_sn
 
 KEYS = {"arch", "loss", "norm", "alpha", "beta1", "beta2", "n_dis", "batch_d", "batch_g"}
 KEYS |= {"lr_decay", "ema", "steps", "dequantize", "source"}
@@ -136,3 +138,96 @@ def test_ema_is_scored_with_its_own_batch_norm_statistics(tmp_path):
     # the final grid recomputed the EMA's statistics after the last copy from net_G
     assert not torch.equal(ema["bn0.running_mean"], net["bn0.running_mean"])
     assert set(json.loads((out / "results.json").read_text())["scores"]) == {"net_G", "ema_G"}
+
+
+# ---- build_run: one run's setup for the script, the benchmarks, the small run and A4 --------
+
+IMAGES = torch.randint(
+    0, 256, (16, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)
+)
+
+
+PAPER_CNN = RECIPES["paper-cnn"]
+SMALL = {"images": IMAGES, "seed": 3, "device": "cpu", "fast": False, "slim": 16}
+
+
+def small_run(name: str = "paper-cnn", **change):
+    return build_run(get_recipe(name), **(SMALL | change))
+
+
+def test_build_run_draws_weights_batches_and_z_from_the_seed_in_a_fixed_order():
+    run = small_run(seed=3, n_fixed=5)
+    torch.manual_seed(3)
+    net_G, net_D = build_models("standard", 16)
+    add_sn(net_D)
+    for built, by_hand in ((run.net_G, net_G), (run.net_D, net_D)):
+        for key, value in by_hand.state_dict().items():
+            torch.testing.assert_close(built.state_dict()[key], value, rtol=0, atol=0)
+    seeded = {"real": 4, "z": 5}  # seed + 1, seed + 2
+    for key, offset in seeded.items():
+        expected = torch.Generator().manual_seed(offset).get_state()
+        assert torch.equal(run.generators[key].get_state(), expected), key
+    fixed = torch.randn(5, Z_DIM, generator=torch.Generator().manual_seed(6))  # seed + 3
+    torch.testing.assert_close(run.fixed_z, fixed, rtol=0, atol=0)
+    assert run.sampler.generator is run.generators["real"] and run.gen_z is run.generators["z"]
+    assert list(run.optimizers) == ["opt_G", "opt_D"] and list(run.modules) == ["net_G", "net_D"]
+    group = run.opt_D.param_groups[0]
+    assert (group["lr"], group["betas"]) == (2e-4, (0.5, 0.999))  # paper-cnn's Adam
+
+
+def test_build_run_keeps_an_ema_copy_only_when_the_recipe_has_one():
+    assert small_run("paper-cnn").ema_G is None
+    run = small_run("fast-cnn")
+    assert list(run.modules) == ["net_G", "net_D", "ema_G"] and run.ema_G is not run.net_G
+    for key, value in run.net_G.state_dict().items():
+        assert torch.equal(run.ema_G.state_dict()[key], value), key
+    assert run.recipe == RECIPES["fast-cnn"] and run.recipe is not RECIPES["fast-cnn"]
+
+
+def test_build_run_fast_is_fused_adam_and_channels_last_with_the_same_start():
+    fast, eager = small_run(fast=True), small_run(fast=False)
+    convs = [w for w in fast.net_D.parameters() if w.dim() == 4]
+    assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+    assert fast.opt_G.defaults["fused"] and fast.opt_D.defaults["fused"]
+    assert fast.sampler(2).is_contiguous(memory_format=torch.channels_last)
+    assert eager.opt_G.defaults["fused"] is None and eager.opt_D.defaults["fused"] is None
+    assert all(w.is_contiguous() for w in eager.net_D.parameters())
+    for key, value in eager.net_D.state_dict().items():
+        torch.testing.assert_close(fast.net_D.state_dict()[key], value, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    "norm, layers", [("sn", "SpectralNorm"), ("wn", "WeightNorm"), ("none", "")]
+)
+def test_build_run_normalizes_d_as_the_recipe_says(norm, layers):
+    run = build_run(PAPER_CNN | {"norm": norm}, **SMALL)
+    normalized = [m for m in run.net_D.modules() if hasattr(m, "parametrizations")]
+    found = {type(p).__name__ for m in normalized for p in m.parametrizations.weight}
+    assert found == ({layers} if layers else set())
+
+
+@pytest.mark.parametrize(
+    "change, error, message",
+    [
+        ({"recipe": ["paper-cnn"]}, TypeError, "recipe must be a mapping"),
+        ({"recipe": {"arch": "standard"}}, ValueError, r"recipe lacks \['norm', 'alpha'"),
+        ({"recipe": PAPER_CNN | {"norm": "bn"}}, ValueError, r"recipe\['norm'\] must be one of"),
+        ({"recipe": PAPER_CNN | {"arch": "mlp"}}, ValueError, "arch must be 'standard' or"),
+        ({"recipe": PAPER_CNN | {"alpha": 0.0}}, ValueError, r"recipe\['alpha'\] must be a finite"),
+        ({"recipe": PAPER_CNN | {"beta2": 1.0}}, ValueError, r"recipe\['beta2'\] must be in"),
+        ({"recipe": PAPER_CNN | {"ema": "0.9"}}, TypeError, r"recipe\['ema'\] must be a number"),
+        ({"images": IMAGES.float()}, TypeError, "images must be a uint8 tensor"),
+        ({"seed": -1}, ValueError, "seed must be >= 0, got -1"),
+        ({"seed": 2**63}, ValueError, r"seed must be in 0\.\.9223372036854775807"),
+        ({"seed": 1.0}, TypeError, "seed must be an int"),
+        ({"device": "gpu"}, ValueError, "device must be a name such as 'cpu'"),
+        ({"device": 0}, TypeError, "device must be a str or torch.device, got int"),
+        ({"fast": "yes"}, TypeError, "fast must be a bool, got str"),
+        ({"slim": 3}, ValueError, "slim must be an int in"),
+        ({"n_fixed": 0}, ValueError, "n_fixed must be >= 1, got 0"),
+    ],
+)
+def test_build_run_names_a_bad_argument(change, error, message):
+    arguments = {"recipe": PAPER_CNN} | SMALL | change
+    with pytest.raises(error, match=message):
+        build_run(**arguments)

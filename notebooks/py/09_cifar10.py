@@ -49,7 +49,6 @@
 import json
 import math
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -81,9 +80,6 @@ kernel_check()  # a one-line warning when this is not the kernel Python (sngan-t
 seed = base_seed()  # $SNGAN_SEED (default 0); every other seed derives from it
 gen = seed_all(seed)
 device = default_device()
-ROOT = Path.cwd().resolve().parent if Path.cwd().name == "notebooks" else Path.cwd().resolve()
-RUNS = ROOT / "runs" / "cifar10"  # where scripts/train_cifar10.py writes the long runs
-STORED = ROOT / "benchmarks" / "results"  # the stored small run (cifar_small_run.py)
 
 z_dim = 128  # d_z, z ~ N(0, I)
 slim = pick(quick=8, full=8)  # divide every channel count (1: the paper's widths)
@@ -265,7 +261,10 @@ assert fid_by_size[10_000, 5_000] > 3 * fid_by_size[50_000, 50_000] > 0
 # says nothing about IS or FID on CIFAR-10. Its settings are stored with it:
 
 # %%
-stored = {norm: np.load(STORED / f"cifar_small_{norm}.npz") for norm in ("sn", "wn")}
+from sngan_teach.runtime import stored_result  # benchmarks/results/NAME, or how to make it
+
+made_by = "python experiments/cifar_small_run.py --norm"  # the command that stored them
+stored = {n: np.load(stored_result(f"cifar_small_{n}.npz", f"{made_by} {n}")) for n in ("sn", "wn")}
 small = {norm: json.loads(str(d["config"])) for norm, d in stored.items()}
 for norm, cfg in small.items():
     print(

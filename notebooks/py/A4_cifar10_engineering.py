@@ -44,30 +44,23 @@
 
 
 # %%
-import copy
 import json
 import math
 import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sngan_teach import cifar, metrics
+from sngan_teach import cifar, metrics, runtime
 from sngan_teach.checkpoint import Checkpointer, latest_step, load_checkpoint
 from sngan_teach.gan import recompute_bn_stats, sample_z, train
-from sngan_teach.methods import add_wn
-from sngan_teach.models import (
-    build_models,
-)
-from sngan_teach.recipes import PUBLISHED, get_recipe
+from sngan_teach.recipes import PUBLISHED, build_run, get_recipe
 from sngan_teach.runtime import base_seed, default_device, is_quick, kernel_check, pick, seed_all
-from sngan_teach.sn import add_sn
 
 # %%
 t_lesson = time.perf_counter()
@@ -75,14 +68,13 @@ kernel_check()  # a one-line warning when this is not the kernel Python (sngan-t
 seed = base_seed()  # $SNGAN_SEED (default 0); every other seed derives from it
 gen = seed_all(seed)
 device = default_device()
-ROOT = Path.cwd().resolve().parent if Path.cwd().name == "notebooks" else Path.cwd().resolve()
+ROOT = runtime.ROOT  # the repository, which holds runs/ and benchmarks/results/
 WORK = ROOT / "runs" / "A4_cifar10_engineering"  # everything this notebook writes (git-ignored)
 RUNS = ROOT / "runs" / "cifar10"  # where scripts/train_cifar10.py writes the long runs
-STORED = ROOT / "benchmarks" / "results"  # the stored small run (cifar_small_run.py)
 
 z_dim = 128  # d_z, z ~ N(0, I)
 demo = get_recipe("fast-cnn")  # the inline demo's recipe: it has an EMA and a decay to check
-alpha, beta1, beta2 = demo["alpha"], demo["beta1"], demo["beta2"]  # Adam
+alpha = demo["alpha"]  # Adam's learning rate; build_run reads the betas from the recipe
 n_dis = pick(quick=2, full=demo["n_dis"])  # D updates per G update
 gpu = device.type == "cuda"
 slim = pick(quick=8, full=1 if gpu else 8)  # divide every channel count (1: the paper's widths)
@@ -148,7 +140,7 @@ for name in run_names:
             f"{who}: IS {s['is_paper']:.2f} ± {s['is_paper_sd']:.2f}, FID 10k/5k "
             f"{s['fid_paper']:.1f}, FID 50k/50k {s['fid_all']:.1f}"
         )
-check_file = STORED / "gpu_check.json"
+check_file = runtime.RESULTS_DIR / "gpu_check.json"  # stored by benchmarks/gpu_check.sh
 if check_file.exists():
     report = json.loads(check_file.read_text())
     for arch in ("standard", "resnet"):
@@ -258,34 +250,25 @@ torch.testing.assert_close(cifar.DeviceSampler(images, device, seed=seed)(batch_
 # decays linearly to 0 and which keeps an exponential moving average (EMA) of G's weights on the
 # side. The only new thing is `sample_real`: our `DeviceSampler`. The networks are the paper's
 # with every channel count divided by `slim` (same layers, fewer channels), so the demo runs on
-# a CPU.
+# a CPU. `sngan_teach.recipes.build_run` sets a run up as the training script does: it seeds
+# torch's RNG with `seed`, builds the networks with the recipe's normalization of D (SN), an EMA
+# copy of G and Adam for each, the `DeviceSampler` (seeded `seed + 1`), the generator of z
+# (`seed + 2`) and a fixed z for sample grids (`seed + 3`); `fast=True` (CUDA, in the script)
+# adds channels-last and fused Adam.
 
 
 # %%
-def make_run(arch, norm="sn", run_seed=seed):
-    """Networks, optimizers, EMA and explicit generators for one training run."""
-    torch.manual_seed(run_seed)
-    net_G, net_D = build_models(arch, slim)
-    (add_sn if norm == "sn" else add_wn)(net_D)
-    net_G, net_D = net_G.to(device), net_D.to(device)
-    opt_G = torch.optim.Adam(net_G.parameters(), lr=alpha, betas=(beta1, beta2))
-    opt_D = torch.optim.Adam(net_D.parameters(), lr=alpha, betas=(beta1, beta2))
-    real = cifar.DeviceSampler(images, device, seed=run_seed + 1)
-    z_gen = torch.Generator(device=device).manual_seed(run_seed + 2)
-    return {
-        "modules": {"net_G": net_G, "net_D": net_D, "ema_G": copy.deepcopy(net_G)},
-        "optimizers": {"opt_G": opt_G, "opt_D": opt_D},
-        "generators": {"z": z_gen, "real": real.generator},
-        "sampler": real,
-    }
+def make_run(arch, run_seed=seed):
+    """The training script's set-up of one run of the demo recipe, for ``arch``."""
+    recipe = demo | {"arch": arch}
+    return build_run(recipe, images, seed=run_seed, device=device, fast=False, slim=slim)
 
 
 def run_training(run, steps, start_step=0, callback=None, callback_every=0, loss="hinge"):
-    m, o = run["modules"], run["optimizers"]
     return train(
-        m["net_G"], m["net_D"], o["opt_G"], o["opt_D"], run["sampler"], steps,
-        z_dim=z_dim, generator=run["generators"]["z"], loss=loss, n_dis=n_dis,
-        batch_size_D=batch_size_D, batch_size_G=batch_size_G, ema_G=m["ema_G"],
+        run.net_G, run.net_D, run.opt_G, run.opt_D, run.sampler, steps,
+        z_dim=z_dim, generator=run.gen_z, loss=loss, n_dis=n_dis,
+        batch_size_D=batch_size_D, batch_size_G=batch_size_G, ema_G=run.ema_G,
         ema_decay=0.999, lr_decay=True, start_step=start_step, log_every=1,
         callback=callback, callback_every=callback_every, progress=False,
     )  # fmt: skip
@@ -318,7 +301,7 @@ for arch, hist in histories.items():
     assert len(hist) == n_steps and all(math.isfinite(r["loss_D"] + r["loss_G"]) for r in hist)
     expected_lr = [alpha * (1 - t / n_steps) for t in range(n_steps)]
     np.testing.assert_allclose([r["lr"] for r in hist], expected_lr, rtol=1e-12)
-    m = runs[arch]["modules"]
+    m = runs[arch].modules
     name = "l1.weight" if arch == "resnet" else "l0.weight"
     assert not torch.equal(m["net_G"].state_dict()[name], m["ema_G"].state_dict()[name])
 
@@ -331,7 +314,7 @@ for arch, hist in histories.items():
 # those batches, and no longer G's copied one.
 
 # %%
-ema_G = runs["standard"]["modules"]["ema_G"]
+ema_G = runs["standard"].ema_G
 copied_mean = ema_G.bn0.running_mean.clone()
 recompute_bn_stats(
     ema_G, z_dim=z_dim, generator=torch.Generator(device=device).manual_seed(seed + 5),
@@ -382,10 +365,10 @@ assert float((copied_mean - own_mean).abs().max()) > 1e-4
 # percent.
 
 # %%
-net_D_eval = runs["standard"]["modules"]["net_D"].eval()
+net_D_eval = runs["standard"].net_D.eval()
 real_b, fake_b = (
     sampler(batch_size_D),
-    runs["standard"]["modules"]["net_G"](torch.randn(batch_size_D, z_dim, device=device)).detach(),
+    runs["standard"].net_G(torch.randn(batch_size_D, z_dim, device=device)).detach(),
 )
 with torch.no_grad():
     joint = net_D_eval(torch.cat([real_b, fake_b]))
@@ -425,9 +408,7 @@ reference = make_run("standard")
 run_training(reference, n_resume)
 
 first = make_run("standard")
-saver = Checkpointer(
-    WORK / "resume_demo", first["modules"], first["optimizers"], first["generators"]
-)
+saver = Checkpointer(WORK / "resume_demo", first.modules, first.optimizers, first.generators)
 for old in (WORK / "resume_demo").glob("ckpt_*.pt"):
     old.unlink()
 
@@ -444,19 +425,17 @@ except Interrupt as err:
     print(err, "| checkpoints:", sorted(p.name for p in (WORK / "resume_demo").glob("ckpt_*")))
 
 second = make_run("standard", run_seed=seed + 100)  # fresh objects, other initial weights
-resumer = Checkpointer(
-    WORK / "resume_demo", second["modules"], second["optimizers"], second["generators"]
-)
+resumer = Checkpointer(WORK / "resume_demo", second.modules, second.optimizers, second.generators)
 start, old_history = resumer.resume()
 run_training(second, n_resume, start_step=start)
 print(f"resumed at step {start}, ran to {n_resume}")
 
 # %%
 assert start == 2 and len(old_history) == 2
-for name, module in reference["modules"].items():
+for name, module in reference.modules.items():
     for key, value in module.state_dict().items():
-        torch.testing.assert_close(second["modules"][name].state_dict()[key], value, rtol=0, atol=0)
-assert torch.equal(reference["generators"]["z"].get_state(), second["generators"]["z"].get_state())
+        torch.testing.assert_close(second.modules[name].state_dict()[key], value, rtol=0, atol=0)
+assert torch.equal(reference.gen_z.get_state(), second.gen_z.get_state())
 
 # %% [markdown]
 # The loop reads the losses every `log_every` steps and raises `FloatingPointError` naming the
@@ -468,7 +447,7 @@ assert torch.equal(reference["generators"]["z"].get_state(), second["generators"
 nan_run = make_run("standard")
 nan_dir = WORK / "nan_demo"
 shutil.rmtree(nan_dir, ignore_errors=True)
-nan_saver = Checkpointer(nan_dir, nan_run["modules"], nan_run["optimizers"], nan_run["generators"])
+nan_saver = Checkpointer(nan_dir, nan_run.modules, nan_run.optimizers, nan_run.generators)
 d_calls = {"n": 0}
 
 
