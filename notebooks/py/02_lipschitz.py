@@ -47,6 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+import sngan_teach.lipschitz as lipschitz
 from sngan_teach.explore import explore
 from sngan_teach.lipschitz import (
     input_gradient_norms,
@@ -572,6 +573,21 @@ for width, depth, _, est in normalized + [(2, 3, bound_trained_sn, est_trained_s
     assert est <= 1.0 + rtol, (width, depth)
 assert all(b >= 1 - 1e-9 for b in sn_bounds), sn_bounds
 assert all(est < 0.01 for _, depth, _, est in normalized if depth == depths[-1])
+
+# %% [markdown]
+# The package holds both functions of this lesson, `sngan_teach.lipschitz.make_mlp` and
+# `normalize_exactly` (appendix A5 imports them): from the same seed they give the same
+# network, weight for weight.
+
+# %%
+with torch.random.fork_rng(devices=[]):  # leaves the global RNG as it was
+    torch.manual_seed(seed + 7)
+    ours = normalize_exactly(make_mlp(d_in, 16, 2, nn.LeakyReLU))
+    torch.manual_seed(seed + 7)
+    package = lipschitz.normalize_exactly(lipschitz.make_mlp(d_in, 16, 2, nn.LeakyReLU))
+assert str(ours) == str(package)
+for a, b in zip(ours.state_dict().values(), package.state_dict().values(), strict=True):
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 # %% [markdown]
 # ## Step 5: why a Wasserstein critic must be 1-Lipschitz
