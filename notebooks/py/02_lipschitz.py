@@ -52,6 +52,7 @@ from sngan_teach.explore import explore
 from sngan_teach.lipschitz import (
     input_gradient_norms,
     lipschitz_lower_estimate,
+    make_mlp,
     product_bound,
     spectral_norm_exact,
 )
@@ -239,20 +240,12 @@ assert exercises.sigma_of.check(sigma_of_solution) is True
 
 # %% [markdown]
 # Now the product bound of a small ReLU network, inline, and the package's `product_bound`,
-# which does the same walk over an `nn.Sequential` and refuses layers it cannot bound.
-
+# which does the same walk over an `nn.Sequential` and refuses layers it cannot bound. The
+# networks come from `make_mlp(d_in, width, depth, act)`: `depth` hidden layers
+# `Linear(., width)`, each followed by `act()` (ReLU unless said otherwise), then a linear
+# output to one value.
 
 # %%
-def make_mlp(d_in, width, depth, act=nn.ReLU):
-    """depth hidden layers of the given width with activation act, then a linear output."""
-    layers, d = [], d_in
-    for _ in range(depth):
-        layers += [nn.Linear(d, width), act()]
-        d = width
-    layers.append(nn.Linear(d, 1))
-    return nn.Sequential(*layers)
-
-
 seed_all(seed)
 net = make_mlp(d_in, 32, 3)
 bound_inline = 1.0
@@ -575,17 +568,15 @@ assert all(b >= 1 - 1e-9 for b in sn_bounds), sn_bounds
 assert all(est < 0.01 for _, depth, _, est in normalized if depth == depths[-1])
 
 # %% [markdown]
-# The package holds both functions of this lesson, `sngan_teach.lipschitz.make_mlp` and
-# `normalize_exactly` (appendix A5 imports them): from the same seed they give the same
-# network, weight for weight.
+# The package holds the division too, `sngan_teach.lipschitz.normalize_exactly` (appendix A5
+# imports it): on the same network it gives the same weights, bit for bit.
 
 # %%
 with torch.random.fork_rng(devices=[]):  # leaves the global RNG as it was
     torch.manual_seed(seed + 7)
     ours = normalize_exactly(make_mlp(d_in, 16, 2, nn.LeakyReLU))
     torch.manual_seed(seed + 7)
-    package = lipschitz.normalize_exactly(lipschitz.make_mlp(d_in, 16, 2, nn.LeakyReLU))
-assert str(ours) == str(package)
+    package = lipschitz.normalize_exactly(make_mlp(d_in, 16, 2, nn.LeakyReLU))
 for a, b in zip(ours.state_dict().values(), package.state_dict().values(), strict=True):
     torch.testing.assert_close(a, b, rtol=0, atol=0)
 
