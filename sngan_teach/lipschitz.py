@@ -14,6 +14,10 @@ computes that product exactly (SVD, float64). Any pair of points gives a *lower*
 |f(x) - f(y)| / ||x - y|| <= ||f||_Lip, and so does the norm of the gradient wherever f is
 differentiable; :func:`input_gradient_norms` and :func:`lipschitz_lower_estimate` compute those.
 So for every network: lower estimate <= ||f||_Lip <= product bound.
+
+:func:`make_mlp` builds lesson 02's test networks and :func:`normalize_exactly` divides every
+weight by its spectral norm (lesson 02's Step 4); lesson 02 writes both inline, appendix A5
+imports them from here.
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import nn
 
-from sngan_teach._util import check_generator, check_int, check_number, eval_mode
+from sngan_teach._util import check_generator, check_int, check_module, check_number, eval_mode
 
 __all__ = [
+    "make_mlp",
+    "normalize_exactly",
     "spectral_norm_exact",
     "conv_unfold_factor",
     "layer_lipschitz",
@@ -201,6 +207,46 @@ def product_bound(model: nn.Module, *, conv: str = "matrix") -> float:
     with eval_mode(model), torch.no_grad():
         factors = [layer_lipschitz(layer, conv) for layer in layers]
     return math.prod(factors)
+
+
+def make_mlp(
+    d_in: int, width: int, depth: int, act: Callable[[], nn.Module] = nn.ReLU
+) -> nn.Sequential:
+    """``depth`` hidden layers ``Linear(., width)`` each followed by ``act()``, then a linear
+    output to one value: ``d_in -> width -> ... -> width -> 1`` (``depth = 0``:
+    ``Linear(d_in, 1)``). The networks of lesson 02 and appendix A5; the weights come from
+    PyTorch's default initialization, so from the global RNG."""
+    check_int("d_in", d_in, 1)
+    check_int("width", width, 1)
+    check_int("depth", depth, 0)
+    if not callable(act):
+        raise TypeError(f"act must be callable (a module class), got {type(act).__name__}")
+    layers, d = [], d_in
+    for _ in range(depth):
+        layers += [nn.Linear(d, width), act()]
+        d = width
+    layers.append(nn.Linear(d, 1))
+    return nn.Sequential(*layers)
+
+
+def normalize_exactly(net: nn.Module) -> nn.Module:
+    r"""In place: :math:`W \leftarrow W / \sigma(W)` for every ``Linear`` layer of ``net``, with
+    :math:`\sigma(W)` the largest singular value by SVD; returns ``net``.
+
+    The paper's eq. 8 computed exactly (lesson 02, Step 4): afterwards every
+    :math:`\sigma(\bar W) = 1`, so with 1-Lipschitz activations :func:`product_bound` is 1.
+    Biases are left alone. ``ValueError`` for a layer whose weight is all zeros (no
+    :math:`\sigma` to divide by).
+    """
+    check_module("net", net)
+    with torch.no_grad():
+        for name, layer in net.named_modules():
+            if isinstance(layer, nn.Linear):
+                sigma = torch.linalg.svdvals(layer.weight)[0]
+                if sigma == 0:
+                    raise ValueError(f"layer {name!r} has an all-zero weight, sigma(W) = 0")
+                layer.weight /= sigma
+    return net
 
 
 def _check_points(x: torch.Tensor) -> torch.Tensor:

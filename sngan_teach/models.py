@@ -148,6 +148,15 @@ def _glorot(module: nn.Module, gain: float) -> None:
         nn.init.zeros_(module.bias)
 
 
+def _glorot_block(block: nn.Module) -> None:
+    """A residual block's init, as in the paper's code: gain sqrt 2 on the 3x3 convs ``c1``,
+    ``c2``, gain 1 on the 1x1 shortcut ``c_sc`` (when the block has one), zero biases."""
+    _glorot(block.c1, math.sqrt(2))
+    _glorot(block.c2, math.sqrt(2))
+    if block.c_sc is not None:
+        _glorot(block.c_sc, 1.0)
+
+
 class GenBlock(nn.Module):
     """Generator residual block with x2 up-sampling: BN-ReLU-up-conv3x3-BN-ReLU-conv3x3, plus a
     shortcut up-sample then 1x1 conv."""
@@ -159,9 +168,7 @@ class GenBlock(nn.Module):
         self.b2 = nn.BatchNorm2d(out_ch)
         self.c2 = nn.Conv2d(out_ch, out_ch, 3, 1, 1)
         self.c_sc = nn.Conv2d(in_ch, out_ch, 1, 1, 0)
-        _glorot(self.c1, math.sqrt(2))
-        _glorot(self.c2, math.sqrt(2))
-        _glorot(self.c_sc, 1.0)
+        _glorot_block(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = F.interpolate(F.relu(self.b1(x)), scale_factor=2, mode="nearest")
@@ -179,10 +186,7 @@ class DisBlock(nn.Module):
         self.c1 = nn.Conv2d(in_ch, out_ch, 3, 1, 1)
         self.c2 = nn.Conv2d(out_ch, out_ch, 3, 1, 1)
         self.c_sc = nn.Conv2d(in_ch, out_ch, 1, 1, 0) if downsample or in_ch != out_ch else None
-        _glorot(self.c1, math.sqrt(2))
-        _glorot(self.c2, math.sqrt(2))
-        if self.c_sc is not None:
-            _glorot(self.c_sc, 1.0)
+        _glorot_block(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.c2(F.relu(self.c1(F.relu(x))))
@@ -201,9 +205,7 @@ class OptimizedDisBlock(nn.Module):
         self.c1 = nn.Conv2d(in_ch, out_ch, 3, 1, 1)
         self.c2 = nn.Conv2d(out_ch, out_ch, 3, 1, 1)
         self.c_sc = nn.Conv2d(in_ch, out_ch, 1, 1, 0)
-        _glorot(self.c1, math.sqrt(2))
-        _glorot(self.c2, math.sqrt(2))
-        _glorot(self.c_sc, 1.0)
+        _glorot_block(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = F.avg_pool2d(self.c2(F.relu(self.c1(x))), 2)

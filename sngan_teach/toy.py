@@ -1,7 +1,9 @@
 """2-D toy GANs: ring and grid mixtures, small MLPs with every discriminator method, mode metrics.
 
 Introduced in lesson 07 ("Train 2-D GANs and count the modes each method captures"); the
-results table ``experiments/toy_table.py`` reuses it.
+results table ``experiments/toy_table.py`` reuses it. It also holds lesson 06's 2-D critic
+(:func:`sample_ring`, :func:`sample_blob`, :func:`train_critic`), which lesson 06 writes inline
+and appendix A2 imports from here.
 
 **Data.** Mixtures of isotropic Gaussians with equal weights, as in PacGAN's code
 (Lin et al., 2018; ``fjxmlzn/PacGAN``):
@@ -35,9 +37,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from sngan_teach._util import check_int
+from sngan_teach._util import check_generator, check_int, check_number
 from sngan_teach.gan import get_setting, make_optimizers, sample_z, train
 from sngan_teach.methods import apply_method, method_hooks
+from sngan_teach.regularizers import clip_weights_, dragan_penalty, gradient_penalty
+from sngan_teach.sn import add_sn
 
 DATASETS: dict[str, dict[str, float]] = {
     "ring": {"n_modes": 8, "radius": 2.0, "std": 0.02},
@@ -153,6 +157,114 @@ def make_D(method: str = "sn", width: int = 128, depth: int = 2) -> nn.Sequentia
         d_in = width
     layers.append(nn.Linear(d_in, 1))
     return apply_method(nn.Sequential(*layers), method)
+
+
+CRITIC_METHODS = ("WGAN-GP", "DRAGAN", "WC", "SN")  # the constraints of lesson 06's critic
+
+
+def sample_ring(
+    n: int, generator: torch.Generator, *, n_modes: int = 8, radius: float = 2.0, std: float = 0.05
+) -> Tensor:
+    r"""``n`` samples of lesson 06's real data: ``n_modes`` Gaussians on a ring.
+
+    .. math:: k \sim U\{0, \dots, M-1\},\quad
+              x = r\,(\cos 2\pi k/M, \sin 2\pi k/M) + s\,\varepsilon,\quad
+              \varepsilon \sim \mathcal N(0, I_2)
+
+    with ``M = n_modes``, ``r = radius``, ``s = std``; ``k``, then ``eps``, drawn from
+    ``generator``. The same mixture as :func:`sample_mixture` on :func:`ring_centres`, but with
+    the angles in float32, as lesson 06 computes them (so its numbers stay bit for bit).
+    """
+    check_int("n", n, 1)
+    check_generator(generator)
+    check_int("n_modes", n_modes, 1)
+    check_number("radius", radius)
+    check_number("std", std)
+    k = torch.randint(n_modes, (n,), generator=generator, device=generator.device)
+    angle = 2 * math.pi * k / n_modes
+    centres = radius * torch.stack([angle.cos(), angle.sin()], dim=1)
+    return centres + std * torch.randn(n, 2, generator=generator, device=generator.device)
+
+
+def sample_blob(n: int, generator: torch.Generator, *, std: float = 0.3) -> Tensor:
+    r"""``n`` samples of lesson 06's fake data: :math:`\tilde x = s\,\varepsilon`,
+    :math:`\varepsilon \sim \mathcal N(0, I_2)`, a blob at the origin with ``s = std``
+    standing in for an early generator; drawn from ``generator``."""
+    check_int("n", n, 1)
+    check_generator(generator)
+    check_number("std", std)
+    return std * torch.randn(n, 2, generator=generator, device=generator.device)
+
+
+def _check_critic_args(method: object, betas: object, sizes: dict[str, int]) -> None:
+    if method not in CRITIC_METHODS:
+        raise ValueError(f"method must be one of {list(CRITIC_METHODS)}, got {method!r}")
+    for name, value in sizes.items():
+        check_int(name, value, 0 if name in ("seed", "n_steps") else 1)
+    if not (isinstance(betas, tuple) and len(betas) == 2):
+        raise TypeError(f"betas must be a tuple of 2 numbers, got {betas!r}")
+    for beta in betas:
+        if isinstance(beta, bool) or not isinstance(beta, int | float) or not 0 <= beta < 1:
+            raise ValueError(f"betas must be 2 numbers in [0, 1), got {betas!r}")
+
+
+def train_critic(
+    method: str,
+    generator: torch.Generator,
+    *,
+    seed: int = 0,
+    n_steps: int = 800,
+    lam: float = 10.0,
+    c: float = 0.01,
+    init_scale: float = 4.0,
+    lr: float = 5e-4,
+    betas: tuple[float, float] = (0.5, 0.9),
+    batch_size: int = 256,
+) -> nn.Sequential:
+    r"""Lesson 06's 2-D critic, trained with the Wasserstein loss under one constraint.
+
+    Each of ``n_steps`` Adam steps (``lr``, ``betas``) minimizes, on ``batch_size`` samples of
+    :func:`sample_ring` (``x``) and :func:`sample_blob` (``x_tilde``),
+
+    .. math:: \mathrm{loss}_D = \mathbb E[D(\tilde x)] - \mathbb E[D(x)]
+              \; (+\, \lambda\, \mathrm{penalty})
+
+    with ``method`` one of :data:`CRITIC_METHODS`: ``"WGAN-GP"`` adds ``lam`` times
+    :func:`~sngan_teach.regularizers.gradient_penalty`, ``"DRAGAN"`` ``lam`` times
+    :func:`~sngan_teach.regularizers.dragan_penalty`, ``"WC"`` clips every weight to
+    ``[-c, c]`` after each step, ``"SN"`` puts spectral normalization on every layer. The critic
+    is ``make_D("none", 64, 2)`` (``2 -> 64 -> 64 -> 1``, leaky ReLUs) built after
+    ``torch.manual_seed(seed)`` (the global RNG is seeded, as in lesson 06), with every weight
+    then multiplied by ``init_scale`` (a steep start). Data and penalty samples are drawn from
+    ``generator``. Returns the critic in eval mode. Bad arguments raise ``ValueError`` or
+    ``TypeError`` naming them before any training.
+    """
+    sizes = {"seed": seed, "n_steps": n_steps, "batch_size": batch_size}
+    _check_critic_args(method, betas, sizes)
+    check_generator(generator)
+    for name, value in (("lam", lam), ("c", c), ("init_scale", init_scale), ("lr", lr)):
+        check_number(name, value)
+    torch.manual_seed(seed)
+    net_D = make_D("none", 64, 2)
+    with torch.no_grad():
+        for p in net_D.parameters():
+            p.mul_(init_scale)
+    if method == "SN":
+        add_sn(net_D)
+    opt_D = torch.optim.Adam(net_D.parameters(), lr=lr, betas=betas)
+    for _ in range(n_steps):
+        x, x_fake = sample_ring(batch_size, generator), sample_blob(batch_size, generator)
+        loss_D = net_D(x_fake).mean() - net_D(x).mean()
+        if method == "WGAN-GP":
+            loss_D = loss_D + lam * gradient_penalty(net_D, x, x_fake, generator=generator)
+        elif method == "DRAGAN":
+            loss_D = loss_D + lam * dragan_penalty(net_D, x, generator=generator)
+        opt_D.zero_grad()
+        loss_D.backward()
+        opt_D.step()
+        if method == "WC":
+            clip_weights_(net_D, c)
+    return net_D.eval()
 
 
 def train_toy(

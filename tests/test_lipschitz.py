@@ -276,3 +276,50 @@ def test_unknown_layers_raise_instead_of_guessing():
 def test_bad_input_raises_naming_the_argument(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_make_mlp_builds_the_chain_and_matches_mlp():
+    net = lp.make_mlp(3, 8, 2, nn.Tanh)
+    kinds = [type(m) for m in net]
+    assert kinds == [nn.Linear, nn.Tanh, nn.Linear, nn.Tanh, nn.Linear]
+    assert [m.out_features for m in net if isinstance(m, nn.Linear)] == [8, 8, 1]
+    assert net(torch.zeros(5, 3)).shape == (5, 1)
+    torch.manual_seed(0)
+    ours = lp.make_mlp(3, 8, 2).double()
+    for a, b in zip(ours.parameters(), mlp([3, 8, 8, 1]).parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)  # same layers, same init draws
+    assert len(lp.make_mlp(4, 8, 0)) == 1
+
+
+@pytest.mark.parametrize(
+    "args, error, message",
+    [
+        ((0, 8, 2), ValueError, "d_in must be >= 1, got 0"),
+        ((2, 8, -1), ValueError, "depth must be >= 0, got -1"),
+        ((2, 8.0, 1), TypeError, "width must be an int, got float"),
+        ((2, 8, 1, "relu"), TypeError, "act must be callable"),
+    ],
+)
+def test_make_mlp_refuses_bad_arguments(args, error, message):
+    with pytest.raises(error, match=message):
+        lp.make_mlp(*args)
+
+
+def test_normalize_exactly_makes_every_sigma_one_and_the_bound_one():
+    net = mlp([4, 32, 32, 1], seed=3)
+    with torch.no_grad():
+        net[0].weight.mul_(7.0)
+    before = [m.weight.detach().clone() for m in net if isinstance(m, nn.Linear)]
+    assert lp.normalize_exactly(net) is net
+    for W0, m in zip(before, [m for m in net if isinstance(m, nn.Linear)], strict=True):
+        torch.testing.assert_close(m.weight, W0 / torch.linalg.matrix_norm(W0, ord=2))
+    assert lp.product_bound(net) == pytest.approx(1.0, rel=1e-12)
+    x = torch.randn(200, 4, dtype=torch.float64)
+    assert lp.input_gradient_norms(net, x).max() <= 1 + 1e-12
+    zero = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    with torch.no_grad():
+        zero[2].weight.zero_()
+    with pytest.raises(ValueError, match="layer '2' has an all-zero weight"):
+        lp.normalize_exactly(zero)
+    with pytest.raises(TypeError, match="net must be an nn.Module"):
+        lp.normalize_exactly(lambda x: x)

@@ -17,9 +17,11 @@ import torch
 from torch.nn.utils import parametrize
 
 from sngan_teach.gan import SETTINGS
+from sngan_teach.lipschitz import input_gradient_norms, product_bound
 from sngan_teach.losses import hinge_loss_D, hinge_loss_G
 from sngan_teach.methods import METHODS
 from sngan_teach.toy import (
+    CRITIC_METHODS,
     dataset,
     grid_centres,
     lab,
@@ -30,7 +32,10 @@ from sngan_teach.toy import (
     plot_landscape,
     plot_samples,
     ring_centres,
+    sample_blob,
     sample_mixture,
+    sample_ring,
+    train_critic,
     train_toy,
 )
 
@@ -59,6 +64,72 @@ def test_ring_and_grid_geometry():
     assert std == 0.02 and torch.equal(c, ring)
     with pytest.raises(ValueError, match="data must be one of .* got 'moons'"):
         dataset("moons")
+
+
+def test_sample_ring_and_blob_are_seeded_and_have_their_geometry():
+    a = sample_ring(20000, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(a, sample_ring(20000, torch.Generator().manual_seed(0)))
+    centres = ring_centres(8, 2.0)
+    m = mode_metrics(a, centres, 0.05)
+    assert m["modes"] == 8 and m["hq"] > 0.98 and m["kl"] < 0.01
+    resid = a - centres[torch.cdist(a, centres).argmin(1)]
+    assert abs(resid.std().item() - 0.05) < 0.002
+    # the same draws as sample_mixture on the ring, up to float32 round-off of the angles
+    b = sample_mixture(centres, 0.05, 20000, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
+    wide = sample_ring(5000, torch.Generator().manual_seed(1), n_modes=5, radius=3.0, std=0.01)
+    assert mode_metrics(wide, ring_centres(5, 3.0), 0.01)["modes"] == 5
+    blob = sample_blob(20000, torch.Generator().manual_seed(0))
+    assert blob.shape == (20000, 2) and abs(blob.std().item() - 0.3) < 0.01
+    assert blob.mean(0).abs().max() < 0.01
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda g: sample_ring(0, g), ValueError, "n must be >= 1, got 0"),
+        (lambda g: sample_ring(4, None), TypeError, "generator must be a torch.Generator"),
+        (lambda g: sample_ring(4, g, std=0.0), ValueError, "std must be a finite number > 0"),
+        (lambda g: sample_ring(4, g, radius=-1.0), ValueError, "radius must be a finite"),
+        (lambda g: sample_blob(2.5, g), TypeError, "n must be an int, got float 2.5"),
+        (lambda g: train_critic("gp", g), ValueError, "method must be one of .*'WGAN-GP'"),
+        (lambda g: train_critic("SN", 0), TypeError, "generator must be a torch.Generator"),
+        (lambda g: train_critic("SN", g, n_steps=-1), ValueError, "n_steps must be >= 0"),
+        (lambda g: train_critic("WC", g, c=0), ValueError, "c must be a finite number > 0"),
+        (lambda g: train_critic("SN", g, lam="10"), TypeError, "lam must be a number"),
+        (lambda g: train_critic("SN", g, betas=0.5), TypeError, "betas must be a tuple of 2"),
+        (lambda g: train_critic("SN", g, betas=(0.5, 1.0)), ValueError, r"betas must be 2 num"),
+    ],
+)
+def test_critic_functions_refuse_bad_arguments(call, error, message):
+    with pytest.raises(error, match=message):
+        call(torch.Generator())
+
+
+def test_train_critic_is_seeded_and_each_method_acts():
+    def run(method, **kw):
+        return train_critic(method, torch.Generator().manual_seed(0), **({"n_steps": 60} | kw))
+
+    for method in CRITIC_METHODS:
+        a, b = run(method), run(method)
+        assert not a.training
+        for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True):
+            torch.testing.assert_close(p, q, rtol=0, atol=0)
+    untrained = run("SN", n_steps=0)
+    assert parametrize.is_parametrized(untrained[0], "weight")
+    assert product_bound(run("SN")) < 1.1 < 10 < product_bound(run("DRAGAN", n_steps=0))
+    clipped = run("WC", c=0.02)
+    assert max(p.abs().max().item() for p in clipped.parameters()) <= 0.02
+    # the steep start: every weight of the unconstrained init times init_scale
+    torch.manual_seed(0)
+    plain = make_D("none", 64, 2)
+    steep = run("WGAN-GP", n_steps=0)
+    torch.testing.assert_close(steep[0].weight, 4.0 * plain[0].weight)
+    # the penalty pulls the gradient norm at the interpolates toward 1 (from ~8 at the start)
+    x = 0.5 * sample_ring(500, torch.Generator().manual_seed(5))
+    before = input_gradient_norms(steep, x).median().item()
+    after = input_gradient_norms(train_critic("WGAN-GP", torch.Generator(), n_steps=300), x)
+    assert abs(after.median().item() - 1) < abs(before - 1) / 3
 
 
 def test_sample_mixture_is_seeded_and_fills_every_mode():

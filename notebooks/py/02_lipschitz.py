@@ -47,10 +47,12 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+import sngan_teach.lipschitz as lipschitz
 from sngan_teach.explore import explore
 from sngan_teach.lipschitz import (
     input_gradient_norms,
     lipschitz_lower_estimate,
+    make_mlp,
     product_bound,
     spectral_norm_exact,
 )
@@ -238,20 +240,12 @@ assert exercises.sigma_of.check(sigma_of_solution) is True
 
 # %% [markdown]
 # Now the product bound of a small ReLU network, inline, and the package's `product_bound`,
-# which does the same walk over an `nn.Sequential` and refuses layers it cannot bound.
-
+# which does the same walk over an `nn.Sequential` and refuses layers it cannot bound. The
+# networks come from `make_mlp(d_in, width, depth, act)`: `depth` hidden layers
+# `Linear(., width)`, each followed by `act()` (ReLU unless said otherwise), then a linear
+# output to one value.
 
 # %%
-def make_mlp(d_in, width, depth, act=nn.ReLU):
-    """depth hidden layers of the given width with activation act, then a linear output."""
-    layers, d = [], d_in
-    for _ in range(depth):
-        layers += [nn.Linear(d, width), act()]
-        d = width
-    layers.append(nn.Linear(d, 1))
-    return nn.Sequential(*layers)
-
-
 seed_all(seed)
 net = make_mlp(d_in, 32, 3)
 bound_inline = 1.0
@@ -572,6 +566,19 @@ for width, depth, _, est in normalized + [(2, 3, bound_trained_sn, est_trained_s
     assert est <= 1.0 + rtol, (width, depth)
 assert all(b >= 1 - 1e-9 for b in sn_bounds), sn_bounds
 assert all(est < 0.01 for _, depth, _, est in normalized if depth == depths[-1])
+
+# %% [markdown]
+# The package holds the division too, `sngan_teach.lipschitz.normalize_exactly` (appendix A5
+# imports it): on the same network it gives the same weights, bit for bit.
+
+# %%
+with torch.random.fork_rng(devices=[]):  # leaves the global RNG as it was
+    torch.manual_seed(seed + 7)
+    ours = normalize_exactly(make_mlp(d_in, 16, 2, nn.LeakyReLU))
+    torch.manual_seed(seed + 7)
+    package = lipschitz.normalize_exactly(make_mlp(d_in, 16, 2, nn.LeakyReLU))
+for a, b in zip(ours.state_dict().values(), package.state_dict().values(), strict=True):
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 # %% [markdown]
 # ## Step 5: why a Wasserstein critic must be 1-Lipschitz

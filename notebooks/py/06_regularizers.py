@@ -50,7 +50,9 @@ from sklearn.datasets import load_digits
 from torch import nn
 from tqdm.auto import tqdm
 
+import sngan_teach.toy as toy
 from sngan_teach.explore import explore
+from sngan_teach.lipschitz import input_gradient_norms
 from sngan_teach.regularizers import (
     clip_weights_,
     dragan_penalty,
@@ -503,20 +505,20 @@ assert exercises.gp_at.check(gp_at_solution) is True
 
 
 # %%
-def sample_real(n):
-    k = torch.randint(8, (n,), generator=gen)
+def sample_real(n, generator):
+    k = torch.randint(8, (n,), generator=generator)
     angle = 2 * math.pi * k / 8
     centres = 2.0 * torch.stack([angle.cos(), angle.sin()], dim=1)
-    return centres + 0.05 * torch.randn(n, 2, generator=gen)
+    return centres + 0.05 * torch.randn(n, 2, generator=generator)
 
 
-def sample_fake(n):
-    return 0.3 * torch.randn(n, 2, generator=gen)
+def sample_fake(n, generator):
+    return 0.3 * torch.randn(n, 2, generator=generator)
 
 
-def train_critic(method, lam=lam, c=c, n_steps=n_critic_steps):
+def train_critic(method, generator, lam=lam, c=c, n_steps=n_critic_steps):
     """A 2-D critic trained with the Wasserstein loss and one method: "WGAN-GP", "DRAGAN"
-    (penalty weight lam), "WC" (clipping bound c) or "SN"."""
+    (penalty weight lam), "WC" (clipping bound c) or "SN"; data and penalties from generator."""
     torch.manual_seed(seed)
     net_D = make_critic()
     with torch.no_grad():
@@ -528,12 +530,12 @@ def train_critic(method, lam=lam, c=c, n_steps=n_critic_steps):
         net_D.parameters(), lr=critic_alpha, betas=(critic_beta1, critic_beta2)
     )
     for _ in range(n_steps):
-        x, x_fake = sample_real(256), sample_fake(256)
+        x, x_fake = sample_real(256, generator), sample_fake(256, generator)
         loss_D = net_D(x_fake).mean() - net_D(x).mean()
         if method == "WGAN-GP":
-            loss_D = loss_D + lam * gradient_penalty(net_D, x, x_fake, generator=gen)
+            loss_D = loss_D + lam * gradient_penalty(net_D, x, x_fake, generator=generator)
         elif method == "DRAGAN":
-            loss_D = loss_D + lam * dragan_penalty(net_D, x, generator=gen)
+            loss_D = loss_D + lam * dragan_penalty(net_D, x, generator=generator)
         opt_D.zero_grad()
         loss_D.backward()
         opt_D.step()
@@ -542,20 +544,14 @@ def train_critic(method, lam=lam, c=c, n_steps=n_critic_steps):
     return net_D.eval()
 
 
-def grad_norm(net_D, x):
-    x = x.clone().requires_grad_(True)
-    (grad,) = torch.autograd.grad(net_D(x).sum(), x)
-    return grad.norm(dim=1).detach()
-
-
-critics = {m: train_critic(m) for m in tqdm(["WGAN-GP", "DRAGAN", "SN"], desc="2-D critics")}
+critics = {m: train_critic(m, gen) for m in tqdm(["WGAN-GP", "DRAGAN", "SN"], desc="2-D critics")}
 
 xs = torch.linspace(-6, 6, grid_n)
 XX, YY = torch.meshgrid(xs, xs, indexing="xy")
 grid = torch.stack([XX.flatten(), YY.flatten()], dim=1)
 radius = grid.norm(dim=1)
 off = radius > 3.5  # far from every real sample, fake sample and interpolate
-maps = {m: grad_norm(net, grid) for m, net in critics.items()}
+maps = {m: input_gradient_norms(net, grid) for m, net in critics.items()}
 
 fig, axes = plt.subplots(1, 3, figsize=(10, 3.4))
 vmax = max(v.max().item() for v in maps.values())
@@ -563,7 +559,7 @@ for ax, (m, g) in zip(axes, maps.items(), strict=True):
     im = ax.imshow(
         g.reshape(grid_n, grid_n).numpy(), origin="lower", extent=(-6, 6, -6, 6), vmin=0, vmax=vmax
     )
-    pts = sample_real(200)
+    pts = sample_real(200, gen)
     ax.scatter(pts[:, 0], pts[:, 1], s=2, c="white", label="real")
     ax.add_patch(plt.Circle((0, 0), 3.5, fill=False, ls="--", color="w", lw=0.8))
     ax.set_title(f"{m}: max {g.max():.2f}", fontsize=10)
@@ -585,10 +581,10 @@ bounds = {
     for m, net in critics.items()
 }
 for m in critics:
-    g = maps[m]
+    g, on_real = maps[m], input_gradient_norms(critics[m], sample_real(2000, gen))
     print(
         f"{m:>8}: product bound {bounds[m]:8.2f} | grad norm on real data (median) "
-        f"{grad_norm(critics[m], sample_real(2000)).median():.2f} | off the samples: "
+        f"{on_real.median():.2f} | off the samples: "
         f"median {g[off].median():.2f}, max {g[off].max():.2f}"
     )
 
@@ -601,8 +597,8 @@ for m in critics:
 
 # %%
 t_chk = torch.rand(2000, 1, generator=gen)  # interpolation weights
-interp = t_chk * sample_real(2000) + (1 - t_chk) * sample_fake(2000)
-gp_on_samples = grad_norm(critics["WGAN-GP"], interp).median().item()
+interp = t_chk * sample_real(2000, gen) + (1 - t_chk) * sample_fake(2000, gen)
+gp_on_samples = input_gradient_norms(critics["WGAN-GP"], interp).median().item()
 print("WGAN-GP, median grad norm at interpolates:", round(gp_on_samples, 3))
 assert abs(gp_on_samples - 1) < 0.3
 assert maps["WGAN-GP"][off].max() > 3
@@ -615,7 +611,20 @@ assert bounds["SN"] < 1.1
 # **Further.** Would a larger $\lambda$, or another place to sample, tame the critic everywhere?
 # What does weight clipping do to the same 2-D critic, and how much does each method cost per
 # generator update (the paper's Fig. 10)? These tuning and timing studies are in
-# [appendix A2](A2_regularizer_costs.ipynb).
+# [appendix A2](A2_regularizer_costs.ipynb). It trains the same critics with the package's
+# copy of the three functions above, `sngan_teach.toy.sample_ring`, `sample_blob` and
+# `train_critic`: a short run of each method, from one fresh generator, gives the same
+# samples and the same critic, weight for weight.
+
+# %%
+for m in toy.CRITIC_METHODS:  # SN last, so that the global RNG ends as after the critics above
+    ours = train_critic(m, torch.Generator().manual_seed(seed + 2), n_steps=20)
+    package = toy.train_critic(m, torch.Generator().manual_seed(seed + 2), seed=seed, n_steps=20)
+    for a, b in zip(ours.state_dict().values(), package.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+gen_a, gen_b = torch.Generator().manual_seed(seed + 3), torch.Generator().manual_seed(seed + 3)
+assert torch.equal(sample_real(500, gen_a), toy.sample_ring(500, gen_b))
+assert torch.equal(sample_fake(500, gen_a), toy.sample_blob(500, gen_b))
 
 # %% [markdown]
 # ## Summary
@@ -642,9 +651,11 @@ assert bounds["SN"] < 1.1
 # Solution: around the data DRAGAN's gradient norm is close to its target 1; at the fake blob it
 # is not controlled by the penalty (no x_hat falls there), and it is only as large as the loss
 # made it. Compare: WGAN-GP's interpolates cross the middle, so its critic is controlled there.
-near_real = grad_norm(critics["DRAGAN"], sample_real(2000)).median().item()
+near_real = input_gradient_norms(critics["DRAGAN"], sample_real(2000, gen)).median().item()
 centre_pts = 0.5 * torch.randn(2000, 2, generator=gen)
-centre = {m: grad_norm(critics[m], centre_pts).median().item() for m in ["DRAGAN", "WGAN-GP"]}
+centre = {
+    m: input_gradient_norms(critics[m], centre_pts).median().item() for m in ["DRAGAN", "WGAN-GP"]
+}
 print(f"DRAGAN: near real data {near_real:.2f}, at the centre {centre['DRAGAN']:.2f}")
 print(f"WGAN-GP at the centre: {centre['WGAN-GP']:.2f}")
 assert abs(near_real - 1) < 0.3

@@ -48,11 +48,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from sngan_teach.explore import explore
+from sngan_teach.lipschitz import input_gradient_norms
 from sngan_teach.methods import add_wn
-from sngan_teach.regularizers import clip_weights_, dragan_penalty, gradient_penalty
+from sngan_teach.regularizers import gradient_penalty
 from sngan_teach.runtime import base_seed, kernel_check, pick, seed_all
 from sngan_teach.sn import add_sn
 from sngan_teach.spectra import layer_singular_values
+from sngan_teach.toy import sample_blob, sample_ring, train_critic
 
 kernel_check()  # a one-line warning when this is not the kernel Python (sngan-teach)
 seed = base_seed()  # $SNGAN_SEED (default 0); every other seed derives from it
@@ -60,12 +62,10 @@ gen = seed_all(seed)  # one seeded generator for every random draw below
 torch.set_num_threads(1)  # small models: one thread is fastest and keeps timings steady
 
 
-c = 0.01  # weight clipping bound (paper §4.1)
+c = 0.01  # weight clipping bound (paper §4.1), train_critic's default
 
-lam = 10.0  # lambda, gradient-penalty coefficient (paper §4.1)
+lam = 10.0  # lambda, gradient-penalty coefficient (paper §4.1), train_critic's default
 n_critic_steps = pick(quick=300, full=800)  # critic updates in the 2-D experiment
-critic_alpha, critic_beta1, critic_beta2 = 5e-4, 0.5, 0.9  # Adam for the 2-D critics
-init_scale = 4.0  # the 2-D critics start with all weights multiplied by this
 grid_n = pick(quick=81, full=121)  # grid points per axis for the gradient map
 sweep_lams = [1.0, 10.0, 100.0]  # lambda values of the interactive figure
 sweep_cs = [0.01, 0.03, 0.1, 0.3, 1.0]  # clipping bounds c of the interactive figure
@@ -77,67 +77,17 @@ timing_batch = 64  # batch size in the timing run
 n_timing_rounds = pick(quick=5, full=15)  # interleaved repeats; we report medians
 
 # %% [markdown]
-# The 2-D experiment of lesson 06, Step 4: real data on a ring of radius 2, a fixed fake blob
-# at the origin, critics trained with the Wasserstein loss from the same steep start. The same
-# functions, and the SN critic to compare with:
-
+# The 2-D experiment of lesson 06, Step 4: real data on a ring of radius 2 (`sample_ring`), a
+# fixed fake blob at the origin (`sample_blob`), critics trained with the Wasserstein loss from
+# the same steep start (`train_critic`, with lesson 06's Adam settings and `init_scale` = 4).
+# Lesson 06 wrote these functions inline and checked them equal to the package's, which we
+# import. The grid of the gradient maps, and the SN critic to compare with:
 
 # %%
-def make_critic():
-    return nn.Sequential(
-        nn.Linear(2, 64), nn.LeakyReLU(0.1), nn.Linear(64, 64), nn.LeakyReLU(0.1), nn.Linear(64, 1)
-    )
-
-
-def sample_real(n):
-    k = torch.randint(8, (n,), generator=gen)
-    angle = 2 * math.pi * k / 8
-    centres = 2.0 * torch.stack([angle.cos(), angle.sin()], dim=1)
-    return centres + 0.05 * torch.randn(n, 2, generator=gen)
-
-
-def sample_fake(n):
-    return 0.3 * torch.randn(n, 2, generator=gen)
-
-
-def train_critic(method, lam=lam, c=c, n_steps=n_critic_steps):
-    """A 2-D critic trained with the Wasserstein loss and one method: "WGAN-GP", "DRAGAN"
-    (penalty weight lam), "WC" (clipping bound c) or "SN"."""
-    torch.manual_seed(seed)
-    net_D = make_critic()
-    with torch.no_grad():
-        for p in net_D.parameters():
-            p.mul_(init_scale)
-    if method == "SN":
-        add_sn(net_D)
-    opt_D = torch.optim.Adam(
-        net_D.parameters(), lr=critic_alpha, betas=(critic_beta1, critic_beta2)
-    )
-    for _ in range(n_steps):
-        x, x_fake = sample_real(256), sample_fake(256)
-        loss_D = net_D(x_fake).mean() - net_D(x).mean()
-        if method == "WGAN-GP":
-            loss_D = loss_D + lam * gradient_penalty(net_D, x, x_fake, generator=gen)
-        elif method == "DRAGAN":
-            loss_D = loss_D + lam * dragan_penalty(net_D, x, generator=gen)
-        opt_D.zero_grad()
-        loss_D.backward()
-        opt_D.step()
-        if method == "WC":
-            clip_weights_(net_D, c)
-    return net_D.eval()
-
-
-def grad_norm(net_D, x):
-    x = x.clone().requires_grad_(True)
-    (grad,) = torch.autograd.grad(net_D(x).sum(), x)
-    return grad.norm(dim=1).detach()
-
-
 xs = torch.linspace(-6, 6, grid_n)
 XX, YY = torch.meshgrid(xs, xs, indexing="xy")
 grid = torch.stack([XX.flatten(), YY.flatten()], dim=1)
-critics = {"SN": train_critic("SN")}
+critics = {"SN": train_critic("SN", gen, seed=seed, n_steps=n_critic_steps)}
 
 # %% [markdown]
 # ## 1. The penalty weight and where it samples
@@ -154,19 +104,19 @@ SX, SY = torch.meshgrid(sweep_xs, sweep_xs, indexing="xy")
 sweep_grid = torch.stack([SX.flatten(), SY.flatten()], dim=1)
 sweep_off = sweep_grid.norm(dim=1) > 3.5  # far from every sample, as above
 t_pts = torch.rand(300, 1, generator=gen)
-real_pts = sample_real(300)
+real_pts = sample_ring(300, gen)
 sample_pts = {  # where each penalty's x_hat fall (the formulas of gradient_penalty, dragan_penalty)
-    "interpolates": t_pts * real_pts + (1 - t_pts) * sample_fake(300),
+    "interpolates": t_pts * real_pts + (1 - t_pts) * sample_blob(300, gen),
     "near real data": real_pts + 0.5 * real_pts.std() * torch.randn(300, 2, generator=gen),
 }
 places = {"interpolates": "WGAN-GP", "near real data": "DRAGAN"}
 penalty_sweep = {}
 for place, method in tqdm(places.items(), desc="penalty sweep"):
     for lam_value in sweep_lams:
-        net = train_critic(method, lam=lam_value, n_steps=n_sweep_steps)
+        net = train_critic(method, gen, seed=seed, lam=lam_value, n_steps=n_sweep_steps)
         penalty_sweep[place, lam_value] = (
-            grad_norm(net, sweep_grid),
-            grad_norm(net, sample_pts[place]).median().item(),
+            input_gradient_norms(net, sweep_grid),
+            input_gradient_norms(net, sample_pts[place]).median().item(),
         )
 vmax_sweep = max(g.max().item() for g, _ in penalty_sweep.values())
 
@@ -226,13 +176,13 @@ for place in places:
 # the first clamp erases):
 
 # %%
-critic_wc = train_critic("WC")
-map_wc = grad_norm(critic_wc, grid)
+critic_wc = train_critic("WC", gen, seed=seed, c=c, n_steps=n_critic_steps)
+map_wc = input_gradient_norms(critic_wc, grid)
 bound_wc = math.prod(sv[0].item() for sv in layer_singular_values(critic_wc).values())
 clip_cap = c**3 * math.sqrt(2 * 64) * math.sqrt(64 * 64) * math.sqrt(64 * 1)
 with torch.no_grad():
     gaps = {
-        m: (net(sample_real(4000)).mean() - net(sample_fake(4000)).mean()).item()
+        m: (net(sample_ring(4000, gen)).mean() - net(sample_blob(4000, gen)).mean()).item()
         for m, net in [("WC", critic_wc), ("SN", critics["SN"])]
     }
 print(f"WC: max grad norm {map_wc.max():.2e} <= product bound {bound_wc:.2e} <= {clip_cap:.2e}")
@@ -257,10 +207,10 @@ assert 0 < gaps["WC"] < 0.1 * gaps["SN"]
 # %%
 clip_sweep = {}
 for c_value in tqdm(sweep_cs, desc="clipping sweep"):
-    net = train_critic("WC", c=c_value, n_steps=n_sweep_steps)
+    net = train_critic("WC", gen, seed=seed, c=c_value, n_steps=n_sweep_steps)
     with torch.no_grad():
-        gap_c = (net(sample_real(4000)).mean() - net(sample_fake(4000)).mean()).item()
-    clip_sweep[c_value] = (grad_norm(net, sweep_grid), gap_c)
+        gap_c = (net(sample_ring(4000, gen)).mean() - net(sample_blob(4000, gen)).mean()).item()
+    clip_sweep[c_value] = (input_gradient_norms(net, sweep_grid), gap_c)
 
 
 # %% [markdown]
@@ -278,7 +228,7 @@ def draw_clip(c):
         extent=(-6, 6, -6, 6),
         norm=LogNorm(vmin=1e-4, vmax=10),
     )
-    pts = sample_real(200)
+    pts = sample_ring(200, gen)
     ax.scatter(pts[:, 0], pts[:, 1], s=2, c="white", label="real")
     ax.set(xlabel="$x_1$", ylabel="$x_2$", title=f"weight clipping, c = {c:g}")
     ax.legend(loc="upper right", fontsize=7)

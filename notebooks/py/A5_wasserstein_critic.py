@@ -38,6 +38,7 @@ import torch
 from scipy.stats import wasserstein_distance
 from torch import nn
 
+from sngan_teach.lipschitz import make_mlp, normalize_exactly
 from sngan_teach.runtime import base_seed, kernel_check, pick, seed_all
 
 torch.set_num_threads(1)  # tiny networks: one thread is faster than two on a shared CPU
@@ -49,26 +50,6 @@ seed = base_seed()  # $SNGAN_SEED (default 0); every other seed derives from it
 generator = seed_all(seed)
 rtol = 1e-9  # round-off allowed in "value <= bound" (float64)
 alpha = 1e-2  # Adam learning rate of the critics (lesson 02's)
-
-
-# %%
-def make_mlp(d_in, width, depth, act=nn.ReLU):
-    """depth hidden layers of the given width with activation act, then a linear output."""
-    layers, d = [], d_in
-    for _ in range(depth):
-        layers += [nn.Linear(d, width), act()]
-        d = width
-    layers.append(nn.Linear(d, 1))
-    return nn.Sequential(*layers)
-
-
-def normalize_exactly(net):
-    """In place: W <- W / sigma(W) for every Linear layer of net, sigma by SVD (lesson 02)."""
-    with torch.no_grad():
-        for layer in net.modules():
-            if isinstance(layer, nn.Linear):
-                layer.weight /= torch.linalg.svdvals(layer.weight)[0]
-    return net
 
 
 # %% [markdown]
