@@ -113,6 +113,35 @@ def grid_of(net_G):  # -> numpy uint8 array
     return ((x + 1) * 127.5).round().to(torch.uint8).view(10, 10, 8, 8).numpy()
 
 
+MADE_BY = "python experiments/beyond.py"  # the command that writes the stored runs
+
+
+def stored():  # -> (runs, sigma, spectra, grids)
+    """The stored runs that lessons 10 and 11 read: the measurements (``beyond.csv``), the sigma
+    traces (``beyond_sigma.csv``) and final spectra (``beyond_spectra.csv``) as lists of rows of
+    numbers, and the sample grids (``beyond_samples.npz``, keys ``"run/step"``). A missing file
+    raises an error that names :data:`MADE_BY`."""
+    import numpy as np
+
+    from sngan_teach.results import read_rows
+    from sngan_teach.runtime import stored_result
+
+    rows = [read_rows(f"beyond{s}.csv", MADE_BY, numbers=True) for s in ("", "_sigma", "_spectra")]
+    return *rows, np.load(stored_result("beyond_samples.npz", MADE_BY))
+
+
+def show_grid(ax, grid, title: str) -> None:
+    """Draw a grid of :func:`grid_of` on ``ax``: one row per requested digit (labelled 0-9)."""
+    import numpy as np
+
+    from sngan_teach.results import tile
+
+    ax.imshow(tile(grid, 10, pad_value=70), cmap="gray_r", vmin=0, vmax=255)
+    ax.set_xticks([])
+    ax.set_yticks(np.arange(10) * 9 + 3.5, [str(d) for d in range(10)])
+    ax.set_title(title, fontsize=9)
+
+
 def run_one(run: str, seed: int, steps: int, log_every: int = LOG_EVERY, n_eval: int = N_EVAL):
     """Train run ``run`` with ``seed``; return (rows, sigma rows, spectra rows, cost, grids)."""
     import torch

@@ -52,7 +52,6 @@ import statistics
 import time
 
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
 from myst_nb import glue  # keeps an output for the site's results page
 from torch import nn
@@ -68,8 +67,8 @@ from sngan_teach.conditional import (
 )
 from sngan_teach.digits import classifier_accuracy, load_digits_split, real_floor
 from sngan_teach.explore import explore
-from sngan_teach.results import format_mean_sd, read_rows, tile
-from sngan_teach.runtime import base_seed, kernel_check, pick, seed_all, stored_result
+from sngan_teach.results import format_mean_sd
+from sngan_teach.runtime import base_seed, kernel_check, pick, seed_all
 from sngan_teach.sn import add_sn, spectral_norm
 from sngan_teach.stats import compare
 
@@ -83,21 +82,8 @@ setting = beyond.STABLE  # alpha, beta1, beta2 of Adam and n_dis = 1 (hinge loss
 sizes = beyond.SIZES  # z_dim (size of z), ch_G, ch_D (channel widths of G and D)
 log_every = beyond.LOG_EVERY  # generator updates between two measurements
 n_eval = beyond.N_EVAL  # samples scored at each measurement, balanced over the 10 classes
-made_by = "python experiments/beyond.py"  # the command that wrote the stored runs
-
-
-runs_csv, sigma_csv, spectra_csv = (
-    read_rows(f"beyond{s}.csv", made_by, numbers=True) for s in ("", "_sigma", "_spectra")
-)
-grids = np.load(stored_result("beyond_samples.npz", made_by))
-
-
-def show_grid(ax: plt.Axes, grid: np.ndarray, title: str) -> None:
-    ax.imshow(tile(grid, 10, pad_value=70), cmap="gray_r", vmin=0, vmax=255)
-    ax.set_xticks([])
-    ax.set_yticks(np.arange(10) * 9 + 3.5, [str(d) for d in range(10)])
-    ax.set_title(title, fontsize=9)
-
+runs_csv, sigma_csv, spectra_csv, grids = beyond.stored()  # what beyond.MADE_BY wrote
+show_grid = beyond.show_grid  # draws a 10 x 10 grid of samples, one row per requested digit
 
 last_step = max(r["step"] for r in runs_csv)
 print(
