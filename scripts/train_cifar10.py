@@ -84,7 +84,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sngan_teach import checkpoint, cifar, metrics  # noqa: E402
+from sngan_teach import checkpoint, cifar, inception, metrics  # noqa: E402
 from sngan_teach.checkpoint import Checkpointer  # noqa: E402
 from sngan_teach.gan import SETTINGS, recompute_bn_stats, train  # noqa: E402
 from sngan_teach.models import Z_DIM, build_models  # noqa: E402
@@ -102,7 +102,7 @@ PAPER_ROW = {
 }
 WEIGHTS_ADVICE = (
     "IS/FID need torch-fidelity's Inception weights: pass --inception-weights FILE (or set "
-    f"${metrics.ENV_WEIGHTS}), or add --download to fetch them; or add --no-eval to train "
+    f"${inception.ENV_WEIGHTS}), or add --download to fetch them; or add --no-eval to train "
     "without scores (--stand-in scores with a stand-in network, not comparable to the paper)."
 )
 # Flags that may change when a run resumes; every other flag must match the checkpoint's.
@@ -315,7 +315,7 @@ def check_eval_memory(eval_fake: int, eval_real: int, stand_in: bool) -> None:
             "protocol uses 50000) or add --no-eval"
         )
     try:
-        metrics.check_eval_sizes(eval_fake, eval_real, **eval_sizes(eval_fake, eval_real))
+        inception.check_eval_sizes(eval_fake, eval_real, **eval_sizes(eval_fake, eval_real))
     except ValueError as err:
         raise RunError(
             f"--eval-fake {eval_fake} / --eval-real {eval_real} too small: {err}"
@@ -326,8 +326,8 @@ def inception_weights(path: str | None, download: bool) -> Path:
     """The Inception weights file for IS/FID (``--inception-weights``, else the environment or
     torch hub's cache; fetched when ``download``), checked; ``RunError`` with what to do."""
     try:
-        return metrics.get_inception_weights(path, download=download)
-    except (metrics.InceptionWeightsUnavailable, metrics.InceptionWeightsInvalid) as err:
+        return inception.get_inception_weights(path, download=download)
+    except (inception.InceptionWeightsUnavailable, inception.InceptionWeightsInvalid) as err:
         raise RunError(
             f"{str(getattr(err, 'problem', err)).rstrip('.')}. {WEIGHTS_ADVICE}"
         ) from None
@@ -658,7 +658,7 @@ def check_enough_images(n_images: int, eval_fake: int, eval_real: int) -> None:
     """``RunError`` when ``n_images`` training images are too few for IS/FID at these sizes."""
     n_real = min(eval_real, n_images)
     try:
-        metrics.check_eval_sizes(eval_fake, n_real, **eval_sizes(eval_fake, n_real))
+        inception.check_eval_sizes(eval_fake, n_real, **eval_sizes(eval_fake, n_real))
     except ValueError as err:
         raise RunError(
             f"the data has {n_images} images, too few for IS/FID ({err}); "
@@ -789,9 +789,9 @@ def evaluate_run(
     """IS and FID of G (and of its EMA) against the training images, with the Inception
     ``weights`` (checked at start-up), or the stand-in extractor when ``weights`` is None."""
     if weights is None:
-        extractor, name = metrics.StandInExtractor().to(device), "stand-in (not Inception)"
+        extractor, name = inception.StandInExtractor().to(device), "stand-in (not Inception)"
     else:
-        extractor = metrics.inception_extractor(weights, device)
+        extractor = inception.inception_extractor(weights, device)
         name = "inception-v3-compat (torch-fidelity, TF 2015-12-05 weights)"
     n_real = min(args.eval_real, images.shape[0])
     real = images[torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(0))]
@@ -804,10 +804,10 @@ def evaluate_run(
         if key == "ema_G":  # its own BN statistics, not those copied from net_G
             recompute_bn_stats(modules[key], z_dim=Z_DIM, generator=bn_generator(device, args.seed))
         gen = torch.Generator(device=device).manual_seed(args.seed + 4)
-        fake = metrics.generate_images(modules[key], args.eval_fake, z_dim=Z_DIM, generator=gen)
-        scores[key] = metrics.evaluate(fake, real, extractor, **sizes)
+        fake = inception.generate_images(modules[key], args.eval_fake, z_dim=Z_DIM, generator=gen)
+        scores[key] = inception.evaluate(fake, real, extractor, **sizes)
         if weights is not None and key == "net_G":
-            tf_scores = metrics.torch_fidelity_metrics(fake, real, weights, device=device)
+            tf_scores = inception.torch_fidelity_metrics(fake, real, weights, device=device)
     return {"extractor": name, "scores": scores, "torch_fidelity": tf_scores, "sizes": sizes}
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import torch
 
-from sngan_teach import metrics
+from sngan_teach import inception
 from sngan_teach.cifar import fixture_images
 from sngan_teach.recipes import RECIPES
 
@@ -35,7 +35,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_cifar10.py"
 @pytest.fixture
 def no_weights(tmp_path, monkeypatch):
     """No Inception weights anywhere (the real file is not on this machine either)."""
-    monkeypatch.delenv(metrics.ENV_WEIGHTS, raising=False)
+    monkeypatch.delenv(inception.ENV_WEIGHTS, raising=False)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
 
 

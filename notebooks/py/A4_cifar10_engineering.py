@@ -56,7 +56,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sngan_teach import cifar, metrics, runtime
+from sngan_teach import cifar, inception, runtime
 from sngan_teach.checkpoint import Checkpointer, latest_step, load_checkpoint
 from sngan_teach.gan import recompute_bn_stats, sample_z, train
 from sngan_teach.recipes import PUBLISHED, build_run, get_recipe
@@ -510,7 +510,7 @@ assert {"is_paper", "fid_paper", "is_all", "fid_all"} <= set(dry_results["scores
 #
 # **The network and the protocol.** The field's numbers come from one particular network: the
 # TensorFlow Inception graph of 2015-12-05 used by the original IS and FID code. torch-fidelity
-# ports it to PyTorch and matches the TF reference, so `sngan_teach.metrics` reads features
+# ports it to PyTorch and matches the TF reference, so `sngan_teach.inception` reads features
 # through torch-fidelity's `FeatureExtractorInceptionV3` (pool features for FID, logits for IS),
 # with TF32 off, and `torch_fidelity_metrics` also runs `torch_fidelity.calculate_metrics` end to
 # end as a cross-check. The weights are looked for at `$SNGAN_INCEPTION_WEIGHTS` or in torch
@@ -518,17 +518,17 @@ assert {"is_paper", "fid_paper", "is_all", "fid_all"} <= set(dry_results["scores
 # evaluation; when they are missing we learn it at once.
 
 # %%
-weights = metrics.find_inception_weights()
+weights = inception.find_inception_weights()
 if weights is not None:
-    extractor, extractor_name = metrics.inception_extractor(weights, device), "Inception-v3"
+    extractor, extractor_name = inception.inception_extractor(weights, device), "Inception-v3"
 else:
     t0 = time.perf_counter()
     try:
-        metrics.get_inception_weights()
-    except metrics.InceptionWeightsUnavailable as err:
+        inception.get_inception_weights()
+    except inception.InceptionWeightsUnavailable as err:
         print(f"No Inception weights, so no comparable IS/FID here: {err}")
     assert time.perf_counter() - t0 < 5  # fails fast, no download attempt
-    extractor, extractor_name = metrics.StandInExtractor(seed=seed).to(device), "stand-in"
+    extractor, extractor_name = inception.StandInExtractor(seed=seed).to(device), "stand-in"
 print(f"feature extractor: {extractor_name}")
 
 # %% [markdown]
@@ -538,11 +538,11 @@ print(f"feature extractor: {extractor_name}")
 
 # %%
 z_eval = torch.Generator(device=device).manual_seed(seed + 7)
-fake = metrics.generate_images(ema_G, n_eval, z_dim=z_dim, generator=z_eval)
+fake = inception.generate_images(ema_G, n_eval, z_dim=z_dim, generator=z_eval)
 n_real_eval = min(n_eval, len(images))
 sizes = {"is_size": n_eval // 10, "is_runs": 10, "fid_real": n_real_eval, "fid_fake": n_eval // 2}
-scores = metrics.evaluate(fake, images[:n_real_eval], extractor, **sizes)
-halves = metrics.evaluate(
+scores = inception.evaluate(fake, images[:n_real_eval], extractor, **sizes)
+halves = inception.evaluate(
     images[: n_real_eval // 2], images[n_real_eval // 2 : n_real_eval], extractor,
     is_size=n_real_eval // 20, is_runs=10, fid_real=n_real_eval // 2, fid_fake=n_real_eval // 2,
 )  # fmt: skip
