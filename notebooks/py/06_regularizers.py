@@ -591,9 +591,10 @@ for m in critics:
 # %% [markdown]
 # **Claims.** (1) Where its samples fall, WGAN-GP's critic meets its target
 # $\lVert\nabla_x D\rVert \approx 1$. (2) Off the sampled region nothing controls it: there its
-# gradient norm exceeds 3, more than three times anything the SN critic has anywhere, and its
+# gradient norm exceeds 2, more than four times anything the SN critic has anywhere, and its
 # layers' product bound is far above 1. (3) SN's critic stays below its product bound at every
-# point of the plane, and that bound is close to 1.
+# point of the plane, and that bound is close to 1. (Over seeds 0–9 at full size the largest
+# off-sample norm of WGAN-GP's critic ranged from 2.6 to 5.6, 5.9 to 13 times SN's largest.)
 
 # %%
 t_chk = torch.rand(2000, 1, generator=gen)  # interpolation weights
@@ -601,8 +602,8 @@ interp = t_chk * sample_real(2000, gen) + (1 - t_chk) * sample_fake(2000, gen)
 gp_on_samples = input_gradient_norms(critics["WGAN-GP"], interp).median().item()
 print("WGAN-GP, median grad norm at interpolates:", round(gp_on_samples, 3))
 assert abs(gp_on_samples - 1) < 0.3
-assert maps["WGAN-GP"][off].max() > 3
-assert maps["WGAN-GP"][off].max() > 3 * maps["SN"].max()
+assert maps["WGAN-GP"][off].max() > 2
+assert maps["WGAN-GP"][off].max() > 4 * maps["SN"].max()
 assert bounds["WGAN-GP"] > 10
 assert maps["SN"].max() <= bounds["SN"] + 1e-5
 assert bounds["SN"] < 1.1
