@@ -341,15 +341,16 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# **Claims** (checked on this seed; the thresholds keep a margin that seeds 0 to 4 and two
-# kernel paths showed).
+# **Claims** (checked on this seed; each threshold keeps a margin from what seeds 0 to 9 at
+# full size and 0 to 29 in quick mode showed).
 # (1) The run captures all $M$ modes (in quick mode, whose 600 updates on the ring are short,
-# all but at most one: some seeds end with 7 of the 8), with a KL to uniform below 0.3 and a
-# high-quality fraction above that of lesson 07's Step 4 SN run on the same mixture (in full
-# mode, on the grid, seed 0 on one machine ended at HQ 0.45 and KL 0.16; in quick mode, on the
-# ring, at HQ 0.34).
+# all but at most one: some seeds end with 7 of the 8), with a high-quality fraction more than
+# 1.5 times that of lesson 07's Step 4 SN run on the same mixture (measured: at least 2.9 times
+# at full size, 2.2 in quick mode). At full size, on the grid, the run ends at HQ 0.42 to 0.51
+# with a KL to uniform of at most 0.18; in quick mode, on the ring, at HQ 0.18 to 0.57 with a
+# KL of at most 0.33.
 # (2) The high-quality fraction is highest in the decayed last part of the run: the final
-# value exceeds the one at mid-run.
+# value is more than 1.2 times the one at mid-run (measured: at least 1.5 times).
 #
 # **Shortfall.** The 90 % target is not reached: in full mode the run ends at a high-quality
 # fraction of 0.45, about 0.45 short (the cell prints the gap). The samples still lie on bridges
@@ -361,10 +362,10 @@ mid = long_run["curve"][len(long_run["curve"]) // 2 - 1]
 print(f"HQ at step {mid['step']}: {mid['hq']:.3f}; at the end: {m['hq']:.3f} (Step 4 SN run: "
       f"{sn_run['metrics']['hq']:.3f}); {0.9 - m['hq']:.2f} short of 0.9")  # fmt: skip
 assert m["modes"] >= n_modes - pick(quick=1, full=0)
-assert m["hq"] > mid["hq"]
-assert m["hq"] > sn_run["metrics"]["hq"]
+assert m["hq"] > 1.2 * mid["hq"]
+assert m["hq"] > 1.5 * sn_run["metrics"]["hq"]
 # quick mode trains 600 updates on the ring, not 9000 on the grid: a lower bar
-assert m["hq"] >= pick(quick=0.25, full=0.4) and m["kl"] < 0.3
+assert m["hq"] >= pick(quick=0.12, full=0.35) and m["kl"] < pick(quick=0.45, full=0.3)
 
 # %% [markdown]
 # ### How long would 90 % take?
