@@ -85,6 +85,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from sngan_teach import checkpoint, cifar, inception, metrics  # noqa: E402
+from sngan_teach._util import eval_mode  # noqa: E402
 from sngan_teach.checkpoint import Checkpointer  # noqa: E402
 from sngan_teach.gan import SETTINGS, recompute_bn_stats, train  # noqa: E402
 from sngan_teach.models import Z_DIM, build_models  # noqa: E402
@@ -710,11 +711,8 @@ def grid_writer(parts: Run, samples: Path, seed: int) -> Callable[[int], None]:
     def write(step: int) -> None:
         if parts.ema_G is not None:
             recompute_bn_stats(parts.ema_G, z_dim=Z_DIM, generator=bn_generator(parts.device, seed))
-        was = net.training
-        net.eval()
-        with torch.no_grad():
+        with eval_mode(net), torch.no_grad():
             save_grid(net(parts.fixed_z.to(parts.device)), samples / f"step_{step:08d}.png")
-        net.train(was)
 
     return write
 

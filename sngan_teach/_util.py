@@ -47,6 +47,16 @@ def check_number(name: str, value: object, positive: bool = True) -> float:
     return float(value)
 
 
+def check_fraction(name: str, value: object) -> float:
+    """``value`` as a float: ``TypeError`` unless it is a real number (not a bool);
+    ``ValueError`` unless ``0 <= value < 1`` (Adam's betas, an EMA decay)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    if not 0 <= value < 1:
+        raise ValueError(f"{name} must be in [0, 1), got {value}")
+    return float(value)
+
+
 def check_generator(generator: object, allow_none: bool = False) -> None:
     """``TypeError`` unless ``generator`` is a ``torch.Generator`` (or None, if allowed)."""
     if generator is None and allow_none:

@@ -33,7 +33,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from sngan_teach._util import check_generator, check_int
+from sngan_teach._util import check_fraction, check_generator, check_int
 from sngan_teach.losses import LossD, LossG, get_loss
 
 # Paper Table 1: Adam's learning rate alpha, beta1, beta2 and the number of D updates per G update.
@@ -256,8 +256,7 @@ def _check_step_args(
         raise ValueError(
             f"autocast_dtype must be None, torch.bfloat16 or torch.float16, got {autocast_dtype}"
         )
-    if not 0.0 <= ema_decay < 1.0:
-        raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
+    check_fraction("ema_decay", ema_decay)
 
 
 def train_step(

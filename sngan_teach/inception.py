@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sngan_teach._util import check_int
+from sngan_teach._util import check_int, eval_mode
 from sngan_teach.cifar import to_uint8
 from sngan_teach.metrics import (
     fid_from_features,
@@ -210,10 +210,8 @@ def generate_images(
     ``net_G`` returns another shape."""
     check_int("n", n, 1)
     check_int("batch_size", batch_size, 1)
-    was_training = net_G.training
-    net_G.eval()
-    try:
-        out = []
+    out = []
+    with eval_mode(net_G):
         for start in range(0, n, batch_size):
             m = min(batch_size, n - start)
             z = torch.randn(m, z_dim, generator=generator, device=generator.device)
@@ -224,8 +222,6 @@ def generate_images(
                     f"got {tuple(x.shape)}"
                 )
             out.append(to_uint8(x).cpu())
-    finally:
-        net_G.train(was_training)
     return torch.cat(out)
 
 

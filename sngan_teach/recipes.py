@@ -37,14 +37,13 @@ check's fast-vs-eager parity), ``experiments/cifar_small_run.py`` and appendix A
 from __future__ import annotations
 
 import copy
-import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from sngan_teach._util import check_int, check_number
+from sngan_teach._util import check_fraction, check_int, check_number
 from sngan_teach.cifar import DeviceSampler
 from sngan_teach.methods import add_wn
 from sngan_teach.models import Z_DIM, build_models
@@ -308,11 +307,7 @@ def check_run_recipe(recipe: object) -> None:
         raise ValueError(f"recipe['norm'] must be one of {sorted(NORMS)}, got {recipe['norm']!r}")
     check_number("recipe['alpha']", recipe["alpha"])
     for key in ("beta1", "beta2", "ema"):
-        value = recipe[key]
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(f"recipe[{key!r}] must be a number, got {type(value).__name__}")
-        if not 0 <= value < 1:
-            raise ValueError(f"recipe[{key!r}] must be in [0, 1), got {value}")
+        check_fraction(f"recipe[{key!r}]", recipe[key])
 
 
 def run_device(device: object) -> torch.device:

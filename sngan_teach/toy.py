@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from sngan_teach._util import check_generator, check_int, check_number
+from sngan_teach._util import check_fraction, check_generator, check_int, check_number, eval_mode
 from sngan_teach.gan import get_setting, make_optimizers, sample_z, train
 from sngan_teach.methods import apply_method, method_hooks
 from sngan_teach.regularizers import clip_weights_, dragan_penalty, gradient_penalty
@@ -196,18 +196,6 @@ def sample_blob(n: int, generator: torch.Generator, *, std: float = 0.3) -> Tens
     return std * torch.randn(n, 2, generator=generator, device=generator.device)
 
 
-def _check_critic_args(method: object, betas: object, sizes: dict[str, int]) -> None:
-    if method not in CRITIC_METHODS:
-        raise ValueError(f"method must be one of {list(CRITIC_METHODS)}, got {method!r}")
-    for name, value in sizes.items():
-        check_int(name, value, 0 if name in ("seed", "n_steps") else 1)
-    if not (isinstance(betas, tuple) and len(betas) == 2):
-        raise TypeError(f"betas must be a tuple of 2 numbers, got {betas!r}")
-    for beta in betas:
-        if isinstance(beta, bool) or not isinstance(beta, int | float) or not 0 <= beta < 1:
-            raise ValueError(f"betas must be 2 numbers in [0, 1), got {betas!r}")
-
-
 def train_critic(
     method: str,
     generator: torch.Generator,
@@ -239,8 +227,15 @@ def train_critic(
     ``generator``. Returns the critic in eval mode. Bad arguments raise ``ValueError`` or
     ``TypeError`` naming them before any training.
     """
-    sizes = {"seed": seed, "n_steps": n_steps, "batch_size": batch_size}
-    _check_critic_args(method, betas, sizes)
+    if method not in CRITIC_METHODS:
+        raise ValueError(f"method must be one of {list(CRITIC_METHODS)}, got {method!r}")
+    check_int("seed", seed, 0)
+    check_int("n_steps", n_steps, 0)
+    check_int("batch_size", batch_size, 1)
+    if not (isinstance(betas, tuple) and len(betas) == 2):
+        raise TypeError(f"betas must be a tuple of 2 numbers, got {betas!r}")
+    check_fraction("betas[0]", betas[0])
+    check_fraction("betas[1]", betas[1])
     check_generator(generator)
     for name, value in (("lam", lam), ("c", c), ("init_scale", init_scale), ("lr", lr)):
         check_number(name, value)
@@ -394,11 +389,9 @@ def plot_landscape(ax: plt.Axes, net_D: nn.Module, centres: Tensor, title: str =
     lim = float(centres.abs().max()) * 1.4
     xs = torch.linspace(-lim, lim, 60)
     grid = torch.cartesian_prod(xs, xs).requires_grad_(True)
-    training = net_D.training
-    net_D.eval()
-    out = net_D(grid)
-    (grad,) = torch.autograd.grad(out.sum(), grid)
-    net_D.train(training)
+    with eval_mode(net_D):
+        out = net_D(grid)
+        (grad,) = torch.autograd.grad(out.sum(), grid)
     values = out.detach().reshape(60, 60).T.numpy()
     mesh = ax.contourf(xs.numpy(), xs.numpy(), values, levels=30, cmap="viridis")
     plt.colorbar(mesh, ax=ax, label="$D(x)$")
