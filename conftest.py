@@ -15,6 +15,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from sngan_teach import runtime
+
 SITE_RECORD = Path(__file__).resolve().parent / "_build" / "test-artifacts" / "site-build.json"
 
 _notebook_seconds: dict[str, float] = defaultdict(float)
@@ -22,7 +24,7 @@ _started = time.time()
 
 
 def pytest_configure(config):
-    os.environ.setdefault("SNGAN_BUDGET", "quick")
+    os.environ.setdefault(runtime.BUDGET_ENV, "quick")
 
 
 def pytest_runtest_logreport(report):
@@ -53,8 +55,7 @@ def pytest_terminal_summary(terminalreporter):
     _site_build_summary(terminalreporter)
     if not _notebook_seconds:
         return
-    budget = os.environ.get("SNGAN_BUDGET", "")
-    terminalreporter.section(f"per-notebook time (SNGAN_BUDGET={budget})")
+    terminalreporter.section(f"per-notebook time ({runtime.BUDGET_ENV}={runtime.budget()})")
     for path, seconds in _notebook_seconds.items():
         terminalreporter.write_line(f"{seconds:8.1f} s  {path}")
     total = sum(_notebook_seconds.values())

@@ -37,8 +37,6 @@ EXTRAS = "test,book"
 # What an install provides, one module for the package, its main dependency and each extra.
 PROMISED = ("sngan_teach", "torch", "jupyterlab", "nbval", "jupyter_book")
 LAB_SETTINGS = ROOT / "tools" / "jupyterlab" / "overrides.json"
-LESSON_TABLE_START = "<!-- lessons:start (generated from book.toml by `python3 tasks.py sync`) -->"
-LESSON_TABLE_END = "<!-- lessons:end -->"
 
 
 def venv_bin(name: str) -> Path:
@@ -138,24 +136,6 @@ def lesson_notebooks() -> list[Path]:
     return [ROOT / "notebooks" / f"{lesson['file']}.ipynb" for lesson in book_lessons()]
 
 
-def lesson_table() -> str:
-    """The README's lesson table, made from book.toml."""
-    rows = ["| # | Lesson | What it shows |", "|---|---|---|"]
-    for lesson in book_lessons():
-        number = lesson["file"][:2]
-        link = f"[{lesson['title']}](notebooks/{lesson['file']}.ipynb)"
-        rows.append(f"| {number} | {link} | {lesson['summary']} |")
-    return "\n".join(rows)
-
-
-def write_readme_table() -> None:
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    head, rest = text.split(LESSON_TABLE_START)
-    _, tail = rest.split(LESSON_TABLE_END)
-    readme.write_text(f"{head}{LESSON_TABLE_START}\n{lesson_table()}\n{LESSON_TABLE_END}{tail}")
-
-
 def install_lab_config(prefix: Path) -> None:
     """JupyterLab's start-up in the environment ``prefix``, as a learner first meets it.
 
@@ -245,8 +225,7 @@ def cmd_sync(extra: list[str]) -> None:
     sources = [path.parent / "py" / f"{path.stem}.py" for path in lesson_notebooks()]
     run(venv_bin("ruff"), "format", *sources)
     run(venv_bin("jupytext"), "--sync", *sources)
-    write_readme_table()
-    run(venv_bin("python"), ROOT / "tools" / "book.py", "sync")  # site/_toc.yml, README citation
+    run(venv_bin("python"), ROOT / "tools" / "book.py", "sync")  # toc, README's table, citation
 
 
 def cmd_refresh(extra: list[str]) -> None:

@@ -530,10 +530,11 @@ def saved_checkpoints(out: Path) -> list[Path]:
     return [path for path in checkpoint.list_checkpoints(out) if path.is_file()]
 
 
-def resume_state(args: argparse.Namespace, out: Path, data: dict) -> tuple[Path, dict] | None:
+def resume_state(out: Path, config: dict, steps: int, ckpt_every: int) -> tuple[Path, dict] | None:
     """The newest checkpoint in ``out`` that loads, as ``(path, state)``, checked against this
-    command and its ``data`` fingerprint; None for a fresh run. Removes temporary files of
-    interrupted writes first; refuses a folder where this run would write a checkpoint."""
+    command's ``config`` (``run_config``); None for a fresh run. Removes temporary files of
+    interrupted writes first; refuses a folder where this run would write a checkpoint (one
+    every ``ckpt_every`` steps and at ``steps``)."""
     stale = checkpoint.remove_stale_temp_files(out)
     if stale:
         print(f"removed {len(stale)} temporary file(s) of interrupted checkpoint writes")
@@ -556,12 +557,12 @@ def resume_state(args: argparse.Namespace, out: Path, data: dict) -> tuple[Path,
                 f"{path} is not a checkpoint of this script: {err}. Move it away, or pass "
                 "another --out, to start a fresh run"
             ) from None
-        if state["step"] > args.steps:
+        if state["step"] > steps:
             raise RunError(
-                f"{path} is at step {state['step']}, beyond --steps {args.steps}; pass --steps "
+                f"{path} is at step {state['step']}, beyond --steps {steps}; pass --steps "
                 f"{state['step']} or more to resume it, or another --out to start a fresh run"
             )
-        changes = config_changes(saved, run_config(args, data))
+        changes = config_changes(saved, config)
         if changes:
             raise RunError(
                 f"{out} holds a run with other settings: {', '.join(changes)}. Repeat the "
@@ -570,8 +571,8 @@ def resume_state(args: argparse.Namespace, out: Path, data: dict) -> tuple[Path,
         start = state["step"]
     for path in checkpoint.list_checkpoints(out):
         step = checkpoint.step_of(path)
-        will_write = step == args.steps or step % args.ckpt_every == 0
-        if path.is_dir() and not path.is_symlink() and start < step <= args.steps and will_write:
+        will_write = step == steps or step % ckpt_every == 0
+        if path.is_dir() and not path.is_symlink() and start < step <= steps and will_write:
             raise RunError(
                 f"{path} is a folder where this run will write its step-{step} checkpoint; "
                 "move it away, or pass another --out"
@@ -585,7 +586,8 @@ def run(args: argparse.Namespace, out: Path) -> int:
     device = torch.device(args.device) if args.device else default_device()
     samples = own_folder(out / "samples")
     images, data = load_data(dry_run_data(out) if args.dry_run else args.data, args.download)
-    found = resume_state(args, out, data)
+    config = run_config(args, data)
+    found = resume_state(out, config, args.steps, args.ckpt_every)
     weights = None  # resolved (and downloaded) before training; None: the stand-in or no scores
     if not (args.no_eval or args.stand_in):
         weights = inception_weights(args.inception_weights, args.download)
@@ -593,7 +595,6 @@ def run(args: argparse.Namespace, out: Path) -> int:
         check_enough_images(images.shape[0], args.eval_fake, args.eval_real)
     parts = start_run(recipe_of(args), images, device, args.seed, args.slim)
     start, history = restore(parts, found)
-    config = run_config(args, data)
     source = {"recipe_source": RECIPES[args.recipe]["source"], "device_name": device_name(device)}
     write_json(out / "config.json", config | source, indent=2)
     saver = Checkpointer(

@@ -1,6 +1,6 @@
-"""tools/book.py's pieces that need no build: the toc and the pages' substitutions follow
-book.toml and references.bib, the results page pastes only what the lessons glue, and the
-detector of references to outside the site."""
+"""tools/book.py's pieces that need no build: the toc, README's lesson table and citation and
+the pages' substitutions follow book.toml and references.bib, the results page pastes only
+what the lessons glue; and tools/offline.py, the detector of references to outside the site."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import book  # noqa: E402
+import offline  # noqa: E402
 
 sys.path.pop(0)
 
@@ -25,7 +26,8 @@ def test_toc_and_readme_citation_are_current():
         "site/_toc.yml is stale: `python3 tasks.py sync`"
     )
     assert (ROOT / "README.md").read_text() == book.readme_text(ROOT, BOOK), (
-        "README's citation is not site/references.bib's: `python3 tasks.py sync`"
+        "README's lesson table or citation is stale (book.toml, site/references.bib): "
+        "`python3 tasks.py sync`"
     )
 
 
@@ -104,7 +106,7 @@ def test_external_references_flags_fetches_not_links(tmp_path):
         '<link rel="stylesheet" href="//fonts.example.com/a.css"><img src="http://x/y.png">'
     )
     (tmp_path / "s.css").write_text("@font-face { src: url(https://x/f.woff2) }")
-    found = book.external_references(tmp_path)
+    found = offline.external_references(tmp_path)
     assert set(found) == {"bad.html", "s.css"}
     assert len(found["bad.html"]) == 3
 
@@ -124,7 +126,7 @@ def test_external_references_finds_every_way_a_page_fetches(tmp_path):
         '<div style="background: URL(\\\\cdn.example.com/j.png)"></div>',
     ]
     (tmp_path / "page.html").write_text("\n".join(fetching))
-    found = book.external_references(tmp_path)["page.html"]
+    found = offline.external_references(tmp_path)["page.html"]
     for letter in "abcdefghij":
         assert sum(f"example.com/{letter}." in ref for ref in found) == 1, (letter, found)
     # shipped scripts and style sheets, and what does not fetch
@@ -141,7 +143,7 @@ def test_external_references_finds_every_way_a_page_fetches(tmp_path):
         '<input type="text" src="https://x/y.png"><style>.y { background: url(z.png) }</style>'
         "<script>const u = 'https://example.com';</script>"
     )
-    found = book.external_references(tmp_path)
+    found = offline.external_references(tmp_path)
     assert set(found) == {"page.html", "_static/app.js", "_static/theme.css"}
     assert found["_static/app.js"] == ["fetch(https://api.example.com/k.json)"]
     assert found["_static/theme.css"] == ["url(https://fonts.example.com/l.css)"]

