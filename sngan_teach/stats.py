@@ -1,5 +1,5 @@
 """One rule for "method a is better than method b" over seeds, used by every lesson that ranks
-methods (07, 08, 10, A3) and by the benchmark summaries.
+methods (08, 10, A3, A6; lesson 00 states it) and by the experiments that make their tables.
 
 A GAN run is one draw from a wide, skewed distribution: FIDs of one setting span orders of
 magnitude when a seed collapses. So, for each comparison of a pre-stated list:
