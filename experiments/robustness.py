@@ -239,7 +239,7 @@ def drop_orphans(path: Path, fields: list[str], key: tuple[str, ...], done: set)
         write_rows(path, fields, kept)
 
 
-def mean_sd(values: list[float]) -> str:
+def finite_mean_sd(values: list[float]) -> str:
     """``"mean +- sd"`` of the finite values (a diverged run's FID left out), ``"-"`` for none."""
     values = [v for v in values if math.isfinite(v)]
     return format_mean_sd(values, digits=2, sep=" +- ") if values else "-"
@@ -268,9 +268,9 @@ def summarize(path: Path, fields: list[str] = FIELDS) -> None:
         print(
             f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {len(g)} | "
             f"{sum(int(r['diverged']) for r in g)} | "
-            f"{mean_sd([float(r['digits_is']) for r in g])} | "
-            f"{mean_sd([float(r['digits_fid']) for r in g])} | "
-            f"{mean_sd([float(r['classes']) for r in g])} |"
+            f"{finite_mean_sd([float(r['digits_is']) for r in g])} | "
+            f"{finite_mean_sd([float(r['digits_fid']) for r in g])} | "
+            f"{finite_mean_sd([float(r['classes']) for r in g])} |"
         )
 
 
