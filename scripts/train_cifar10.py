@@ -628,7 +628,10 @@ def run(args: argparse.Namespace, out: Path) -> int:
         "extractor": None, "scores": None, "torch_fidelity": None, "note": "",
     }  # fmt: skip
     if not args.no_eval:
-        results.update(evaluate_run(args, parts.modules, images, device, weights))
+        results.update(
+            evaluate_run(parts.modules, images, device, weights,
+                         n_fake=args.eval_fake, n_real=args.eval_real, seed=args.seed)
+        )  # fmt: skip
     write_json(out / "results.json", results, indent=2)
     print(json.dumps({k: results[k] for k in ("extractor", "scores", "note")}, indent=2))
     return 0
@@ -779,31 +782,35 @@ def device_name(device: torch.device) -> str:
 
 
 def evaluate_run(
-    args: argparse.Namespace,
     modules: dict,
     images: torch.Tensor,
     device: torch.device,
     weights: Path | None,
+    *,
+    n_fake: int,
+    n_real: int,
+    seed: int,
 ) -> dict:
-    """IS and FID of G (and of its EMA) against the training images, with the Inception
-    ``weights`` (checked at start-up), or the stand-in extractor when ``weights`` is None."""
+    """IS and FID of ``n_fake`` samples of G (and of its EMA) against at most ``n_real``
+    training images, with the Inception ``weights`` (checked at start-up), or the stand-in
+    extractor when ``weights`` is None; the run's ``seed`` draws z."""
     if weights is None:
         extractor, name = inception.StandInExtractor().to(device), "stand-in (not Inception)"
     else:
         extractor = inception.inception_extractor(weights, device)
         name = "inception-v3-compat (torch-fidelity, TF 2015-12-05 weights)"
-    n_real = min(args.eval_real, images.shape[0])
+    n_real = min(n_real, images.shape[0])
     real = images[torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(0))]
     real = real[:n_real]
-    sizes = eval_sizes(args.eval_fake, n_real)
+    sizes = eval_sizes(n_fake, n_real)
     scores, tf_scores = {}, None
     for key in ("net_G", "ema_G"):
         if key not in modules:
             continue
         if key == "ema_G":  # its own BN statistics, not those copied from net_G
-            recompute_bn_stats(modules[key], z_dim=Z_DIM, generator=bn_generator(device, args.seed))
-        gen = torch.Generator(device=device).manual_seed(args.seed + 4)
-        fake = inception.generate_images(modules[key], args.eval_fake, z_dim=Z_DIM, generator=gen)
+            recompute_bn_stats(modules[key], z_dim=Z_DIM, generator=bn_generator(device, seed))
+        gen = torch.Generator(device=device).manual_seed(seed + 4)
+        fake = inception.generate_images(modules[key], n_fake, z_dim=Z_DIM, generator=gen)
         scores[key] = inception.evaluate(fake, real, extractor, **sizes)
         if weights is not None and key == "net_G":
             tf_scores = inception.torch_fidelity_metrics(fake, real, weights, device=device)
